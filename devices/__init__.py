@@ -1,0 +1,1 @@
+"""Sensors: GATT parsers, the bleak runtime and the simulated sensor."""

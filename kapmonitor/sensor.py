@@ -1,0 +1,55 @@
+"""The sensor abstraction every layer above ``devices/`` relies on.
+
+A BLE sensor and the simulated sensor both implement :class:`Sensor`; nothing
+above ``devices/`` knows which it has. A sensor pushes what it measures into a
+:class:`SensorSink`. Sink methods are called from the sensor's own thread (the
+BLE asyncio thread, or the simulator's thread), so a sink must be thread-safe
+and must not block.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from kapmonitor.types import Reading, SensorInfo, SensorStatus
+
+__all__ = ["Sensor", "SensorSink"]
+
+
+@runtime_checkable
+class SensorSink(Protocol):
+    """Receives a sensor's output; implemented by the recorder."""
+
+    def reading_received(self, reading: Reading) -> None:
+        """A value was measured (already parsed, time-stamped on arrival)."""
+        ...
+
+    def status_changed(self, status: SensorStatus) -> None:
+        """The link state, battery or skin contact changed."""
+        ...
+
+    def info_received(self, info: SensorInfo) -> None:
+        """The sensor identified itself (name, model, firmware, location)."""
+        ...
+
+
+@runtime_checkable
+class Sensor(Protocol):
+    """A source of readings that can be started and stopped."""
+
+    @property
+    def sensor_id(self) -> str:
+        """Stable identity: BLE address, or ``simulated:N``."""
+        ...
+
+    def start(self, sink: SensorSink) -> None:
+        """Begin delivering to ``sink``; returns at once (work runs elsewhere)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop delivering and release the link; blocks until nothing more is delivered."""
+        ...
+
+    def request_blood_pressure(self) -> bool:
+        """Ask for a blood-pressure measurement; False if this sensor cannot take one."""
+        ...
