@@ -1,0 +1,274 @@
+"""The command line: argument parsing, validation and the core-only commands.
+
+The parser lives in the core so every command's arguments are validated in one
+place, without Qt, Bluetooth or a database. Commands that need those layers are
+handed to the composition root (``ui.main``), which passes a handler per
+command to :func:`run`.
+
+Every bad argument gets one line on stderr naming what was wrong and what is
+accepted, and exit status 2 (:data:`EXIT_USAGE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from kapmonitor import __version__
+from kapmonitor.logs import LOG_LEVELS, setup_logging
+from kapmonitor.protocols import PRESETS, CheckTiming, TreatmentProtocol
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CommandHandler",
+    "UsageError",
+    "build_parser",
+    "cmd_protocols",
+    "parse_args",
+    "run",
+]
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+CommandHandler = Callable[[argparse.Namespace], int]
+
+CLIENT_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
+
+
+class UsageError(Exception):
+    """A command's arguments or the data it names are unusable; exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_float(label: str) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{label} must be a positive number, got {text!r}")
+        return value
+
+    return convert
+
+
+def _non_negative_float(label: str) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"{label} must be zero or more, got {text!r}")
+        return value
+
+    return convert
+
+
+def _client_code(text: str) -> str:
+    if not CLIENT_CODE_RE.match(text):
+        raise argparse.ArgumentTypeError(
+            f"client code must be 2-32 letters, digits, '-' or '_' (a pseudonym, never a name), got {text!r}"
+        )
+    return text
+
+
+def _sensor_spec(text: str) -> str:
+    if text == "simulated":
+        return text
+    if text.startswith("ble:") and len(text) > 4:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"sensor must be 'simulated' or 'ble:ADDRESS' (e.g. ble:A0:9E:1A:12:34:56), got {text!r}"
+    )
+
+
+def _session_ref(text: str) -> str:
+    if text == "latest" or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"session must be a session id (a positive number) or 'latest', got {text!r}"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``kapmonitor`` argument parser."""
+    parser = _Parser(
+        prog="kapmonitor",
+        description=(
+            "Bedside monitoring for ketamine-assisted psychotherapy sessions. "
+            "With no command, opens the bedside window."
+        ),
+        epilog=(
+            "The database lives in your user data directory unless --db or KAPMONITOR_DB names "
+            "another file or a SQLAlchemy URL."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"kapmonitor {__version__}")
+    parser.add_argument(
+        "--db", metavar="PATH", help="database file or SQLAlchemy URL (default: user data directory)"
+    )
+    parser.add_argument(
+        "--log-level", default="info", type=str.lower, choices=LOG_LEVELS,
+        help="how much to log (default: info)",
+    )
+    parser.add_argument("--demo", action="store_true", help="open the window with the simulated sensor")
+    parser.add_argument(
+        "--speed", type=_positive_float("--speed"), default=None,
+        help="with --demo: run the clock this many times faster (training)",
+    )
+    parser.add_argument(
+        "--self-test", action="store_true",
+        help="check this installation: window, simulated session, export; exit 0 if all worked",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("protocols", help="list the treatment protocols and their timings")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("scan", help="list nearby Bluetooth sensors")
+    p.add_argument("--seconds", type=_positive_float("--seconds"), default=5.0, help="scan time (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("record", help="record a session without the window")
+    p.add_argument("--sensor", type=_sensor_spec, default="simulated", help="simulated or ble:ADDRESS")
+    p.add_argument("--client", type=_client_code, default="DEMO", help="pseudonymous client code")
+    p.add_argument("--protocol", default="sublingual", help="protocol name (see 'kapmonitor protocols')")
+    p.add_argument("--dose-mg", type=_positive_float("--dose-mg"), default=None, help="dose in mg")
+    p.add_argument("--lot", default="", help="lot number of the dose")
+    p.add_argument("--clinician", default="", help="clinician initials")
+    p.add_argument(
+        "--baseline-minutes", type=_non_negative_float("--baseline-minutes"), default=5.0,
+        help="minutes of baseline before the dose (default 5)",
+    )
+    p.add_argument(
+        "--minutes", type=_non_negative_float("--minutes"), default=120.0,
+        help="minutes to record after the dose (default 120)",
+    )
+    p.add_argument(
+        "--speed", type=_positive_float("--speed"), default=1.0,
+        help="clock speed multiplier (simulated sensor only; default 1)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="simulated sensor seed (default: random)")
+    p.add_argument(
+        "--resume", action="store_true",
+        help="continue the most recent unfinished session with its clock anchored at the original dose",
+    )
+
+    p = sub.add_parser("sessions", help="list recorded sessions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("export", help="write a session's CSV")
+    p.add_argument("session", type=_session_ref, help="session id or 'latest'")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: standard output)")
+    p.add_argument(
+        "--deidentify", action="store_true",
+        help="replace the client code with a random token and shift all times by one random offset",
+    )
+
+    p = sub.add_parser("report", help="write a session's printable PDF report")
+    p.add_argument("session", type=_session_ref, help="session id or 'latest'")
+    p.add_argument("-o", "--output", metavar="FILE.pdf", required=True, help="output PDF file")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and cross-check arguments; exits with status 2 and one line on error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is not None and (args.demo or args.self_test):
+        parser.error("--demo and --self-test open the window; they cannot be combined with a command")
+    if args.speed is not None and not args.demo and args.command is None:
+        parser.error("--speed before a command applies only with --demo")
+    if args.command == "record" and args.speed != 1.0 and args.sensor != "simulated":
+        parser.error("--speed works only with the simulated sensor; a real sensor runs in real time")
+    if args.command == "export" and args.output is not None and not args.output.strip():
+        parser.error("-o needs a file name")
+    if args.command == "report" and not args.output.lower().endswith(".pdf"):
+        parser.error(f"the report is a PDF; give an output name ending in .pdf, got {args.output!r}")
+    return args
+
+
+def _format_minutes(value: float) -> str:
+    return f"{value:g} min"
+
+
+def cmd_protocols(args: argparse.Namespace, out: TextIO, protocols: Sequence[TreatmentProtocol]) -> int:
+    """Print the protocols: timings and scheduled checks."""
+    if args.json:
+        json.dump([p.to_dict() for p in protocols], out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    for proto in protocols:
+        out.write(f"{proto.name}  ({proto.route.label})\n")
+        if proto.description:
+            out.write(f"  {proto.description}\n")
+        out.write(
+            f"  onset {_format_minutes(proto.onset_min)}; effect window "
+            f"{_format_minutes(proto.effect_window_min)} after onset (until "
+            f"+{proto.onset_min + proto.effect_window_min:g} min); minimum observation "
+            f"{_format_minutes(proto.min_observation_min)} after the first dose\n"
+        )
+        for check in proto.checks:
+            when = {
+                CheckTiming.PRE_DOSE: "before dosing",
+                CheckTiming.AFTER_DOSE: f"at +{check.at_min:g} min",
+                CheckTiming.BEFORE_DISCHARGE: f"before discharge (+{proto.min_observation_min:g} min)",
+            }[check.timing]
+            out.write(f"  check: {check.label} ({when})\n")
+        out.write("\n")
+    return EXIT_OK
+
+
+def run(
+    argv: Sequence[str] | None,
+    handlers: Mapping[str, CommandHandler],
+    *,
+    log_dir: Path | None = None,
+    protocols: Callable[[], Sequence[TreatmentProtocol]] | None = None,
+) -> int:
+    """Parse ``argv``, set up logging and run the command.
+
+    Args:
+        handlers: command name -> handler; ``"gui"`` opens the window (no command).
+        log_dir: where the log file goes (None: stderr only).
+        protocols: the clinic's protocols (default: the presets).
+    """
+    args = parse_args(argv)
+    setup_logging(args.log_level, log_dir)
+    command = args.command or ("self-test" if args.self_test else "gui")
+    try:
+        if command == "protocols":
+            chosen = list(protocols()) if protocols is not None else list(PRESETS.values())
+            return cmd_protocols(args, sys.stdout, chosen)
+        handler = handlers.get(command)
+        if handler is None:
+            print(f"kapmonitor: error: '{command}' is not available in this installation", file=sys.stderr)
+            return EXIT_USAGE
+        return handler(args)
+    except UsageError as exc:
+        print(f"kapmonitor: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kapmonitor: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,73 @@
+# Shared helpers for ./run.sh and ./test.sh (POSIX sh). Sourced, not executed.
+
+VENV_DIR="${KAPMONITOR_VENV:-.venv}"
+
+say() { printf 'kapmonitor: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+is_root() { [ "$(id -u)" = "0" ]; }
+
+# Packages missing among the Debian package names given (empty output = all there).
+missing_debs() {
+    command -v dpkg-query >/dev/null 2>&1 || return 0
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$pkg"
+    done
+}
+
+# Install Debian packages as root; otherwise name the missing ones and stop.
+need_debs() {
+    missing=$(missing_debs "$@")
+    [ -z "$missing" ] && return 0
+    command -v apt-get >/dev/null 2>&1 || { say "not a Debian/Ubuntu system; make sure these libraries are present: $missing"; return 0; }
+    if is_root; then
+        say "installing system packages: $missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null || die "apt-get update failed"
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null || die "apt-get install failed for: $missing"
+    else
+        die "missing system packages: $missing -- install them with: sudo apt-get install $missing"
+    fi
+}
+
+# The first Python >= 3.11 on PATH.
+find_python() {
+    for cand in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+        [ -n "$cand" ] || continue
+        command -v "$cand" >/dev/null 2>&1 || continue
+        if "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            echo "$cand"; return 0
+        fi
+    done
+    return 1
+}
+
+# Create the virtual environment and install kapmonitor (with extras $1, e.g. "dev") when
+# pyproject.toml changed since the last install.
+ensure_venv() {
+    extras="$1"
+    py=$(find_python) || die "Python >= 3.11 is required (found none on PATH); install python3 (>= 3.11)"
+    if [ ! -x "$VENV_DIR/bin/python" ]; then
+        if ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+            ver=$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+            need_debs "python$ver-venv"
+        fi
+        say "creating virtual environment in $VENV_DIR"
+        "$py" -m venv "$VENV_DIR" || die "could not create a virtual environment with $py"
+    fi
+    stamp="$VENV_DIR/.kapmonitor-installed-$extras"
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        say "installing kapmonitor${extras:+[$extras]} and its dependencies (first time: a few minutes)"
+        "$VENV_DIR/bin/python" -m pip install -q --upgrade pip >/dev/null || die "pip upgrade failed"
+        target="."
+        [ -n "$extras" ] && target=".[$extras]"
+        "$VENV_DIR/bin/python" -m pip install -q -e "$target" || die "pip install failed"
+        touch "$stamp"
+    fi
+}
+
+# Qt needs these even offscreen (PITFALLS.md #3).
+QT_OFFSCREEN_DEBS="libgl1 libegl1 libxkbcommon0 libglib2.0-0 libfontconfig1 libdbus-1-3"
+# A real window on X11 additionally needs these.
+QT_X11_DEBS="libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-xkb1"

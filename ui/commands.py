@@ -1,0 +1,389 @@
+"""Headless commands: ``record``, ``sessions`` and ``export``.
+
+These assemble the same pieces as the window (store, sensor, recorder) without
+Qt. Progress goes to stderr; results and acknowledgements to stdout.
+
+``record`` reads standard input while it runs: each line is saved as a note
+observation, and a line ``!name`` as a quick tag (e.g. ``!nausea``). Each
+saved observation is acknowledged on stdout only after it is committed::
+
+    saved observation <id> <occurred_at ISO>
+
+and every session event as ``recorded event <kind> <time ISO>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from db.store import SqlStore
+from kapmonitor.alarms import ActiveAlarm, AlarmSettings
+
+from db.paths import resolve_db_location
+from kapmonitor import __version__
+from kapmonitor.cli import EXIT_FAILURE, EXIT_OK, UsageError
+from kapmonitor.clock import Clock, ScaledClock, SystemClock
+from kapmonitor.protocols import PRESETS, ProtocolError, TreatmentProtocol, find_protocol
+from kapmonitor.recorder import Recorder
+from kapmonitor.session import SessionSnapshot
+from kapmonitor.store import SessionSpec, StoreError
+from kapmonitor.types import (
+    AlarmTransition,
+    Observation,
+    ObservationKind,
+    Phase,
+    Reading,
+    SensorInfo,
+    SensorStatus,
+    SessionEvent,
+    Stream,
+)
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def open_store(args: argparse.Namespace, clock: Clock | None = None) -> Iterator[SqlStore]:
+    """Open the database named by ``--db`` / ``KAPMONITOR_DB`` / the default; UsageError on failure."""
+    location = resolve_db_location(args.db)
+    try:
+        store = SqlStore.open(location, clock=clock)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def clinic_protocols(store: SqlStore) -> list[TreatmentProtocol]:
+    """The clinic's protocols from its settings, or the presets."""
+    settings = store.get_setting("clinic")
+    if isinstance(settings, dict) and isinstance(settings.get("protocols"), list):
+        try:
+            return [TreatmentProtocol.from_dict(p) for p in settings["protocols"]]
+        except ProtocolError as exc:
+            log.warning("clinic protocols in the database are invalid (%s); using the presets", exc)
+    return list(PRESETS.values())
+
+
+def clinic_alarm_settings(store: SqlStore) -> AlarmSettings:
+    settings = store.get_setting("clinic")
+    if isinstance(settings, dict) and isinstance(settings.get("alarms"), dict):
+        try:
+            return AlarmSettings.from_dict(settings["alarms"])
+        except ValueError as exc:
+            log.warning("clinic alarm settings in the database are invalid (%s); using defaults", exc)
+    return AlarmSettings.defaults()
+
+
+def _resolve_session(store: SqlStore, ref: str) -> int:
+    if ref == "latest":
+        sessions = store.sessions()
+        if not sessions:
+            raise UsageError("the database has no sessions yet")
+        return sessions[0].session_id
+    session_id = int(ref)
+    try:
+        store.session(session_id)
+    except KeyError:
+        raise UsageError(f"no session {session_id} in the database (see 'kapmonitor sessions')") from None
+    return session_id
+
+
+# ---------------------------------------------------------------------- sessions
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+
+def _duration(start: datetime, end: datetime) -> str:
+    minutes = int((end - start).total_seconds() // 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        rows = store.sessions()
+    if args.json:
+        payload = [
+            {
+                "session_id": s.session_id,
+                "client_code": s.client_code,
+                "protocol": s.protocol_name,
+                "started_at": s.started_at.isoformat(),
+                "dose_at": s.dose_at.isoformat() if s.dose_at else None,
+                "ended_at": s.ended_at.isoformat() if s.ended_at else None,
+                "duration_s": round(((s.ended_at or s.last_activity_at) - s.started_at).total_seconds(), 3),
+                "phase_reached": s.phase_reached.value,
+                "finished": s.ended_at is not None,
+                "readings": s.reading_count,
+                "observations": s.observation_count,
+                "alarms": s.alarm_count,
+            }
+            for s in rows
+        ]
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if not rows:
+        print("no sessions recorded yet")
+        return EXIT_OK
+    header = f"{'id':>5}  {'client':<12} {'start (local)':<16} {'duration':>8}  {'phase reached':<13}"
+    header += f" {'readings':>9} {'observ.':>7} {'alarms':>6}"
+    print(header)
+    for s in rows:
+        end = s.ended_at or s.last_activity_at
+        flag = "" if s.ended_at else "  (unfinished)"
+        print(
+            f"{s.session_id:>5}  {s.client_code:<12} {_local(s.started_at):<16} "
+            f"{_duration(s.started_at, end):>8}  {s.phase_reached.value:<13} {s.reading_count:>9} "
+            f"{s.observation_count:>7} {s.alarm_count:>6}{flag}"
+        )
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------ export
+def cmd_export(args: argparse.Namespace) -> int:
+    from db.export import export_session_csv
+
+    with open_store(args) as store:
+        session_id = _resolve_session(store, args.session)
+        if args.output is None:
+            export_session_csv(store, session_id, sys.stdout, deidentify=args.deidentify)
+            return EXIT_OK
+        path = Path(args.output)
+        tmp = path.with_name(path.name + ".part")
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as out:
+                rows = export_session_csv(store, session_id, out, deidentify=args.deidentify)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    print(f"kapmonitor: wrote {rows} rows of session {session_id} to {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------ record
+class _Progress:
+    """Prints acknowledgements (stdout) and progress (stderr) for a headless session."""
+
+    def __init__(self, recorder: Recorder, out: TextIO, err: TextIO) -> None:
+        self._recorder = recorder
+        self._out = out
+        self._err = err
+        self._lock = threading.Lock()
+        self._readings = 0
+        self._last_print = 0.0
+
+    @property
+    def readings(self) -> int:
+        return self._readings
+
+    def _line(self, stream: TextIO, text: str) -> None:
+        with self._lock:
+            stream.write(text + "\n")
+            stream.flush()
+
+    def reading_recorded(self, reading: Reading) -> None:
+        self._readings += 1
+
+    def sensor_status_changed(self, status: SensorStatus) -> None:
+        detail = f" ({status.detail})" if status.detail else ""
+        self._line(self._err, f"sensor {status.sensor_id}: {status.state.value}{detail}")
+
+    def sensor_info_received(self, info: SensorInfo) -> None:
+        self._line(self._err, f"sensor {info.sensor_id}: {info.name} {info.model or ''}".rstrip())
+
+    def event_recorded(self, event: SessionEvent) -> None:
+        extra = " ".join(f"{k}={v}" for k, v in event.data.items())
+        self._line(self._out, f"recorded event {event.kind.value} {event.at.isoformat()} {extra}".rstrip())
+
+    def observation_saved(self, observation: Observation) -> None:
+        self._line(
+            self._out,
+            f"saved observation {observation.observation_id} {observation.occurred_at.isoformat()}",
+        )
+
+    def alarms_changed(self, transitions: Sequence[AlarmTransition], active: Sequence[ActiveAlarm]) -> None:
+        for t in transitions:
+            value = f" value {t.value:g}" if t.value is not None else ""
+            limit = f" limit {t.limit:g}" if t.limit is not None else ""
+            self._line(self._err, f"alarm {t.alarm_id} ({t.priority.value}): {t.action}{value}{limit}")
+
+    def snapshot_updated(self, snapshot: SessionSnapshot) -> None:
+        real = time.monotonic()
+        if real - self._last_print < 0.2:
+            return
+        self._last_print = real
+        hr = self._recorder.last_reading(Stream.HEART_RATE)
+        hr_text = f"HR {hr.value:.0f} bpm" if hr is not None else "HR --"
+        since = snapshot.since_first_dose_s
+        t_text = "T-" if since is None else ("T+" if since >= 0 else "T-") + _hms(abs(since))
+        self._line(
+            self._err,
+            f"progress now={snapshot.now.isoformat()} phase={snapshot.phase.value} {t_text} "
+            f"{hr_text} readings={self._readings}",
+        )
+
+    def error_occurred(self, message: str) -> None:
+        self._line(self._err, f"ERROR: {message}")
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _make_sensor(args: argparse.Namespace, clock: Clock) -> tuple[Any, Any]:
+    """Return (sensor, runtime-or-None)."""
+    if args.sensor == "simulated":
+        from devices.simulated import SimulatedSensor
+
+        seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
+        return SimulatedSensor(clock, seed=seed), None
+    from devices.ble_sensor import BleSensor
+    from devices.runtime import BleRuntime
+
+    runtime = BleRuntime()
+    runtime.start()
+    return BleSensor(runtime, args.sensor[4:], clock), runtime
+
+
+class _StdinObservations(threading.Thread):
+    """Saves each line typed on stdin as an observation while the session runs."""
+
+    def __init__(self, recorder: Recorder, stream: TextIO) -> None:
+        super().__init__(name="kapmonitor-stdin", daemon=True)
+        self._recorder = recorder
+        self._stream = stream
+
+    def run(self) -> None:
+        for raw in self._stream:
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                if line.startswith("!") and len(line) > 1:
+                    self._recorder.add_observation(ObservationKind.TAG, line[1:].strip())
+                else:
+                    self._recorder.add_observation(ObservationKind.NOTE, "note", text=line)
+            except Exception as exc:  # report and keep reading: the session must go on
+                print(f"kapmonitor: observation not saved: {exc}", file=sys.stderr, flush=True)
+
+
+def _wait_until(clock: Clock, target: datetime, stop: threading.Event) -> bool:
+    """Sleep (in real time, scaled) until ``target`` clock time; False if stopped first."""
+    while not stop.is_set():
+        remaining = (target - clock.now()).total_seconds()
+        if remaining <= 0:
+            return True
+        stop.wait(min(0.5, max(0.005, clock.real_seconds(remaining))))
+    return False
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """A headless session: baseline, dose, record, end; or ``--resume`` the last unfinished one."""
+    system = SystemClock()
+    with open_store(args, clock=system) as store:
+        protocols = clinic_protocols(store)
+        try:
+            protocol = find_protocol(args.protocol, protocols)
+        except ProtocolError as exc:
+            raise UsageError(str(exc)) from exc
+        resume_id: int | None = None
+        clock: Clock = system
+        if args.resume:
+            unfinished = store.latest_unfinished()
+            if unfinished is None:
+                raise UsageError("there is no unfinished session to resume")
+            resume_id = unfinished.session_id
+            if args.speed != 1.0:
+                # A fast session's clock ran ahead of real time; continue from where it stopped.
+                start = max(system.now(), unfinished.last_activity_at)
+                clock = ScaledClock(args.speed, start=start)
+        elif args.speed != 1.0:
+            clock = ScaledClock(args.speed)
+
+        recorder = Recorder(store, clock, clinic_alarm_settings(store))
+        progress = _Progress(recorder, sys.stdout, sys.stderr)
+        recorder.add_listener(progress)
+        stop = threading.Event()
+        interrupted: list[str] = []
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            interrupted.append(signal.Signals(signum).name)
+            stop.set()
+
+        old_int = signal.signal(signal.SIGINT, on_signal)
+        old_term = signal.signal(signal.SIGTERM, on_signal)
+        sensor, runtime = _make_sensor(args, clock)
+        try:
+            if resume_id is not None:
+                snap = recorder.resume_session(resume_id)
+                print(f"kapmonitor: resumed session {resume_id} in phase {snap.phase.value}", file=sys.stderr)
+            else:
+                spec = SessionSpec(
+                    client_code=args.client,
+                    protocol=protocol,
+                    dose_amount=args.dose_mg,
+                    dose_unit="mg",
+                    lot=args.lot,
+                    clinician_initials=args.clinician,
+                    app_version=__version__,
+                )
+                session_id = recorder.start_session(spec)
+                print(f"kapmonitor: session {session_id} started", file=sys.stderr, flush=True)
+            recorder.attach_sensor(sensor)
+            _StdinObservations(recorder, sys.stdin).start()
+            state = recorder.state
+            assert state is not None
+            assert state.started_at is not None
+            if state.first_dose_at is None:
+                if not _wait_until(clock, state.started_at + timedelta(minutes=args.baseline_minutes), stop):
+                    return _finish(recorder, interrupted, progress)
+                recorder.give_dose(amount=args.dose_mg)
+            assert state.first_dose_at is not None
+            _wait_until(clock, state.first_dose_at + timedelta(minutes=args.minutes), stop)
+            return _finish(recorder, interrupted, progress)
+        except StoreError as exc:
+            print(f"kapmonitor: error: {exc}", file=sys.stderr)
+            recorder.close()
+            return EXIT_FAILURE
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
+            if runtime is not None:
+                runtime.stop()
+
+
+def _finish(recorder: Recorder, interrupted: list[str], progress: _Progress) -> int:
+    reason = f"interrupted ({interrupted[0]})" if interrupted else "recording complete"
+    recorder.end_session(reason)
+    recorder.close()
+    snap = recorder.snapshot()
+    phase = snap.phase.value if snap else Phase.ENDED.value
+    print(
+        f"kapmonitor: session {recorder.session_id} ended ({reason}); {progress.readings} readings; "
+        f"phase {phase}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return EXIT_OK
+
+
+__all__ = ["cmd_export", "cmd_record", "cmd_sessions", "open_store"]

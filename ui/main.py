@@ -1,0 +1,83 @@
+"""Process entry point: ``kapmonitor`` and ``python -m kapmonitor``.
+
+The core parses arguments (:mod:`kapmonitor.cli`); this composition root maps
+each command to the code that assembles the layers it needs. Modules are
+imported only when their command runs, so ``kapmonitor protocols`` or
+``kapmonitor export`` never load Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import platformdirs
+
+from kapmonitor import cli
+
+APP_NAME = "kapmonitor"
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from ui.app import run_gui
+
+    return run_gui(args)
+
+
+def _self_test(args: argparse.Namespace) -> int:
+    from ui.selftest import run_self_test
+
+    return run_self_test(args)
+
+
+def _record(args: argparse.Namespace) -> int:
+    from ui.commands import cmd_record
+
+    return cmd_record(args)
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from ui.commands import cmd_sessions
+
+    return cmd_sessions(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ui.commands import cmd_export
+
+    return cmd_export(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ui.report_cli import cmd_report
+
+    return cmd_report(args)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from devices.scan_cli import run_scan
+
+    return run_scan(args.seconds, args.json, sys.stdout)
+
+
+HANDLERS: dict[str, cli.CommandHandler] = {
+    "gui": _gui,
+    "self-test": _self_test,
+    "record": _record,
+    "sessions": _sessions,
+    "export": _export,
+    "report": _report,
+    "scan": _scan,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run kapmonitor with ``argv`` (default: the process arguments); returns the exit status."""
+    log_dir = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    return cli.run(list(sys.argv[1:] if argv is None else argv), HANDLERS, log_dir=log_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
