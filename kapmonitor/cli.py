@@ -230,12 +230,13 @@ def cmd_protocols(args: argparse.Namespace, out: TextIO, protocols: Sequence[Tre
             f"{_format_minutes(proto.min_observation_min)} after the first dose\n"
         )
         for check in proto.checks:
-            when = {
-                CheckTiming.PRE_DOSE: "before dosing",
-                CheckTiming.AFTER_DOSE: f"at +{check.at_min:g} min",
-                CheckTiming.BEFORE_DISCHARGE: f"before discharge (+{proto.min_observation_min:g} min)",
-            }[check.timing]
-            out.write(f"  check: {check.label} ({when})\n")
+            if check.timing is CheckTiming.PRE_DOSE:
+                when = "before dosing"
+            elif check.timing is CheckTiming.AFTER_DOSE:
+                when = f"at +{check.at_min or 0:g} min"
+            else:
+                when = f"before discharge (+{proto.min_observation_min:g} min)"
+            out.write(f"  check {when}: {check.label}\n")
         out.write("\n")
     return EXIT_OK
 
