@@ -157,7 +157,7 @@ class HeartRateMeasurement:
         return tuple(v * 1000 / 1024 for v in self.rr_1024)
 
 
-def parse_heart_rate_measurement(data: bytes) -> HeartRateMeasurement:
+def parse_heart_rate_measurement(data: bytes | bytearray) -> HeartRateMeasurement:
     """Parse a Heart Rate Measurement (0x2A37, notified ~1/s).
 
     Layout (little-endian)::
@@ -200,7 +200,7 @@ def parse_heart_rate_measurement(data: bytes) -> HeartRateMeasurement:
     return HeartRateMeasurement(bpm=bpm, sensor_contact=sensor_contact, energy_expended_kj=energy, rr_1024=rr)
 
 
-def parse_battery_level(data: bytes) -> int:
+def parse_battery_level(data: bytes | bytearray) -> int:
     """Parse a Battery Level (0x2A19): exactly one uint8, percent 0..100.
 
     Raises:
@@ -226,7 +226,7 @@ BODY_SENSOR_LOCATIONS: dict[int, str] = {
 """Body Sensor Location (0x2A38) values defined by the Heart Rate Service."""
 
 
-def parse_body_sensor_location(data: bytes) -> str:
+def parse_body_sensor_location(data: bytes | bytearray) -> str:
     """Parse a Body Sensor Location (0x2A38): exactly one uint8.
 
     Returns the name from :data:`BODY_SENSOR_LOCATIONS` (``"chest"``...). A
@@ -242,7 +242,7 @@ def parse_body_sensor_location(data: bytes) -> str:
     return BODY_SENSOR_LOCATIONS.get(data[0], f"unknown ({data[0]})")
 
 
-def parse_utf8_string(data: bytes) -> str:
+def parse_utf8_string(data: bytes | bytearray) -> str:
     """Parse a Device Information string (Manufacturer, Model, Serial, Firmware...).
 
     The value is UTF-8 with no length prefix. Trailing NUL bytes (C firmware

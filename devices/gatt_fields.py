@@ -97,7 +97,7 @@ def parse_sfloat(raw: int) -> float:
     return mantissa / scale
 
 
-def parse_sfloat_bytes(data: bytes, offset: int) -> float:
+def parse_sfloat_bytes(data: bytes | bytearray, offset: int) -> float:
     """Decode the little-endian SFLOAT at ``data[offset:offset + 2]``.
 
     Raises:
@@ -122,7 +122,7 @@ class ByteReader:
 
     __slots__ = ("_characteristic", "_data", "_offset")
 
-    def __init__(self, data: bytes, characteristic: str) -> None:
+    def __init__(self, data: bytes | bytearray, characteristic: str) -> None:
         self._data = bytes(data)
         self._characteristic = characteristic
         self._offset = 0

@@ -134,7 +134,7 @@ class BloodPressureMeasurement:
         )
 
 
-def parse_blood_pressure_measurement(data: bytes) -> BloodPressureMeasurement:
+def parse_blood_pressure_measurement(data: bytes | bytearray) -> BloodPressureMeasurement:
     """Parse a Blood Pressure Measurement (0x2A35, indicated).
 
     Layout (little-endian)::
@@ -261,7 +261,7 @@ class PlxMeasurement:
         return PlxDeviceSensorStatus(self.device_sensor_status)
 
 
-def parse_plx_spot_check(data: bytes) -> PlxMeasurement:
+def parse_plx_spot_check(data: bytes | bytearray) -> PlxMeasurement:
     """Parse a PLX Spot-check Measurement (0x2A5E, indicated).
 
     Layout (little-endian)::
@@ -304,7 +304,7 @@ def parse_plx_spot_check(data: bytes) -> PlxMeasurement:
     )
 
 
-def parse_plx_continuous(data: bytes) -> PlxMeasurement:
+def parse_plx_continuous(data: bytes | bytearray) -> PlxMeasurement:
     """Parse a PLX Continuous Measurement (0x2A5F, notified).
 
     Layout (little-endian)::

@@ -599,6 +599,8 @@ def test_random_bytes_raise_only_gatt_parse_error(data: bytes) -> None:
     for parser in PARSERS:
         with contextlib.suppress(GattParseError):  # anything else propagates and fails the test
             parser(data)
+        with contextlib.suppress(GattParseError):
+            parser(bytearray(data))  # what bleak actually delivers
 
 
 @given(data=st.binary(max_size=40), offset=st.integers(-3, 42))
