@@ -1,0 +1,47 @@
+"""Where the database lives.
+
+Resolution order (:func:`resolve_db_location`): the command-line value, then the
+``KAPMONITOR_DB`` environment variable, then :func:`default_db_path` in the
+user's data directory. Each may be a plain file path or any SQLAlchemy URL
+(``sqlite:///...``, ``postgresql+psycopg://user@host/db``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+__all__ = ["DB_ENV_VAR", "default_db_path", "is_url", "resolve_db_location"]
+
+DB_ENV_VAR = "KAPMONITOR_DB"
+
+
+def default_db_path() -> Path:
+    """``<user data dir>/kapmonitor.db`` (e.g. ``~/.local/share/kapmonitor/kapmonitor.db`` on Linux)."""
+    return Path(user_data_dir("kapmonitor", appauthor=False)) / "kapmonitor.db"
+
+
+def is_url(location: str) -> bool:
+    """True for a SQLAlchemy URL (``dialect[+driver]://...``), False for a file path.
+
+    A Windows path such as ``C:\\data\\k.db`` is a path: URLs need ``://``.
+    """
+    scheme, sep, _ = location.partition("://")
+    return bool(sep) and bool(scheme) and all(c.isalnum() or c in "+-." for c in scheme)
+
+
+def resolve_db_location(cli_value: str | None) -> str:
+    """The database location to use: a SQLAlchemy URL or an absolute file path.
+
+    Args:
+        cli_value: the ``--db`` command-line value, if the user gave one.
+    """
+    for candidate in (cli_value, os.environ.get(DB_ENV_VAR)):
+        if candidate is not None and candidate.strip():
+            value = candidate.strip()
+            if is_url(value):
+                return value
+            return str(Path(value).expanduser().resolve())
+    return str(default_db_path())

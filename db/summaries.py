@@ -1,0 +1,91 @@
+"""The session list, computed in SQL: one query with GROUP BY subqueries (no N+1).
+
+``phase_reached`` is the furthest phase the stored events show, never
+``ended``: ``dose_given`` means at least onset; a ``phase_changed`` event names
+its phase in ``data["phase"]``. Ending is shown by ``ended_at``, so a session
+that ended during its effect window reads "effect, ended at ...".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Subquery, and_, case, func, select
+
+from db.models import AlarmLogRow, ClientRow, ObservationRow, ReadingRow, SessionEventRow, SessionRow
+from db.sqltypes import from_epoch_ms
+from kapmonitor.store import SessionSummary
+from kapmonitor.types import EventKind, Phase
+
+__all__ = ["load_summaries"]
+
+_PHASES = list(Phase)
+
+
+def _phase_rank() -> Any:
+    phase = SessionEventRow.data["phase"].as_string()
+    whens = [
+        (and_(SessionEventRow.kind == EventKind.PHASE_CHANGED.value, phase == p.value), p.order)
+        for p in Phase
+        if p is not Phase.ENDED
+    ]
+    return case(*whens, (SessionEventRow.kind == EventKind.DOSE_GIVEN.value, Phase.ONSET.order), else_=0)
+
+
+def load_summaries(
+    conn: Connection, session_ids: Sequence[int] | None = None, *, unfinished_only: bool = False,
+    limit: int | None = None,
+) -> list[SessionSummary]:
+    """Summaries of the chosen sessions (all by default), most recent start first."""
+
+    def grouped(model: Any, *columns: Any) -> Subquery:
+        sid = model.session_id
+        query = select(sid.label("session_id"), *columns).group_by(sid)
+        if session_ids is not None:
+            query = query.where(sid.in_(session_ids))
+        return query.subquery()
+
+    r = grouped(ReadingRow, func.count().label("n"), func.max(ReadingRow.t_ms).label("last"))
+    o = grouped(ObservationRow, func.count().label("n"), func.max(ObservationRow.recorded_at).label("last"))
+    a = grouped(AlarmLogRow, func.count().label("n"), func.max(AlarmLogRow.at).label("last"))
+    e = grouped(SessionEventRow, func.max(SessionEventRow.at).label("last"),
+                func.max(_phase_rank()).label("rank"))
+    query = (
+        select(
+            SessionRow.id, ClientRow.code, SessionRow.protocol_name, SessionRow.route,
+            SessionRow.dose_amount, SessionRow.dose_unit, SessionRow.started_at, SessionRow.dose_at,
+            SessionRow.ended_at,
+            r.c.n, r.c.last, o.c.n, o.c.last, a.c.n, a.c.last, e.c.last, e.c.rank,
+        )
+        .join(ClientRow, ClientRow.id == SessionRow.client_id)
+        .outerjoin(r, r.c.session_id == SessionRow.id)
+        .outerjoin(o, o.c.session_id == SessionRow.id)
+        .outerjoin(a, a.c.session_id == SessionRow.id)
+        .outerjoin(e, e.c.session_id == SessionRow.id)
+        .order_by(SessionRow.started_at.desc(), SessionRow.id.desc())
+    )
+    if session_ids is not None:
+        query = query.where(SessionRow.id.in_(session_ids))
+    if unfinished_only:
+        query = query.where(SessionRow.ended_at.is_(None))
+    if limit is not None:
+        query = query.limit(limit)
+    out: list[SessionSummary] = []
+    for row in conn.execute(query):
+        (sid, code, proto, route, dose, unit, started, dose_at, ended,
+         n_read, last_read, n_obs, last_obs, n_alarm, last_alarm, last_event, rank) = row
+        moments: list[datetime] = [started]
+        moments += [m for m in (last_obs, last_alarm, last_event, ended) if m is not None]
+        if last_read is not None:
+            moments.append(from_epoch_ms(int(last_read)))
+        out.append(SessionSummary(
+            session_id=sid, client_code=code, protocol_name=proto, route=route,
+            dose_amount=dose, dose_unit=unit, started_at=started, dose_at=dose_at, ended_at=ended,
+            last_activity_at=max(moments),
+            phase_reached=_PHASES[int(rank or 0)],
+            reading_count=int(n_read or 0), observation_count=int(n_obs or 0),
+            alarm_count=int(n_alarm or 0),
+        ))
+    return out
