@@ -13,6 +13,7 @@ Both move at the same *rate*: 1.0 for the real clock, ``speed`` for a
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -135,6 +136,8 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         """Move both wall and monotonic time forward by ``seconds`` (>= 0)."""
+        if not math.isfinite(seconds):
+            raise ValueError(f"a clock advances by a finite number of seconds, got {seconds!r}")
         if seconds < 0:
             raise ValueError(f"a clock cannot go backwards (advance by {seconds})")
         with self._lock:

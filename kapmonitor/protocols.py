@@ -107,6 +107,8 @@ class ScheduledCheck:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScheduledCheck:
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"a check must be a mapping of its fields, got {type(data).__name__}")
         try:
             timing = CheckTiming(data["timing"])
         except (KeyError, ValueError) as exc:
@@ -114,8 +116,12 @@ class ScheduledCheck:
                 f"check timing must be one of {', '.join(t.value for t in CheckTiming)}"
             ) from exc
         at = data.get("at_min")
+        try:
+            at_min = None if at is None else float(at)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"check at_min must be a number of minutes, got {at!r}") from exc
         check = cls(name=str(data.get("name", "")), label=str(data.get("label", "")),
-                    timing=timing, at_min=None if at is None else float(at))
+                    timing=timing, at_min=at_min)
         check.validate()
         return check
 
@@ -161,7 +167,8 @@ class TreatmentProtocol:
         for label, value in (("onset_min", self.onset_min),
                              ("effect_window_min", self.effect_window_min),
                              ("min_observation_min", self.min_observation_min)):
-            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or value <= 0):
                 raise ProtocolError(
                     f"protocol {self.name!r}: {label} must be a positive number of minutes, "
                     f"got {value!r}"
@@ -187,6 +194,11 @@ class TreatmentProtocol:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TreatmentProtocol:
         """Build and validate a protocol from :meth:`to_dict` output."""
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"a protocol must be a mapping of its fields, got {type(data).__name__}")
+        checks = data.get("checks", ())
+        if isinstance(checks, str | bytes | Mapping) or not isinstance(checks, Iterable):
+            raise ProtocolError(f"protocol checks must be a list of checks, got {type(checks).__name__}")
         try:
             route = Route(data["route"])
         except (KeyError, ValueError) as exc:
@@ -200,7 +212,7 @@ class TreatmentProtocol:
                 onset_min=float(data["onset_min"]),
                 effect_window_min=float(data["effect_window_min"]),
                 min_observation_min=float(data.get("min_observation_min", 120.0)),
-                checks=tuple(ScheduledCheck.from_dict(c) for c in data.get("checks", ())),
+                checks=tuple(ScheduledCheck.from_dict(c) for c in checks),
                 description=str(data.get("description", "")),
             )
         except KeyError as exc:
@@ -251,7 +263,7 @@ def find_protocol(name: str, protocols: Iterable[TreatmentProtocol] | None = Non
     """Look a protocol up by name (case-insensitive) among ``protocols`` (default: presets)."""
     pool = list(PRESETS.values()) if protocols is None else list(protocols)
     for proto in pool:
-        if proto.name.lower() == name.strip().lower():
+        if proto.name.strip().lower() == name.strip().lower():
             return proto
     known = ", ".join(p.name for p in pool)
     raise ProtocolError(f"unknown protocol {name!r}; known protocols: {known}")
