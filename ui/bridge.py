@@ -1,0 +1,113 @@
+"""Carries Recorder callbacks from worker threads onto the GUI thread.
+
+The recorder calls its listeners from the sensor thread, its ticker thread or
+the database worker; Qt widgets may only be touched from the GUI thread.
+:class:`RecorderBridge` implements ``RecorderListener`` and re-emits every
+callback as a Qt signal. The bridge is created in (and lives in) the GUI
+thread, so every connection to a widget slot is queued automatically when the
+emit happens elsewhere.
+
+Signal argument types:
+
+* readings travel as plain values ``(str stream, float value, float t_epoch,
+  int flags, str sensor_id)``: the hot path (several per second) needs no
+  Python object at all, and the plots consume floats anyway;
+* the rest carry the core's frozen dataclasses, declared with their own
+  classes (``Signal(SensorStatus)``), never as an anonymous ``object``.
+  Alarm changes travel as one frozen :class:`AlarmsChange`.
+
+PySide6 6.12.0 on Python 3.11 leaks a reference to ``True`` on each emit and
+aborts the interpreter (PITFALLS #1); ``tests/test_qt_signal_refcount.py``
+guards against running on such a build.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from kapmonitor.session import SessionSnapshot
+from kapmonitor.types import (
+    AlarmTransition,
+    Observation,
+    Reading,
+    SensorInfo,
+    SensorStatus,
+    SessionEvent,
+)
+
+if TYPE_CHECKING:
+    from kapmonitor.alarms import ActiveAlarm
+
+__all__ = ["AlarmsChange", "RecorderBridge"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmsChange:
+    """What ``alarms_changed`` reported: the new transitions and every active alarm."""
+
+    transitions: tuple[AlarmTransition, ...]
+    active: tuple[ActiveAlarm, ...]
+
+
+class RecorderBridge(QObject):
+    """A ``RecorderListener`` whose callbacks become queued Qt signals.
+
+    The listener methods keep the recorder's names (``reading_recorded``...);
+    each re-emits one signal named ``<subject>_arrived`` ("arrived on the GUI
+    side"), which is what widgets connect to:
+
+        reading_arrived(str stream, float value, float t_epoch, int flags, str sensor_id)
+        sensor_status_arrived(SensorStatus)
+        sensor_info_arrived(SensorInfo)
+        event_arrived(SessionEvent)
+        observation_arrived(Observation)
+        alarms_arrived(AlarmsChange)
+        snapshot_arrived(SessionSnapshot)
+        error_arrived(str message)
+
+    Emitting is thread-safe and never blocks the calling (recorder) thread.
+    """
+
+    reading_arrived = Signal(str, float, float, int, str)
+    sensor_status_arrived = Signal(SensorStatus)
+    sensor_info_arrived = Signal(SensorInfo)
+    event_arrived = Signal(SessionEvent)
+    observation_arrived = Signal(Observation)
+    alarms_arrived = Signal(AlarmsChange)
+    snapshot_arrived = Signal(SessionSnapshot)
+    error_arrived = Signal(str)
+
+    # --- RecorderListener (called on recorder threads) ----------------------
+    def reading_recorded(self, reading: Reading) -> None:
+        self.reading_arrived.emit(
+            reading.stream.value, float(reading.value), reading.at.timestamp(), int(reading.flags),
+            reading.sensor_id,
+        )
+
+    def sensor_status_changed(self, status: SensorStatus) -> None:
+        self.sensor_status_arrived.emit(status)
+
+    def sensor_info_received(self, info: SensorInfo) -> None:
+        self.sensor_info_arrived.emit(info)
+
+    def event_recorded(self, event: SessionEvent) -> None:
+        self.event_arrived.emit(event)
+
+    def observation_saved(self, observation: Observation) -> None:
+        self.observation_arrived.emit(observation)
+
+    def alarms_changed(self, transitions: Sequence[AlarmTransition], active: Sequence[ActiveAlarm]) -> None:
+        self.alarms_arrived.emit(AlarmsChange(tuple(transitions), tuple(active)))
+
+    def snapshot_updated(self, snapshot: SessionSnapshot) -> None:
+        self.snapshot_arrived.emit(snapshot)
+
+    def error_occurred(self, message: str) -> None:
+        self.error_arrived.emit(message)

@@ -1,0 +1,417 @@
+"""Live plots of the bedside window: recent heart rate, SpO2, RR, and the whole session.
+
+Layout (top to bottom): heart rate over the last ``window_min`` minutes (big),
+SpO2 and RR intervals (small, shown once such data arrives; x axes linked to
+the heart-rate plot), and the whole session so far (small overview).
+
+The x axis is minutes since the first dose (negative before it), or minutes
+since the session started while no dose has been given. Re-anchoring when the
+dose is given shifts the stored x values once (O(n), once per session).
+
+Cost control (PITFALLS #6): samples live in preallocated :class:`RingBuffer`
+arrays; each frame hands pyqtgraph only the *visible slice* of the live traces
+(an O(log n) view), with ``setClipToView`` and peak downsampling on every
+curve; the overview is redrawn at most every ``overview_every_s`` real seconds.
+Frames come from a ``QTimer`` (default 4 Hz); the x range follows the clock
+(real elapsed time, never counted ticks) and is only moved when the shift is
+at least one pixel, so an idle 1 Hz session repaints about once a second.
+
+Gaps: readings more than ``gap_s`` apart get a NaN row between them; the line
+breaks where the signal was lost. RR intervals flagged as artifacts are kept
+in the store but not drawn; manual entries are drawn as dots.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from kapmonitor.session import SessionSnapshot
+from kapmonitor.types import AlarmTransition, Observation, Phase, ReadingFlag, Stream
+from ui.ringbuffer import RingBuffer
+from ui.theme import Theme, qcolor
+
+__all__ = ["LivePlots", "RingBuffer"]
+
+log = logging.getLogger(__name__)
+
+_PLOTTED = (Stream.HEART_RATE, Stream.SPO2, Stream.RR_INTERVAL)
+_AXIS_WIDTH_PX = 64
+_TITLES = {Stream.HEART_RATE: "Heart rate  (bpm)", Stream.SPO2: "SpO\u2082  (%)",
+           Stream.RR_INTERVAL: "RR interval  (ms)"}
+
+
+def _make_plot(theme: Theme, left_label: str, *, show_x: bool) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background=theme.window)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    item = plot.getPlotItem()
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(qcolor(theme.border))
+        axis.setTextPen(qcolor(theme.text_dim))
+    item.setLabel("left", left_label, color=theme.text_dim)
+    item.getAxis("left").setWidth(_AXIS_WIDTH_PX)  # equal widths keep linked x axes aligned
+    item.showGrid(x=True, y=True, alpha=0.12)
+    item.getAxis("bottom").setStyle(showValues=show_x)
+    item.getViewBox().disableAutoRange()
+    return plot
+
+
+def _curve(plot: pg.PlotWidget, colour: str, width: float) -> pg.PlotDataItem:
+    curve = plot.plot(pen=pg.mkPen(qcolor(colour), width=width))
+    curve.setClipToView(True)
+    curve.setDownsampling(auto=True, method="peak")
+    return curve
+
+
+class LivePlots(QWidget):
+    """The live view's plots.
+
+    Args:
+        theme: colours.
+        now_epoch: the injected clock's current wall time as Unix seconds.
+        window_min: width of the recent-history plot in minutes.
+        frame_hz: frame rate of the redraw timer.
+        gap_s: a step between readings longer than this breaks the line.
+        overview_every_s: minimum real seconds between overview redraws.
+
+    Feed it through :meth:`add_reading` (connect ``RecorderBridge.reading_arrived``),
+    :meth:`set_snapshot`, :meth:`add_observation`, :meth:`add_alarm_marker`
+    and :meth:`set_thresholds`; call :meth:`start` to run the frame timer, or
+    :meth:`render_frame` directly (tests, benchmarks).
+    """
+
+    def __init__(self, theme: Theme, now_epoch: Callable[[], float], *, window_min: float = 15.0,
+                 frame_hz: float = 4.0, gap_s: float = 5.0, overview_every_s: float = 2.0,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        if not window_min > 0 or not frame_hz > 0 or not gap_s > 0:
+            raise ValueError("window_min, frame_hz and gap_s must be positive")
+        self._theme = theme
+        self._now_epoch = now_epoch
+        self._window_min = float(window_min)
+        self._overview_every_s = overview_every_s
+        self._anchor: float | None = None
+        self._anchor_is_dose = False
+        self._buffers = {s: RingBuffer(4096, gap_x=gap_s / 60.0) for s in _PLOTTED}
+        self._manual: dict[Stream, list[tuple[float, float]]] = {Stream.HEART_RATE: [], Stream.SPO2: []}
+        self._drawn_versions: dict[Stream, int] = {}
+        self._overview_version = -1
+        self._overview_drawn_at = -math.inf
+        self._last_x_now: float | None = None
+        self._y_range: tuple[float, float] | None = None
+        self._bounds: tuple[tuple[Phase, datetime, datetime | None], ...] = ()
+        self._band_items: list[pg.LinearRegionItem] = []
+        self._limits: dict[str, float] = {}
+        self._limit_items: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
+        self._obs: dict[str, tuple[float, Observation, pg.InfiniteLine]] = {}
+        self._alarm_marks: list[tuple[float, AlarmTransition, pg.InfiniteLine, pg.InfiniteLine]] = []
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.CoarseTimer)
+        self._timer.setInterval(max(1, round(1000.0 / frame_hz)))
+        self._timer.timeout.connect(self.render_frame)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        t = self._theme
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.hr_plot = _make_plot(t, _TITLES[Stream.HEART_RATE], show_x=True)
+        self.spo2_plot = _make_plot(t, _TITLES[Stream.SPO2], show_x=False)
+        self.rr_plot = _make_plot(t, _TITLES[Stream.RR_INTERVAL], show_x=False)
+        self.overview_plot = _make_plot(t, "Session", show_x=True)
+        for plot in (self.spo2_plot, self.rr_plot):
+            plot.setXLink(self.hr_plot)
+            plot.hide()
+        self.spo2_plot.setYRange(85, 101, padding=0)
+        layout.addWidget(self.hr_plot, 6)
+        layout.addWidget(self.spo2_plot, 2)
+        layout.addWidget(self.rr_plot, 2)
+        layout.addWidget(self.overview_plot, 2)
+        self.hr_curve = _curve(self.hr_plot, t.heart_rate, 2.2)
+        self.spo2_curve = _curve(self.spo2_plot, t.spo2, 1.8)
+        self.rr_curve = _curve(self.rr_plot, t.rr, 1.2)
+        self.overview_curve = _curve(self.overview_plot, t.heart_rate, 1.2)
+        self._curves = {Stream.HEART_RATE: self.hr_curve, Stream.SPO2: self.spo2_curve,
+                        Stream.RR_INTERVAL: self.rr_curve}
+        self._manual_items = {
+            s: p.plot(pen=None, symbol="o", symbolSize=9, symbolBrush=qcolor(c), symbolPen=None)
+            for s, p, c in ((Stream.HEART_RATE, self.hr_plot, t.heart_rate),
+                            (Stream.SPO2, self.spo2_plot, t.spo2))
+        }
+        self._update_axis_label()
+
+    # ------------------------------------------------------------------ inputs
+    @Slot(str, float, float, int, str)
+    def add_reading(self, stream: str, value: float, t_epoch: float, flags: int, sensor_id: str = "") -> None:
+        """Take one reading (the bridge's ``reading_arrived`` signature); other streams are ignored."""
+        try:
+            kind = Stream(stream)
+        except ValueError:
+            return
+        if kind not in self._buffers:
+            return
+        if self._anchor is None:
+            self._anchor = t_epoch
+        x = (t_epoch - self._anchor) / 60.0
+        if flags & ReadingFlag.MANUAL:
+            if kind in self._manual:
+                self._manual[kind].append((x, value))
+                self._drawn_versions.pop(kind, None)
+            return
+        if kind is Stream.RR_INTERVAL and flags & ReadingFlag.ARTIFACT:
+            return
+        buf = self._buffers[kind]
+        last = buf.last_x
+        if last is not None and x < last:
+            log.debug("dropping out-of-order %s reading at %.3f min (last %.3f)", stream, x, last)
+            return
+        buf.append(x, value)
+
+    def load_history(self, stream: Stream, t_epoch: np.ndarray, values: np.ndarray,
+                     flags: np.ndarray | None = None) -> None:
+        """Bulk-load a stored stream (resume after a crash) before live readings arrive."""
+        if stream not in self._buffers or len(t_epoch) == 0:
+            return
+        keep = np.ones(len(t_epoch), dtype=bool)
+        if flags is not None:
+            keep &= (flags & int(ReadingFlag.MANUAL)) == 0
+            if stream is Stream.RR_INTERVAL:
+                keep &= (flags & int(ReadingFlag.ARTIFACT)) == 0
+        if self._anchor is None:
+            self._anchor = float(t_epoch[0])
+        self._buffers[stream].extend((np.asarray(t_epoch)[keep] - self._anchor) / 60.0,
+                                     np.asarray(values)[keep])
+
+    def set_snapshot(self, snapshot: SessionSnapshot) -> None:
+        """Anchor the axis on the dose (or start) and draw the phase bands."""
+        anchor_at = snapshot.first_dose_at or snapshot.started_at
+        if anchor_at is not None:
+            self._set_anchor(anchor_at.timestamp(), snapshot.first_dose_at is not None)
+        if snapshot.phase_bounds != self._bounds:
+            self._bounds = snapshot.phase_bounds
+            self._draw_bands()
+
+    def set_thresholds(self, *, hr_low: float | None = None, hr_high: float | None = None,
+                       hr_critical: float | None = None, spo2_low: float | None = None) -> None:
+        """Draw alarm limits as dashed lines (None: no line)."""
+        for plot, line in self._limit_items:
+            plot.removeItem(line)
+        self._limit_items.clear()
+        given = (("hr_low", hr_low), ("hr_high", hr_high), ("hr_critical", hr_critical),
+                 ("spo2_low", spo2_low))
+        self._limits = {k: v for k, v in given if v is not None}
+        pen = pg.mkPen(qcolor(self._theme.threshold, 200), width=1, style=Qt.PenStyle.DashLine)
+        labels = {"hr_low": "low {:g}", "hr_high": "high {:g}", "hr_critical": "{:g}", "spo2_low": "low {:g}"}
+        for key, value in self._limits.items():
+            line = pg.InfiniteLine(pos=value, angle=0, pen=pen, movable=False,
+                                   label=labels[key].format(value),
+                                   labelOpts={"position": 0.01, "color": qcolor(self._theme.threshold),
+                                              "anchors": [(0, 1), (0, 1)]})
+            plot = self.spo2_plot if key == "spo2_low" else self.hr_plot
+            plot.addItem(line)
+            self._limit_items.append((plot, line))
+        self._y_range = None
+
+    def add_observation(self, observation: Observation) -> None:
+        """Mark (or move, or remove if deleted) an observation on the heart-rate plot."""
+        old = self._obs.pop(observation.observation_id, None)
+        if old is not None:
+            self.hr_plot.removeItem(old[2])
+        if observation.deleted:
+            return
+        t_epoch = observation.occurred_at.timestamp()
+        label = observation.name if observation.value is None else f"{observation.name} {observation.value:g}"
+        line = pg.InfiniteLine(angle=90, movable=False,
+                               pen=pg.mkPen(qcolor(self._theme.observation, 150), width=1,
+                                            style=Qt.PenStyle.DotLine),
+                               label=label, labelOpts={"position": 0.93, "color": qcolor(self._theme.text),
+                                                       "fill": qcolor(self._theme.window, 180)})
+        self.hr_plot.addItem(line)
+        self._obs[observation.observation_id] = (t_epoch, observation, line)
+        self._place_markers()
+
+    def add_alarm_marker(self, transition: AlarmTransition) -> None:
+        """Mark where an alarm was raised (only ``raised`` transitions are drawn)."""
+        if transition.action != "raised":
+            return
+        colour = self._theme.alarm[transition.priority]
+        pen = pg.mkPen(qcolor(colour, 170), width=2)
+        live = pg.InfiniteLine(angle=90, movable=False, pen=pen, label=transition.label,
+                               labelOpts={"position": 0.05, "color": qcolor(colour),
+                                          "fill": qcolor(self._theme.window, 200)})
+        overview = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        self.hr_plot.addItem(live)
+        self.overview_plot.addItem(overview)
+        self._alarm_marks.append((transition.at.timestamp(), transition, live, overview))
+        self._place_markers()
+
+    def set_window_minutes(self, minutes: float) -> None:
+        """Change the recent-history width (clamped to 1..240 minutes)."""
+        self._window_min = min(240.0, max(1.0, float(minutes)))
+        self._last_x_now = None
+        self._drawn_versions.clear()
+
+    @property
+    def window_minutes(self) -> float:
+        return self._window_min
+
+    def buffer(self, stream: Stream) -> RingBuffer:
+        """The samples of one plotted stream (x in minutes since the anchor)."""
+        return self._buffers[stream]
+
+    @property
+    def anchored_on_dose(self) -> bool:
+        return self._anchor_is_dose
+
+    # --------------------------------------------------------------- frame loop
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @Slot()
+    def render_frame(self) -> None:
+        """Push new samples to the curves and scroll the window to the clock's now."""
+        if self._anchor is None:
+            return
+        x_now = (self._now_epoch() - self._anchor) / 60.0
+        left = x_now - self._window_min
+        moved = self._scroll_to(x_now, left)
+        for stream, curve in self._curves.items():
+            buf = self._buffers[stream]
+            if self._drawn_versions.get(stream) == buf.version and not moved:
+                continue
+            self._drawn_versions[stream] = buf.version
+            x, y = buf.since(left)
+            curve.setData(x, y)
+            if len(buf) and stream is not Stream.HEART_RATE:
+                plot = self.spo2_plot if stream is Stream.SPO2 else self.rr_plot
+                if plot.isHidden():
+                    plot.show()
+                if stream is Stream.RR_INTERVAL:
+                    self._fit_y(plot, y, floor=300.0, ceil=1500.0, pad=50.0)
+            if stream is Stream.HEART_RATE:
+                self._fit_hr(y)
+        for stream, item in self._manual_items.items():
+            pts = self._manual[stream]
+            if pts and len(pts) != len(item.xData if item.xData is not None else ()):
+                item.setData([p[0] for p in pts], [p[1] for p in pts])
+        self._render_overview(x_now)
+
+    def _scroll_to(self, x_now: float, left: float) -> bool:
+        view = self.hr_plot.getViewBox()
+        width_px = max(1.0, view.width())
+        px_per_min = width_px / self._window_min
+        if self._last_x_now is not None and abs(x_now - self._last_x_now) * px_per_min < 1.0:
+            return False
+        self._last_x_now = x_now
+        view.setXRange(left, x_now + self._window_min * 0.015, padding=0)
+        return True
+
+    def _fit_hr(self, y: np.ndarray) -> None:
+        lo_lim = self._limits.get("hr_low", 45.0)
+        hi_lim = self._limits.get("hr_high", 120.0)
+        finite = y[np.isfinite(y)] if len(y) else y
+        lo, hi = lo_lim - 5.0, hi_lim + 5.0
+        if len(finite):
+            lo = min(lo, 5.0 * math.floor((float(finite.min()) - 5.0) / 5.0))
+            hi = max(hi, 5.0 * math.ceil((float(finite.max()) + 5.0) / 5.0))
+        if (lo, hi) != self._y_range:
+            self._y_range = (lo, hi)
+            self.hr_plot.setYRange(lo, hi, padding=0)
+            self.overview_plot.setYRange(lo, hi, padding=0)
+
+    @staticmethod
+    def _fit_y(plot: pg.PlotWidget, y: np.ndarray, *, floor: float, ceil: float, pad: float) -> None:
+        finite = y[np.isfinite(y)]
+        if not len(finite):
+            return
+        lo = max(floor, 50.0 * math.floor((float(finite.min()) - pad) / 50.0))
+        hi = min(ceil, 50.0 * math.ceil((float(finite.max()) + pad) / 50.0))
+        if hi > lo and plot.property("y_range") != (lo, hi):
+            plot.setProperty("y_range", (lo, hi))
+            plot.setYRange(lo, hi, padding=0)
+
+    def _render_overview(self, x_now: float) -> None:
+        # Throttled in real seconds whatever the session clock's speed.
+        now_real = time.monotonic()
+        buf = self._buffers[Stream.HEART_RATE]
+        if now_real - self._overview_drawn_at < self._overview_every_s:
+            return
+        self._overview_drawn_at = now_real
+        first = buf.x[0] if len(buf) else x_now
+        if self._bounds:
+            first = min(first, (self._bounds[0][1].timestamp() - (self._anchor or 0.0)) / 60.0)
+        self.overview_plot.setXRange(first, max(x_now, first + self._window_min), padding=0.01)
+        if buf.version != self._overview_version:
+            self._overview_version = buf.version
+            self.overview_curve.setData(buf.x, buf.y)
+
+    # ------------------------------------------------------------------ anchor
+    def _set_anchor(self, anchor: float, is_dose: bool) -> None:
+        if self._anchor == anchor and self._anchor_is_dose == is_dose:
+            return
+        if self._anchor is not None and self._anchor != anchor:
+            delta = (self._anchor - anchor) / 60.0
+            for buf in self._buffers.values():
+                buf.shift_x(delta)
+            for pts in self._manual.values():
+                pts[:] = [(x + delta, v) for x, v in pts]
+        self._anchor = anchor
+        self._anchor_is_dose = is_dose
+        self._last_x_now = None
+        self._overview_drawn_at = -math.inf
+        self._drawn_versions.clear()
+        self._update_axis_label()
+        self._draw_bands()
+        self._place_markers()
+
+    def _update_axis_label(self) -> None:
+        text = "minutes since dose" if self._anchor_is_dose else "minutes since start (no dose yet)"
+        self.hr_plot.getPlotItem().setLabel("bottom", text, color=self._theme.text_dim)
+
+    def _x(self, t_epoch: float) -> float:
+        return (t_epoch - (self._anchor if self._anchor is not None else t_epoch)) / 60.0
+
+    def _draw_bands(self) -> None:
+        for item in self._band_items:
+            plot = self.overview_plot if item.property("overview") else self.hr_plot
+            plot.removeItem(item)
+        self._band_items.clear()
+        if self._anchor is None:
+            return
+        for phase, start, end in self._bounds:
+            if phase is Phase.ENDED:
+                continue
+            x0 = self._x(start.timestamp())
+            x1 = self._x(end.timestamp()) if end is not None else x0 + 100_000.0
+            brush = qcolor(self._theme.phase[phase], self._theme.band_alpha)
+            for plot, overview in ((self.hr_plot, False), (self.overview_plot, True)):
+                band = pg.LinearRegionItem(values=(x0, x1), movable=False, brush=brush,
+                                           pen=pg.mkPen(None), hoverBrush=brush, hoverPen=pg.mkPen(None))
+                band.setZValue(-100)
+                band.setProperty("overview", overview)
+                band.setToolTip(phase.value.capitalize())
+                plot.addItem(band)
+                self._band_items.append(band)
+
+    def _place_markers(self) -> None:
+        for t_epoch, _obs, line in self._obs.values():
+            line.setPos(self._x(t_epoch))
+        for t_epoch, _tr, live, overview in self._alarm_marks:
+            live.setPos(self._x(t_epoch))
+            overview.setPos(self._x(t_epoch))
