@@ -1,0 +1,310 @@
+"""A simulated sensor that behaves like a chest strap, an oximeter and a BP cuff in one.
+
+Used by demo mode, ``kapmonitor record --sensor simulated``, the crash-safety
+tests and the UI tests. It implements :class:`kapmonitor.sensor.Sensor`.
+
+What it sends, on the injected clock (times are clock seconds after start):
+
+* a Heart Rate Measurement every 1 s (at 1, 2, 3 ...): the rounded average
+  rate of the beats of the last second and the RR intervals of the beats that
+  completed since the previous packet (0, 1 or several);
+* with ``spo2=True``, a PLX Continuous Measurement every 1 s (at 0.5, 1.5 ...):
+  SpO2 and pulse rate;
+* a Blood Pressure Measurement ``bp_inflation_s`` (30 s) after
+  :meth:`SimulatedSensor.request_blood_pressure`;
+* the battery level at connection and whenever the whole percent changes.
+
+Every value is encoded into the characteristic's real bytes
+(:mod:`devices.simulated_packets`) and decoded with :mod:`devices.gatt` and
+:mod:`devices.readings`, exactly as for a BLE sensor. The signals come from
+:class:`~devices.simulated_physiology.SimulatedPhysiology` (seeded; the HR and
+BP rise follows the dose time given to :meth:`SimulatedSensor.dose_given`), and
+technical faults from :class:`~devices.simulated_faults.Fault` scripts.
+
+Two ways to run it:
+
+* :meth:`SimulatedSensor.start` runs a daemon thread that waits with
+  ``clock.real_seconds`` (so a :class:`~kapmonitor.clock.ScaledClock` speeds it
+  up) and delivers everything that is due by ``clock.monotonic()``, in bursts
+  if it fell behind. It never counts ticks.
+* :meth:`SimulatedSensor.start_manual` starts it without a thread; the caller
+  drives time with :meth:`SimulatedSensor.advance_to` (tests, benchmarks, a
+  :class:`~kapmonitor.clock.FakeClock`).
+
+Both share one engine, so a seed and the same clock times give the same
+readings either way. Reading times are the wall time at each packet's clock
+time, computed from the monotonic time (exact and monotone for scaled and fake
+clocks); if the wall clock jumps (an NTP step), times follow the new wall time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from devices.simulated_engine import DeliveredBeat, Emission, SimulationEngine
+from devices.simulated_faults import Fault, FaultKind
+from devices.simulated_physiology import BeatKind, SimulatedPhysiology
+from kapmonitor.clock import Clock, ensure_utc
+from kapmonitor.sensor import SensorSink
+from kapmonitor.types import Reading, SensorInfo, SensorState, SensorStatus
+
+__all__ = [
+    "BeatKind",
+    "DeliveredBeat",
+    "Fault",
+    "FaultKind",
+    "SimulatedPhysiology",
+    "SimulatedSensor",
+]
+
+logger = logging.getLogger(__name__)
+
+_MIN_WAIT_REAL_S = 0.01
+"""Shortest real wait between bursts: at high clock speeds, several packets go out per wake-up."""
+_MAX_WAIT_REAL_S = 0.5
+"""Longest real wait, so a clock that jumps (a FakeClock in a threaded test) is noticed soon."""
+_FAKE_CLOCK_POLL_REAL_S = 0.02
+_JOIN_TIMEOUT_REAL_S = 5.0
+
+
+class SimulatedSensor:
+    """A deterministic simulated sensor (see the module docstring).
+
+    Args:
+        clock: the injected clock everything runs on.
+        seed: picks the simulated client and the noise; same seed and same
+            clock times give the same readings.
+        sensor_id: the id put on every reading (``simulated:N``).
+        name: shown in the UI.
+        faults: scripted faults (``at_s`` is clock seconds after start).
+        spo2: also act as a pulse oximeter.
+        physiology: a custom signal model (e.g. with a higher artifact rate);
+            default ``SimulatedPhysiology(seed)``.
+        lost_after_s: a dropped link counts as LOST after this long.
+        bp_inflation_s: clock seconds from a BP request to its result.
+        battery_start_pct: battery level at start.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        seed: int = 1,
+        sensor_id: str = "simulated:1",
+        name: str = "Simulated sensor (demo)",
+        faults: Sequence[Fault] = (),
+        spo2: bool = True,
+        physiology: SimulatedPhysiology | None = None,
+        lost_after_s: float = 10.0,
+        bp_inflation_s: float = 30.0,
+        battery_start_pct: int = 90,
+    ) -> None:
+        if not sensor_id.strip():
+            raise ValueError("a simulated sensor needs a non-empty sensor_id, e.g. 'simulated:1'")
+        self._clock = clock
+        self._name = name
+        self._engine = SimulationEngine(
+            physiology if physiology is not None else SimulatedPhysiology(seed),
+            sensor_id=sensor_id,
+            name=name,
+            seed=seed,
+            faults=faults,
+            spo2=spo2,
+            lost_after_s=lost_after_s,
+            bp_inflation_s=bp_inflation_s,
+            battery_start_pct=battery_start_pct,
+        )
+        self._lock = threading.Lock()
+        self._deliver_lock = threading.Lock()
+        self._sink: SensorSink | None = None
+        self._mode: Literal["idle", "threaded", "manual", "stopped"] = "idle"
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dose_at: datetime | None = None
+
+    # -- Sensor protocol ---------------------------------------------------------
+
+    @property
+    def sensor_id(self) -> str:
+        return self._engine.sensor_id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def physiology(self) -> SimulatedPhysiology:
+        """The signal model (read its individual parameters; do not drive it directly)."""
+        return self._engine.physiology
+
+    def start(self, sink: SensorSink) -> None:
+        """Report SensorInfo, CONNECTING and CONNECTED, then deliver from a daemon thread.
+
+        Raises:
+            RuntimeError: already started, or stopped (make a new sensor instead).
+        """
+        self._begin(sink, "threaded")
+        self._thread = threading.Thread(target=self._run, name=f"sim-sensor {self.sensor_id}", daemon=True)
+        self._thread.start()
+
+    def start_manual(self, sink: SensorSink) -> None:
+        """Like :meth:`start` but without a thread: call :meth:`advance_to` to move on.
+
+        Raises:
+            RuntimeError: already started, or stopped.
+        """
+        self._begin(sink, "manual")
+
+    def advance_to(self, mono_s: float | None = None) -> None:
+        """Deliver, in time order, everything due up to clock monotonic time ``mono_s``.
+
+        ``None`` means ``clock.monotonic()``. Times already passed are not
+        delivered again. Does nothing after :meth:`stop`.
+
+        Raises:
+            RuntimeError: the sensor was not started with :meth:`start_manual`.
+        """
+        with self._lock:
+            mode = self._mode
+        if mode == "stopped":
+            return
+        if mode != "manual":
+            raise RuntimeError(f"advance_to needs a sensor started with start_manual (it is {mode})")
+        self._step(self._clock.monotonic() if mono_s is None else mono_s)
+
+    def stop(self) -> None:
+        """Stop delivering, join the thread, then report DISCONNECTED. Idempotent.
+
+        After this returns nothing more reaches the sink (unless called from
+        the sink itself on the sensor's own thread; then the thread ends right
+        after the current delivery).
+        """
+        with self._lock:
+            if self._mode in ("idle", "stopped"):
+                self._mode = "stopped"
+                return
+            self._mode = "stopped"
+            self._stopping.set()
+            self._wake.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(_JOIN_TIMEOUT_REAL_S)
+            if thread.is_alive():
+                logger.warning("%s: sensor thread did not end within %.0f s", self.sensor_id,
+                               _JOIN_TIMEOUT_REAL_S)
+        with self._lock:
+            emissions = self._engine.disconnect(self._clock.monotonic(), self._clock.now())
+        self._deliver(emissions, final=True)
+
+    def request_blood_pressure(self) -> bool:
+        """Start a cuff measurement; the result arrives ``bp_inflation_s`` later.
+
+        Returns False when the sensor is not running or its link is down
+        (the measurement cannot be taken); True otherwise, including when a
+        measurement is already under way (no second one is queued).
+        """
+        with self._lock:
+            if self._mode not in ("threaded", "manual"):
+                return False
+            accepted = self._engine.request_blood_pressure(self._clock.monotonic())
+        self._wake.set()
+        return accepted
+
+    # -- extras for the recorder, UI and tests ---------------------------------------
+
+    def dose_given(self, at: datetime) -> None:
+        """Tell the simulated client the dose was given at ``at`` (aware; may be past or before start).
+
+        The latest call wins; boosters are not modelled separately.
+        """
+        moment = ensure_utc(at)
+        with self._lock:
+            self._dose_at = moment
+            if self._mode in ("threaded", "manual"):
+                self._engine.set_dose_wall(moment)
+
+    def inject_fault(self, fault: Fault) -> None:
+        """Add a fault while running (``at_s`` after start; a start already past means now)."""
+        with self._lock:
+            self._engine.add_fault(fault)
+        self._wake.set()
+
+    @property
+    def elapsed_s(self) -> float:
+        """Clock seconds after start up to which everything has been delivered."""
+        with self._lock:
+            return self._engine.done_s
+
+    def delivered_beats(self) -> list[DeliveredBeat]:
+        """Ground truth for every RR value delivered so far, in delivery order (artifact kinds)."""
+        with self._lock:
+            return list(self._engine.delivered_beats)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _begin(self, sink: SensorSink, mode: Literal["threaded", "manual"]) -> None:
+        with self._lock:
+            if self._mode != "idle":
+                raise RuntimeError(
+                    f"simulated sensor {self.sensor_id} is {self._mode}; a sensor starts once "
+                    "(make a new SimulatedSensor to start again)"
+                )
+            self._sink = sink
+            self._mode = mode
+            emissions = self._engine.connect(self._clock.monotonic(), self._clock.now())
+            if self._dose_at is not None:
+                self._engine.set_dose_wall(self._dose_at)
+        self._deliver(emissions)
+
+    def _step(self, mono_s: float) -> None:
+        m1 = self._clock.monotonic()
+        wall = self._clock.now()
+        m2 = self._clock.monotonic()
+        with self._lock:
+            self._engine.check_wall(m1, wall, m2)
+            emissions = self._engine.advance(mono_s)
+        self._deliver(emissions)
+
+    def _deliver(self, emissions: list[Emission], *, final: bool = False) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        with self._deliver_lock:
+            for item in emissions:
+                if self._stopping.is_set() and not final:
+                    return
+                try:
+                    if isinstance(item, Reading):
+                        sink.reading_received(item)
+                    elif isinstance(item, SensorStatus):
+                        sink.status_changed(item)
+                    elif isinstance(item, SensorInfo):
+                        sink.info_received(item)
+                except Exception:
+                    logger.exception("%s: the sink failed on %r", self.sensor_id, item)
+
+    def _run(self) -> None:
+        clock = self._clock
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                self._step(clock.monotonic())
+            except Exception as exc:
+                logger.exception("%s: simulation step failed; the sensor thread stops", self.sensor_id)
+                failed = SensorStatus(self.sensor_id, SensorState.LOST, clock.now(),
+                                      detail=f"simulation failed: {exc}")
+                self._deliver([failed])
+                return
+            with self._lock:
+                next_mono = self._engine.next_event_mono()
+            if clock.rate <= 0.0:
+                wait = _FAKE_CLOCK_POLL_REAL_S
+            else:
+                wait = clock.real_seconds(next_mono - clock.monotonic())
+                wait = min(_MAX_WAIT_REAL_S, max(_MIN_WAIT_REAL_S, wait))
+            self._wake.wait(wait)
