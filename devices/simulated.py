@@ -14,6 +14,12 @@ What it sends, on the injected clock (times are clock seconds after start):
   :meth:`SimulatedSensor.request_blood_pressure`;
 * the battery level at connection and whenever the whole percent changes.
 
+Faults act as real devices do: without skin contact the strap sends heart
+rate 0 and no RR values with the contact bits "supported, not detected" (so
+every heart-rate reading is flagged NO_CONTACT) and the oximeter sends NaN
+with "sensor unconnected to user" (no SpO2 readings); a dropped link sends
+nothing, and a BP result due while the link is down is lost.
+
 Every value is encoded into the characteristic's real bytes
 (:mod:`devices.simulated_packets`) and decoded with :mod:`devices.gatt` and
 :mod:`devices.readings`, exactly as for a BLE sensor. The signals come from
@@ -119,7 +125,7 @@ class SimulatedSensor:
             battery_start_pct=battery_start_pct,
         )
         self._lock = threading.Lock()
-        self._deliver_lock = threading.Lock()
+        self._deliver_lock = threading.RLock()
         self._sink: SensorSink | None = None
         self._mode: Literal["idle", "threaded", "manual", "stopped"] = "idle"
         self._stopping = threading.Event()
@@ -218,9 +224,14 @@ class SimulatedSensor:
     # -- extras for the recorder, UI and tests ---------------------------------------
 
     def dose_given(self, at: datetime) -> None:
-        """Tell the simulated client the dose was given at ``at`` (aware; may be past or before start).
+        """Tell the simulated client the first dose was given at ``at``.
 
-        The latest call wins; boosters are not modelled separately.
+        ``at`` must be aware; it may lie in the past (pressed late) and the
+        call may come before :meth:`start`. Before any call the client stays
+        at baseline. The latest call wins; boosters are not modelled.
+
+        Raises:
+            ValueError: ``at`` is naive.
         """
         moment = ensure_utc(at)
         with self._lock:

@@ -451,7 +451,9 @@ def test_threaded_scaled_clock_runs_fast_and_stops_cleanly() -> None:
     assert time.monotonic() - t0 < 1.0
     count = len(sink.log)
     hr = sink.of(Stream.HEART_RATE)
-    assert 450 <= len(hr) <= 700
+    # ~600 clock seconds passed; allow for a busy machine delaying the thread's last burst.
+    assert 300 <= len(hr) <= 700
+    assert len(hr) <= sensor.elapsed_s + 1
     times = [item.at for item in sink.log if not isinstance(item, SensorInfo)]
     assert times == sorted(times)
     started = sink.statuses[0].at
@@ -498,4 +500,29 @@ def test_a_failing_simulation_reports_the_sensor_lost() -> None:
     lost = [s for s in sink.statuses if s.state is SensorState.LOST]
     assert len(lost) == 1
     assert "model broke" in lost[0].detail
+    assert sink.statuses[-1].state is SensorState.DISCONNECTED
+
+
+class _StopOnFirstHeartRate(Sink):
+    sensor: SimulatedSensor | None = None
+
+    def reading_received(self, reading: Reading) -> None:
+        super().reading_received(reading)
+        if reading.stream is Stream.HEART_RATE and self.sensor is not None:
+            self.sensor.stop()
+
+
+def test_stop_from_inside_the_sink_on_the_sensor_thread_does_not_deadlock() -> None:
+    clock = ScaledClock(speed=100, start=START)
+    sensor = SimulatedSensor(clock, spo2=False)
+    sink = _StopOnFirstHeartRate()
+    sink.sensor = sensor
+    sensor.start(sink)
+    deadline = time.monotonic() + 5
+    while not any(s.state is SensorState.DISCONNECTED for s in sink.statuses) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sensor.stop()
+    time.sleep(0.05)
+    assert len(sink.of(Stream.HEART_RATE)) == 1
+    assert sink.log[-1] == sink.statuses[-1]
     assert sink.statuses[-1].state is SensorState.DISCONNECTED
