@@ -29,7 +29,8 @@ def describe_error(exc: BaseException, where: str) -> str:
     if "readonly" in text or "read-only" in text:
         return (f"The database {where} is read-only; "
                 "give this user write permission on the file and its folder.")
-    if "unable to open" in text or "permission denied" in text or "disk i/o" in text:
+    if any(k in text for k in ("unable to open", "permission denied", "disk i/o", "not a directory",
+                                "is a directory", "no such file")):
         return (f"The database {where} cannot be opened or written; "
                 "check that its folder exists, is writable by this user and the disk is attached.")
     return (f"The database {where} failed ({exc}); "
