@@ -40,8 +40,13 @@ SOUND_FILES: dict[AlarmPriority, str] = {
 # (frequency Hz, start s, duration s) for each note of a pattern.
 _C5, _E5, _G5, _A5, _C6 = 523.25, 659.25, 783.99, 880.0, 1046.5
 _PATTERNS: dict[AlarmPriority, tuple[tuple[float, float, float], ...]] = {
-    AlarmPriority.HIGH: ((_C5, 0.0, 0.22), (_E5, 0.20, 0.22), (_G5, 0.40, 0.22),
-                         (_A5, 0.85, 0.22), (_C6, 1.05, 0.40)),
+    AlarmPriority.HIGH: (
+        (_C5, 0.0, 0.22),
+        (_E5, 0.20, 0.22),
+        (_G5, 0.40, 0.22),
+        (_A5, 0.85, 0.22),
+        (_C6, 1.05, 0.40),
+    ),
     AlarmPriority.MEDIUM: ((_C5, 0.0, 0.28), (_E5, 0.30, 0.28), (_G5, 0.60, 0.45)),
     AlarmPriority.LOW: ((_G5, 0.0, 0.45), (_E5, 0.45, 0.65)),
 }
@@ -71,7 +76,7 @@ def render_pattern(priority: AlarmPriority) -> npt.NDArray[np.int16]:
     for freq, start, dur in notes:
         note = _note(freq, dur)
         i = round(start * SAMPLE_RATE)
-        out[i:i + note.size] += note
+        out[i : i + note.size] += note
     out *= PEAK / max(1e-9, float(np.max(np.abs(out))))
     return np.round(out * 32767).astype(np.int16)
 

@@ -1,0 +1,507 @@
+"""Writing observations without looking away from the client.
+
+Keyboard design ("without looking"):
+
+* the text line has focus; typing writes a note, **Enter** saves it;
+* a digit **1-9 pressed while the text line is empty** records that quick tag
+  (``ClinicSettings.quick_tags``: 1 nausea, 2 anxiety, ...). While typing, the
+  digit is just text; **Alt+digit** or **Ctrl+digit** records the tag from
+  anywhere in the window. A plain digit also works when focus is on a button;
+* scale scores (MOAA/S, RASS, dissociation) are one click on a big button;
+* hand-entered vitals (BP, SpO2, HR) are validated next to the fields;
+* "Happened … min ago" applies to the *next* entry only, then resets to now.
+
+Nothing is shown as saved before the commit is confirmed: the entry appears in
+the timeline as "saving…" at once and becomes an observation only when the DB
+worker reports the commit (see :mod:`ui.observation_timeline`). If saving
+fails, the entry says so and a note's text returns to the empty text line.
+
+All committing calls go through :class:`ui.observation_commands.ObservationCommands`
+(the single DB worker). :class:`~ui.check_prompt.CheckPrompt` is re-exported here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kapmonitor.settings import ClinicSettings, QuickTag, ScaleDefinition
+from kapmonitor.types import AlarmPriority, Observation, ObservationKind
+from ui.check_prompt import CheckPrompt
+from ui.observation_commands import ObservationCommands
+from ui.observation_timeline import EditObservationDialog, ObservationTimeline, ReasonDialog, describe
+from ui.theme import DARK, Theme
+
+__all__ = ["VITAL_RANGES", "CheckPrompt", "ObservationPanel", "VitalsError", "parse_vitals"]
+
+log = logging.getLogger(__name__)
+
+VITAL_RANGES: dict[str, tuple[float, float, str, str]] = {
+    "systolic": (40.0, 300.0, "mmHg", "Systolic"),
+    "diastolic": (20.0, 200.0, "mmHg", "Diastolic"),
+    "spo2": (50.0, 100.0, "%", "SpO₂"),
+    "heart_rate": (20.0, 250.0, "bpm", "Heart rate"),
+}
+"""Accepted ranges of hand-entered vitals (the recorder enforces the same)."""
+
+_DIGIT_KEYS = {getattr(Qt.Key, f"Key_{d}"): str(d) for d in range(1, 10)}
+
+
+class VitalsError(ValueError):
+    """A hand-entered vital is invalid; ``field`` names it (``systolic``...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def parse_vitals(texts: dict[str, str]) -> dict[str, float | None]:
+    """Parse the four vitals fields (empty = not measured); raise :class:`VitalsError` on bad input."""
+    values: dict[str, float | None] = {}
+    for field, (low, high, unit, label) in VITAL_RANGES.items():
+        raw = texts.get(field, "").strip().replace(",", ".")
+        if not raw:
+            values[field] = None
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            raise VitalsError(field, f"{label}: enter a number in {unit}, got {raw!r}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise VitalsError(field, f"{label} must be between {low:g} and {high:g} {unit}, got {raw}")
+        values[field] = value
+    if all(v is None for v in values.values()):
+        raise VitalsError("systolic", "Enter at least one vital sign")
+    sys_v, dia_v = values["systolic"], values["diastolic"]
+    if (sys_v is None) != (dia_v is None):
+        missing = "diastolic" if dia_v is None else "systolic"
+        raise VitalsError(missing, "Blood pressure needs both systolic and diastolic values")
+    if sys_v is not None and dia_v is not None and dia_v >= sys_v:
+        raise VitalsError("diastolic", f"Diastolic ({dia_v:g}) must be below systolic ({sys_v:g})")
+    return values
+
+
+class ObservationPanel(QFrame):
+    """Note line, quick tags, scales, manual vitals, "minutes ago", the timeline, the check prompt.
+
+    Args:
+        settings: clinic settings (quick tags, scales shown).
+        commands: the recorder link; None until a session is started (controls are disabled).
+        theme: colours.
+
+    Wire ``bridge.observation_arrived`` to :meth:`observation_arrived` (so entries from other
+    sources appear too) and ``bridge.snapshot_arrived`` to :meth:`snapshot_arrived`.
+    """
+
+    def __init__(
+        self,
+        settings: ClinicSettings,
+        commands: ObservationCommands | None = None,
+        theme: Theme = DARK,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setProperty("role", "panel")
+        self._settings = settings
+        self._theme = theme
+        self._commands = commands
+        self._tokens = itertools.count(1)
+        self._retry: dict[str, Callable[[], None]] = {}
+        self._shortcuts: list[QShortcut] = []
+
+        self.text_line = QLineEdit()
+        self.text_line.setPlaceholderText(
+            "Type a note, Enter saves  ·  digits 1-9 on an empty line: quick tags"
+        )
+        self.text_line.setMinimumHeight(48)
+        self.text_line.setStyleSheet("font-size: 19px;")
+        self.text_line.returnPressed.connect(self.save_note)
+        self.text_line.installEventFilter(self)
+        self.minutes_ago = QSpinBox()
+        self.minutes_ago.setRange(0, 240)
+        self.minutes_ago.setSpecialValueText("now")
+        self.minutes_ago.setSuffix(" min ago")
+        self.minutes_ago.setMinimumHeight(48)
+        self.minutes_ago.setMinimumWidth(130)
+        self.minutes_ago.setToolTip("When it happened, for the next entry only (resets after saving)")
+        top = QHBoxLayout()
+        top.addWidget(self.text_line, 1)
+        top.addWidget(QLabel("Happened"))
+        top.addWidget(self.minutes_ago)
+
+        self.tag_buttons: dict[str, QPushButton] = {}
+        self._tags_grid = QGridLayout()
+        self._tags_grid.setSpacing(6)
+        self.scale_buttons: dict[str, dict[int, QPushButton]] = {}
+        self._scales_box = QVBoxLayout()
+        self._build_tags()
+        self._build_scales()
+
+        self.vital_fields: dict[str, QLineEdit] = {}
+        vitals = QHBoxLayout()
+        for field, placeholder in (
+            ("systolic", "SYS"),
+            ("diastolic", "DIA"),
+            ("spo2", "SpO₂ %"),
+            ("heart_rate", "HR bpm"),
+        ):
+            edit = QLineEdit()
+            edit.setPlaceholderText(placeholder)
+            edit.setMinimumHeight(44)
+            edit.setMaximumWidth(110)
+            edit.returnPressed.connect(self.save_vitals)
+            self.vital_fields[field] = edit
+            vitals.addWidget(edit)
+            if field == "systolic":
+                vitals.addWidget(QLabel("/"))
+        self.vitals_button = QPushButton("Save vitals")
+        self.vitals_button.setMinimumHeight(44)
+        self.vitals_button.clicked.connect(self.save_vitals)
+        vitals.addWidget(self.vitals_button)
+        vitals.addStretch(1)
+        self.vitals_message = QLabel("")
+        self.vitals_message.setWordWrap(True)
+        self.vitals_message.setStyleSheet(f"color: {theme.alarm[AlarmPriority.MEDIUM]}; font-size: 15px;")
+
+        self.status = QLabel("")
+        self.status.setProperty("role", "caption")
+        self.check_prompt = CheckPrompt(theme)
+        self.timeline = ObservationTimeline(settings, theme)
+        self.timeline.edit_requested.connect(self._edit)
+        self.timeline.delete_requested.connect(self._delete)
+        self.timeline.retry_requested.connect(self._retry_token)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(8)
+        layout.addWidget(self.check_prompt)
+        layout.addLayout(top)
+        layout.addLayout(self._tags_grid)
+        layout.addLayout(self._scales_box)
+        vitals_caption = QLabel("Vitals by hand (BP systolic / diastolic mmHg, SpO₂, heart rate)")
+        vitals_caption.setProperty("role", "caption")
+        layout.addWidget(vitals_caption)
+        layout.addLayout(vitals)
+        layout.addWidget(self.vitals_message)
+        layout.addWidget(self.status)
+        layout.addWidget(self.timeline, 1)
+        self._install_shortcuts()
+        self.set_commands(commands)
+
+    # --- wiring --------------------------------------------------------------------------------
+
+    def set_commands(self, commands: ObservationCommands | None) -> None:
+        """Connect to a session's recorder (None: no session, entry disabled)."""
+        self._commands = commands
+        self.check_prompt.set_commands(commands)
+        enabled = commands is not None
+        for w in (
+            self.text_line,
+            self.minutes_ago,
+            self.vitals_button,
+            *self.vital_fields.values(),
+            *self.tag_buttons.values(),
+            *(b for row in self.scale_buttons.values() for b in row.values()),
+        ):
+            w.setEnabled(enabled)
+        if not enabled:
+            self.status.setText("Start a session to record observations")
+        elif self.status.text() == "Start a session to record observations":
+            self.status.setText("")
+
+    def set_settings(self, settings: ClinicSettings) -> None:
+        self._settings = settings
+        self.timeline.set_settings(settings)
+        self._build_tags()
+        self._build_scales()
+        self._install_shortcuts()
+        self.set_commands(self._commands)
+
+    def observation_arrived(self, observation: Observation) -> None:
+        """Slot for ``RecorderBridge.observation_arrived`` (idempotent with our own callbacks)."""
+        self.timeline.add_observation(observation)
+
+    def set_dose_time(self, dose_at: datetime | None) -> None:
+        self.timeline.set_dose_time(dose_at)
+
+    def snapshot_arrived(self, snapshot: object) -> None:
+        """Slot for ``RecorderBridge.snapshot_arrived``: dose time and due checks."""
+        self.set_dose_time(getattr(snapshot, "first_dose_at", None))
+        self.check_prompt.set_snapshot(snapshot)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def save_note(self) -> None:
+        text = self.text_line.text().strip()
+        if not text or self._commands is None:
+            return
+        self.text_line.clear()
+        self._submit_observation(ObservationKind.NOTE, "note", None, text, f"Note: {text}", restore_text=text)
+
+    def record_tag(self, key: str) -> bool:
+        """Record the quick tag on ``key`` ("1".."9"); False if there is none or no session."""
+        tag = self._settings.tag_for_key(key)
+        if tag is None or self._commands is None:
+            return False
+        self._submit_observation(ObservationKind.TAG, tag.name, None, "", tag.label)
+        return True
+
+    def record_scale(self, scale_name: str, value: int) -> None:
+        scale = self._settings.scale(scale_name)
+        if scale is None or self._commands is None:
+            return
+        shown = f"{value:+d}" if scale.name == "rass" and value else str(value)
+        anchor = scale.text_for(value)
+        self._submit_observation(
+            ObservationKind.SCALE,
+            scale.name,
+            float(value),
+            "",
+            f"{scale.label} {shown}" + (f" — {anchor}" if anchor else ""),
+        )
+
+    def save_vitals(self) -> None:
+        if self._commands is None:
+            return
+        texts = {k: e.text() for k, e in self.vital_fields.items()}
+        for edit in self.vital_fields.values():
+            edit.setStyleSheet("")
+        try:
+            values = parse_vitals(texts)
+        except VitalsError as exc:
+            self.vitals_message.setText(str(exc))
+            self.vital_fields[exc.field].setStyleSheet(
+                f"border: 2px solid {self._theme.alarm[AlarmPriority.MEDIUM]};"
+            )
+            self.vital_fields[exc.field].setFocus()
+            return
+        self.vitals_message.setText("")
+        summary = ", ".join(
+            p
+            for p in (
+                f"BP {values['systolic']:g}/{values['diastolic']:g}"
+                if values["systolic"] is not None
+                else "",
+                f"SpO₂ {values['spo2']:g} %" if values["spo2"] is not None else "",
+                f"HR {values['heart_rate']:g}" if values["heart_rate"] is not None else "",
+            )
+            if p
+        )
+        minutes = self._take_minutes()
+        token = self._new_token(summary)
+        commands = self._commands
+
+        def submit() -> None:
+            commands.vitals(
+                systolic=values["systolic"],
+                diastolic=values["diastolic"],
+                spo2=values["spo2"],
+                heart_rate=values["heart_rate"],
+                minutes_ago=minutes,
+                on_saved=partial(self._saved, token),
+                on_failed=partial(self._failed, token, ""),
+            )
+
+        self._retry[token] = submit
+        for edit in self.vital_fields.values():
+            edit.clear()
+        submit()
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _new_token(self, summary: str) -> str:
+        token = f"p{next(self._tokens)}"
+        self.timeline.add_pending(token, summary)
+        return token
+
+    def _take_minutes(self) -> int:
+        minutes = self.minutes_ago.value()
+        self.minutes_ago.setValue(0)
+        return minutes
+
+    def _submit_observation(
+        self,
+        kind: ObservationKind,
+        name: str,
+        value: float | None,
+        text: str,
+        summary: str,
+        restore_text: str = "",
+    ) -> None:
+        assert self._commands is not None
+        minutes = self._take_minutes()
+        if minutes:
+            summary = f"{summary}  ({minutes} min ago)"
+        token = self._new_token(summary)
+        commands = self._commands
+
+        def submit() -> None:
+            commands.add(
+                kind,
+                name,
+                value=value,
+                text=text,
+                minutes_ago=minutes,
+                on_saved=partial(self._saved, token),
+                on_failed=partial(self._failed, token, restore_text),
+            )
+
+        self._retry[token] = submit
+        submit()
+
+    def _saved(self, token: str, observation: Observation) -> None:
+        self._retry.pop(token, None)
+        self.timeline.resolve_pending(token, observation)
+        self.status.setText(
+            f"Saved {observation.recorded_at.astimezone().strftime('%H:%M:%S')}: "
+            f"{describe(observation, self._settings)}"
+        )
+
+    def _failed(self, token: str, restore_text: str, message: str) -> None:
+        self.timeline.fail_pending(token, message)
+        self.status.setText(f"Not saved: {message}")
+        if restore_text and not self.text_line.text():
+            self.text_line.setText(restore_text)
+            self._retry.pop(token, None)
+            self.timeline.drop_pending(token)
+            self.status.setText(f"Not saved: {message}. Your text is back in the line; press Enter to retry.")
+
+    def _retry_token(self, token: str) -> None:
+        submit = self._retry.get(token)
+        if submit is not None and self._commands is not None:
+            submit()
+
+    def _edit(self, observation_id: str) -> None:
+        obs = self.timeline.latest(observation_id)
+        if obs is None or self._commands is None:
+            return
+        dialog = EditObservationDialog(obs, self._settings, self)
+        if dialog.exec() != EditObservationDialog.DialogCode.Accepted:
+            return
+        new_text = dialog.text_edit.text().strip()
+        text = new_text if new_text != obs.text else None
+        if text is None and not dialog.value_changed():
+            return
+        self._commands.edit(
+            observation_id,
+            text=text,
+            value=dialog.new_value(),
+            set_value=dialog.value_changed(),
+            reason=dialog.reason.text().strip(),
+            on_saved=self.timeline.add_observation,
+            on_failed=lambda m: self.status.setText(f"Correction not saved: {m}"),
+        )
+
+    def _delete(self, observation_id: str) -> None:
+        obs = self.timeline.latest(observation_id)
+        if obs is None or self._commands is None:
+            return
+        dialog = ReasonDialog(
+            "Delete observation",
+            f"Delete “{describe(obs, self._settings)}”? It stays in the record, "
+            "marked deleted with your reason.",
+            self,
+        )
+        if dialog.exec() != ReasonDialog.DialogCode.Accepted:
+            return
+        self._commands.delete(
+            observation_id,
+            dialog.text(),
+            on_saved=self.timeline.add_observation,
+            on_failed=lambda m: self.status.setText(f"Deletion not saved: {m}"),
+        )
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.text_line and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            key = _DIGIT_KEYS.get(Qt.Key(event.key()))
+            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            if key is not None and mods == Qt.KeyboardModifier.NoModifier and not self.text_line.text():
+                return self.record_tag(key)
+        return super().eventFilter(watched, event)
+
+    def _install_shortcuts(self) -> None:
+        for sc in self._shortcuts:
+            sc.setEnabled(False)
+            sc.deleteLater()
+        self._shortcuts = []
+        for tag in self._settings.quick_tags:
+            for prefix in ("", "Alt+", "Ctrl+"):
+                sc = QShortcut(QKeySequence(prefix + tag.key), self)
+                sc.setContext(Qt.ShortcutContext.WindowShortcut)
+                sc.activated.connect(partial(self.record_tag, tag.key))
+                self._shortcuts.append(sc)
+
+    def _build_tags(self) -> None:
+        _clear_layout(self._tags_grid)
+        self.tag_buttons = {}
+        for i, tag in enumerate(self._settings.quick_tags):
+            button = _tag_button(tag)
+            button.clicked.connect(partial(self.record_tag, tag.key))
+            self.tag_buttons[tag.key] = button
+            self._tags_grid.addWidget(button, i // 5, i % 5)
+
+    def _build_scales(self) -> None:
+        _clear_layout(self._scales_box)
+        self.scale_buttons = {}
+        for scale in self._settings.shown_scales:
+            row = QHBoxLayout()
+            caption = QLabel(scale.label)
+            caption.setMinimumWidth(190)
+            caption.setWordWrap(True)
+            row.addWidget(caption)
+            buttons: dict[int, QPushButton] = {}
+            for value, anchor in scale.values:
+                button = QPushButton(_scale_text(scale, value))
+                button.setMinimumSize(52, 48)
+                button.setToolTip(f"{scale.label} {value}: {anchor}")
+                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+                button.clicked.connect(partial(self.record_scale, scale.name, value))
+                buttons[value] = button
+                row.addWidget(button)
+            row.addStretch(1)
+            self.scale_buttons[scale.name] = buttons
+            self._scales_box.addLayout(row)
+
+
+def _scale_text(scale: ScaleDefinition, value: int) -> str:
+    if all(len(text) <= 10 for _, text in scale.values):
+        return next(text for v, text in scale.values if v == value)
+    return f"{value:+d}" if any(v < 0 for v, _ in scale.values) and value else str(value)
+
+
+def _tag_button(tag: QuickTag) -> QPushButton:
+    button = QPushButton(f"{tag.key}  {tag.label}")
+    button.setMinimumHeight(48)
+    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+    button.setToolTip(f"Press {tag.key} on an empty line, or Alt+{tag.key} at any time")
+    return button
+
+
+def _clear_layout(layout: QGridLayout | QVBoxLayout | QHBoxLayout) -> None:
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget()
+        if widget is not None:
+            widget.deleteLater()
+        child = item.layout()
+        if child is not None:
+            _clear_layout(child)  # type: ignore[arg-type]
