@@ -131,7 +131,7 @@ def test_full_disk_is_reported(tmp_path: Path) -> None:
     store = SqlStore(engine, flush_interval_s=0.05)
     try:
         store.add_readings(sid, readings(20_000))
-        with pytest.raises(StoreError, match="disk holding the database .* is full"):
+        with pytest.raises(StoreError, match=r"disk holding the database .* is full"):
             store.flush()
     finally:
         with pytest.raises(StoreError, match="could not be written"):
@@ -185,10 +185,13 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     ("message", "expected"),
     [("database or disk is full", "is full"), ("database is locked", "locked"),
      ("file is not a database", "damaged"), ("database disk image is malformed", "damaged"),
-     ("attempt to write a readonly database", "read-only"), ("unable to open database file", "cannot be opened"),
+     ("attempt to write a readonly database", "read-only"),
+     ("unable to open database file", "cannot be opened"),
      ("something odd", "failed")],
 )
 def test_error_sentences(message: str, expected: str) -> None:
     text = describe_error(sqlite3.OperationalError(message), "/data/k.db")
-    assert expected in text and "/data/k.db" in text
-    assert text.count(". ") == 0 and text.endswith(".")
+    assert expected in text
+    assert "/data/k.db" in text
+    assert text.count(". ") == 0
+    assert text.endswith(".")

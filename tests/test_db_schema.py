@@ -88,7 +88,8 @@ def test_utc_datetime_refuses_naive_and_returns_aware_utc(tmp_path: Path) -> Non
     with Session(engine) as s:
         got = s.scalar(select(ClientRow.created_at))
     assert got == datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
-    assert got is not None and got.tzinfo is UTC
+    assert got is not None
+    assert got.tzinfo is UTC
     with pytest.raises(Exception, match="naive"), Session(engine) as s, s.begin():
         s.add(ClientRow(code="B", created_at=datetime(2026, 3, 1, 9, 0)))
     engine.dispose()

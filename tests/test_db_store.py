@@ -47,8 +47,8 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
     s.close()
 
 
-def spec(code: str = "K-0042", **kw: object) -> SessionSpec:
-    return SessionSpec(code, PRESETS["sublingual"], dose_amount=kw.pop("dose", 100.0), lot="L7",  # type: ignore[arg-type]
+def spec(code: str = "K-0042") -> SessionSpec:
+    return SessionSpec(code, PRESETS["sublingual"], dose_amount=100.0, lot="L7",
                        clinician_initials="AB", app_version="0.1.0", settings={"hr_high": 130})
 
 
@@ -76,7 +76,9 @@ def test_session_round_trip(store: SqlStore) -> None:
     sid = store.create_session(spec(), at(0))
     rec = store.session(sid)
     assert rec.spec == spec()
-    assert rec.started_at == at(0) and rec.dose_at is None and rec.ended_at is None
+    assert rec.started_at == at(0)
+    assert rec.dose_at is None
+    assert rec.ended_at is None
     store.append_event(sid, SessionEvent(EventKind.SESSION_STARTED, at(0)))
     store.append_event(sid, SessionEvent(EventKind.DOSE_GIVEN, at(300), {"amount": 100.0, "unit": "mg"}))
     store.append_event(sid, SessionEvent(EventKind.BOOSTER_GIVEN, at(1800), {"amount": 25.0, "unit": "mg"}))
@@ -84,7 +86,8 @@ def test_session_round_trip(store: SqlStore) -> None:
     store.end_session(sid, at(7200), "fit to leave")
     rec = store.session(sid)
     assert rec.dose_at == at(300), "the first dose anchors the session; later ones do not move it"
-    assert rec.ended_at == at(7200) and rec.end_reason == "fit to leave"
+    assert rec.ended_at == at(7200)
+    assert rec.end_reason == "fit to leave"
     kinds = [e.kind for e in store.events(sid)]
     assert kinds == [EventKind.SESSION_STARTED, EventKind.DOSE_GIVEN, EventKind.BOOSTER_GIVEN,
                      EventKind.DOSE_GIVEN, EventKind.SESSION_ENDED]
@@ -111,8 +114,10 @@ def test_observation_revisions_and_deletion_are_appended(store: SqlStore) -> Non
     got = store.observations(sid)
     assert [(o.observation_id, o.revision) for o in got] == [("o1", 1), ("o2", 1), ("o1", 2), ("o1", 3)]
     assert got[0] == obs("o1", 1)
-    assert got[1].value == 2.0 and got[1].kind is ObservationKind.SCALE
-    assert got[3].deleted and got[3].reason == "wrong client"
+    assert got[1].value == 2.0
+    assert got[1].kind is ObservationKind.SCALE
+    assert got[3].deleted
+    assert got[3].reason == "wrong client"
     with pytest.raises(ValueError, match="already stored"):
         store.save_observation(sid, obs("o1", 2, text="overwrite attempt"))
     assert store.observations(sid)[2].text == "edited"
@@ -161,7 +166,9 @@ def test_readings_round_trip_sorted_as_arrays(store: SqlStore) -> None:
     store.flush()
     data = store.load_stream(sid, Stream.HEART_RATE)
     assert len(data) == 500
-    assert data.t.dtype == np.float64 and data.value.dtype == np.float64 and data.flags.dtype == np.int32
+    assert data.t.dtype == np.float64
+    assert data.value.dtype == np.float64
+    assert data.flags.dtype == np.int32
     assert np.all(np.diff(data.t) > 0)
     expected = sorted(hr, key=lambda r: r.at)
     np.testing.assert_allclose(data.t, [r.at.timestamp() for r in expected], rtol=0, atol=1e-6)
@@ -190,7 +197,8 @@ def test_sessions_summary_counts_and_phase(store: SqlStore) -> None:
     b = store.create_session(spec("K-B"), at(3600))
     c = store.create_session(spec("K-C"), at(7200))
     store.append_event(a, SessionEvent(EventKind.DOSE_GIVEN, at(60), {"amount": 100.0}))
-    store.append_event(a, SessionEvent(EventKind.PHASE_CHANGED, at(660), {"phase": "effect", "from": "onset"}))
+    store.append_event(a, SessionEvent(EventKind.PHASE_CHANGED, at(660),
+                                       {"phase": "effect", "from": "onset"}))
     store.append_event(a, SessionEvent(EventKind.PHASE_CHANGED, at(3360),
                                        {"phase": "integration", "from": "effect"}))
     store.end_session(a, at(3500), "done")
@@ -207,15 +215,19 @@ def test_sessions_summary_counts_and_phase(store: SqlStore) -> None:
     assert (sa.reading_count, sa.observation_count, sa.alarm_count) == (30, 2, 0)
     assert (sb.reading_count, sb.observation_count, sb.alarm_count) == (5, 0, 1)
     assert (sc.reading_count, sc.observation_count, sc.alarm_count) == (0, 0, 0)
-    assert sa.phase_reached is Phase.INTEGRATION and sa.ended_at == at(3500)
+    assert sa.phase_reached is Phase.INTEGRATION
+    assert sa.ended_at == at(3500)
     assert sb.phase_reached is Phase.ONSET
     assert sc.phase_reached is Phase.PREPARATION
     assert sa.last_activity_at == at(3500)
     assert sb.last_activity_at == at(3700)
     assert sc.last_activity_at == at(7200)
-    assert sa.client_code == "K-A" and sa.protocol_name == "sublingual" and sa.route == "sublingual"
+    assert sa.client_code == "K-A"
+    assert sa.protocol_name == "sublingual"
+    assert sa.route == "sublingual"
     latest = store.latest_unfinished()
-    assert latest is not None and latest.session_id == c
+    assert latest is not None
+    assert latest.session_id == c
     store.end_session(c, at(7300))
     store.end_session(b, at(7300))
     assert store.latest_unfinished() is None
