@@ -220,7 +220,14 @@ async def _close_bleak_manager() -> None:
         return
     with contextlib.suppress(Exception):
         bus.disconnect()
-        await asyncio.wait_for(bus.wait_for_disconnect(), timeout=1.0)
+    # bleak's watcher task (cancelled in step 3) was awaiting the bus's disconnect future, which
+    # its cancellation cancelled too; wait in a separate task so that cannot cancel us.
+    waiter = asyncio.ensure_future(bus.wait_for_disconnect())
+    await asyncio.wait({waiter}, timeout=1.0)
+    if waiter.done() and not waiter.cancelled() and waiter.exception() is not None:
+        log.debug("closing bleak's D-Bus connection: %r", waiter.exception())
+    elif not waiter.done():
+        waiter.cancel()
 
 
 def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

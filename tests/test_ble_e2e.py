@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import os
 import struct
 import threading
@@ -300,7 +301,7 @@ def test_two_sensors_on_one_runtime(fake_bluez: FakeBlueZ, ble_runtime: BleRunti
 
 # --------------------------------------------------------------------------- shutdown
 def test_runtime_stop_disconnects_everything_and_leaves_nothing_running(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from bluez.bus import dbus_daemon_path
 
@@ -322,7 +323,11 @@ def test_runtime_stop_disconnects_everything_and_leaves_nothing_running(
         live = LiveScanner(runtime)
         live.start().result(5)
         loop = runtime.loop
-        runtime.stop()  # without stopping the sensor or the scan first
+        with caplog.at_level(logging.DEBUG, logger="devices"):
+            runtime.stop()  # without stopping the sensor or the scan first
+        assert not [
+            r for r in caplog.records if r.name.startswith("devices") and r.levelno >= logging.WARNING
+        ]
         assert not fake.is_connected(strap.address)
         assert sink.statuses[-1].state is SensorState.DISCONNECTED
         assert THREAD_NAME not in {t.name for t in threading.enumerate()}
