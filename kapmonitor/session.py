@@ -200,8 +200,9 @@ class SessionState:
 
         ``PHASE_CHANGED`` events (data ``{"phase", "from"}``) are stamped at the
         exact boundary, ``CHECK_DUE`` (data ``{"check"}``) at the exact due
-        time; both in time order. Checks already resolved, and anything due at
-        or after the end, are never announced. Calling again returns nothing new.
+        time; both in time order. The change to ``ended`` is stamped at the end;
+        no boundary at or after the end is announced, nor a check that is resolved
+        or would fall due at or after the end. Calling again returns nothing new.
         """
         now = ensure_utc(now)
         pending: list[tuple[datetime, int, SessionEvent]] = []
