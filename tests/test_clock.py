@@ -23,6 +23,9 @@ class _NoOffset(tzinfo):
     def dst(self, dt: datetime | None) -> timedelta | None:
         return None
 
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
 
 def test_ensure_utc_converts_aware_times() -> None:
     cet = timezone(timedelta(hours=1))
