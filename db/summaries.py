@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Subquery, and_, case, func, select
 from db.models import AlarmLogRow, ClientRow, ObservationRow, ReadingRow, SessionEventRow, SessionRow
 from db.sqltypes import from_epoch_ms
 from kapmonitor.store import SessionSummary
-from kapmonitor.types import EventKind, Phase
+from kapmonitor.types import EventKind, Phase, Stream
 
 __all__ = ["load_summaries"]
 
@@ -47,7 +47,15 @@ def load_summaries(
             query = query.where(sid.in_(session_ids))
         return query.subquery()
 
-    r = grouped(ReadingRow, func.count().label("n"), func.max(ReadingRow.t_ms).label("last"))
+    r = grouped(ReadingRow, func.count().label("n"))
+    # The latest reading per stream is one index seek each; a max() inside the GROUP BY above
+    # would double the cost of the scan that counting needs anyway.
+    last_reading = [
+        select(func.max(ReadingRow.t_ms))
+        .where(ReadingRow.session_id == SessionRow.id, ReadingRow.stream == stream.value)
+        .scalar_subquery()
+        for stream in Stream
+    ]
     o = grouped(ObservationRow, func.count().label("n"), func.max(ObservationRow.recorded_at).label("last"))
     a = grouped(AlarmLogRow, func.count().label("n"), func.max(AlarmLogRow.at).label("last"))
     e = grouped(SessionEventRow, func.max(SessionEventRow.at).label("last"),
@@ -57,7 +65,7 @@ def load_summaries(
             SessionRow.id, ClientRow.code, SessionRow.protocol_name, SessionRow.route,
             SessionRow.dose_amount, SessionRow.dose_unit, SessionRow.started_at, SessionRow.dose_at,
             SessionRow.ended_at,
-            r.c.n, r.c.last, o.c.n, o.c.last, a.c.n, a.c.last, e.c.last, e.c.rank,
+            r.c.n, o.c.n, o.c.last, a.c.n, a.c.last, e.c.last, e.c.rank, *last_reading,
         )
         .join(ClientRow, ClientRow.id == SessionRow.client_id)
         .outerjoin(r, r.c.session_id == SessionRow.id)
@@ -75,11 +83,12 @@ def load_summaries(
     out: list[SessionSummary] = []
     for row in conn.execute(query):
         (sid, code, proto, route, dose, unit, started, dose_at, ended,
-         n_read, last_read, n_obs, last_obs, n_alarm, last_alarm, last_event, rank) = row
+         n_read, n_obs, last_obs, n_alarm, last_alarm, last_event, rank) = row[:16]
         moments: list[datetime] = [started]
         moments += [m for m in (last_obs, last_alarm, last_event, ended) if m is not None]
-        if last_read is not None:
-            moments.append(from_epoch_ms(int(last_read)))
+        last_read = [int(t) for t in row[16:] if t is not None]
+        if last_read:
+            moments.append(from_epoch_ms(max(last_read)))
         out.append(SessionSummary(
             session_id=sid, client_code=code, protocol_name=proto, route=route,
             dose_amount=dose, dose_unit=unit, started_at=started, dose_at=dose_at, ended_at=ended,

@@ -208,20 +208,22 @@ def test_sessions_summary_counts_and_phase(store: SqlStore) -> None:
     store.save_observation(a, obs("x", 1))
     store.save_observation(a, obs("x", 2))
     store.log_alarm(b, alarm(3650))
+    store.add_readings(c, [Reading(Stream.BATTERY, 80.0, at(7250), "s"),
+                           Reading(Stream.SPO2, 97.0, at(7240), "s")])
     store.flush()
     got = store.sessions()
     assert [s.session_id for s in got] == [c, b, a]
     sa, sb, sc = got[2], got[1], got[0]
     assert (sa.reading_count, sa.observation_count, sa.alarm_count) == (30, 2, 0)
     assert (sb.reading_count, sb.observation_count, sb.alarm_count) == (5, 0, 1)
-    assert (sc.reading_count, sc.observation_count, sc.alarm_count) == (0, 0, 0)
+    assert (sc.reading_count, sc.observation_count, sc.alarm_count) == (2, 0, 0)
     assert sa.phase_reached is Phase.INTEGRATION
     assert sa.ended_at == at(3500)
     assert sb.phase_reached is Phase.ONSET
     assert sc.phase_reached is Phase.PREPARATION
     assert sa.last_activity_at == at(3500)
     assert sb.last_activity_at == at(3700)
-    assert sc.last_activity_at == at(7200)
+    assert sc.last_activity_at == at(7250), "the latest reading of any stream counts as activity"
     assert sa.client_code == "K-A"
     assert sa.protocol_name == "sublingual"
     assert sa.route == "sublingual"

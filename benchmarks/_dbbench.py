@@ -1,0 +1,103 @@
+"""Shared helpers for the database benchmarks (not a benchmark itself)."""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from db.engine import create_engine_for
+from db.migrate import head_revision, upgrade_to_head
+from db.models import Base
+from db.store import SqlStore
+from kapmonitor.protocols import PRESETS
+from kapmonitor.store import SessionSpec
+
+SESSION_S = 4 * 3600
+T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+SENSOR = "F0:13:C3:5A:22:9B"
+
+
+def quick() -> bool:
+    return "--quick" in sys.argv[1:]
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> float:
+    """Minimum wall time of ``repeat`` runs (seconds): the least disturbed by other processes."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def median_of(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def session_rows(session_id: int, start: datetime, seed: int) -> list[tuple[int, str, int, float, str, int]]:
+    """A 4-hour session: heart rate 1 Hz, RR ~1.2 Hz, SpO2 1 Hz, in arrival (time) order."""
+    rng = np.random.default_rng(seed)
+    t0 = int(start.timestamp() * 1000)
+    hr_t = t0 + np.arange(SESSION_S) * 1000 + rng.integers(0, 40, SESSION_S)
+    hr_v = np.round(72 + 8 * np.sin(np.arange(SESSION_S) / 900) + rng.normal(0, 2, SESSION_S), 0)
+    rr_n = int(SESSION_S * 1.2)
+    rr_t = t0 + np.cumsum(rng.normal(833, 40, rr_n)).astype(np.int64)
+    rr_v = np.round(rng.normal(833, 40, rr_n) * 1000 / 1024) * 1024 / 1000
+    sp_t = t0 + np.arange(SESSION_S) * 1000 + 500
+    sp_v = np.round(97 + rng.normal(0, 0.7, SESSION_S))
+    flags = (rng.random(rr_n) < 0.01).astype(np.int64)
+    rows = [(session_id, "heart_rate", int(t), float(v), SENSOR, 0) for t, v in zip(hr_t, hr_v, strict=True)]
+    rows += [(session_id, "rr_interval", int(t), float(v), SENSOR, int(f))
+             for t, v, f in zip(rr_t, rr_v, flags, strict=True)]
+    rows += [(session_id, "spo2", int(t), float(v), "C4:7F:51:0E:88:10", 0)
+             for t, v in zip(sp_t, sp_v, strict=True)]
+    rows.sort(key=lambda r: r[2])
+    return rows
+
+
+def review_db(n_sessions: int) -> Path:
+    """A database of ``n_sessions`` 4-hour sessions, cached under /tmp by schema revision and size."""
+    path = Path(f"/tmp/kapmonitor-bench-{head_revision()}-{n_sessions}.db")
+    if path.exists():
+        return path
+    print(f"building {path} ({n_sessions} sessions; cached for later runs)...", flush=True)
+    building = path.with_suffix(".building")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(building) + suffix).unlink(missing_ok=True)
+    store = SqlStore.open(building, synchronous="OFF")
+    ids = [store.create_session(SessionSpec(f"K-{i:04d}", PRESETS["sublingual"], 100.0),
+                                T0 + timedelta(days=i)) for i in range(n_sessions)]
+    store.close()
+    index = Base.metadata.tables["readings"].indexes
+    engine = create_engine_for(building)
+    upgrade_to_head(engine)
+    engine.dispose()
+    conn = sqlite3.connect(building)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("DROP INDEX ix_readings_session_stream_t")
+    for i, sid in enumerate(ids):
+        conn.executemany("INSERT INTO readings (session_id, stream, t_ms, value, sensor_id, flags) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", session_rows(sid, T0 + timedelta(days=i, minutes=1), i))
+        conn.commit()
+    (ix,) = index
+    conn.execute(f"CREATE INDEX {ix.name} ON readings ({', '.join(c.name for c in ix.columns)})")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.commit()
+    conn.close()
+    building.rename(path)
+    for suffix in ("-wal", "-shm"):
+        Path(str(building) + suffix).unlink(missing_ok=True)
+    return path
