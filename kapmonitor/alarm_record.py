@@ -1,0 +1,113 @@
+"""The alarm records the engine keeps: the mutable internal one and the snapshot the UI shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kapmonitor.types import AlarmCategory, AlarmPriority, AlarmState, AlarmTransition, Stream
+
+__all__ = ["ActiveAlarm", "AlarmRecord"]
+
+_RANK = {AlarmPriority.HIGH: 0, AlarmPriority.MEDIUM: 1, AlarmPriority.LOW: 2}
+
+
+@dataclass(frozen=True)
+class ActiveAlarm:
+    """An alarm as the UI shows it (a snapshot; resolved alarms are not listed).
+
+    Attributes:
+        since: UTC wall time the alarm was raised.
+        value: the latest value while the condition is present (the last one seen when it cleared).
+        limit: the effective limit crossed (baseline-relative limits resolved to absolute values).
+        audio_on: the alarm should sound (False when acknowledged or audio-paused).
+        condition_present: False only for a latched high alarm whose condition has cleared.
+        escalated: unacknowledged for ``escalate_after_s``; the UI raises the volume.
+        sensor_id: the sensor a technical alarm is about (None for stream-level alarms).
+    """
+
+    alarm_id: str
+    label: str
+    priority: AlarmPriority
+    category: AlarmCategory
+    state: AlarmState
+    since: datetime
+    value: float | None
+    limit: float | None
+    stream: Stream | None
+    audio_on: bool
+    condition_present: bool
+    escalated: bool
+    sensor_id: str | None = None
+
+
+@dataclass
+class AlarmRecord:
+    """One unresolved alarm inside the engine (mutable; never handed out)."""
+
+    alarm_id: str
+    label: str
+    priority: AlarmPriority
+    category: AlarmCategory
+    stream: Stream | None
+    sensor_id: str | None
+    since: datetime
+    audible_since: float
+    value: float | None
+    limit: float | None
+    condition_present: bool = True
+    acknowledged: bool = False
+    paused_until: float | None = None
+    escalated: bool = False
+
+    @property
+    def state(self) -> AlarmState:
+        if not self.condition_present:
+            return AlarmState.LATCHED
+        if self.acknowledged:
+            return AlarmState.ACKNOWLEDGED
+        if self.paused_until is not None:
+            return AlarmState.AUDIO_PAUSED
+        return AlarmState.ACTIVE
+
+    @property
+    def audio_on(self) -> bool:
+        return not self.acknowledged and self.paused_until is None
+
+    def sort_key(self) -> tuple[int, datetime, str]:
+        return (_RANK[self.priority], self.since, self.alarm_id)
+
+    def snapshot(self) -> ActiveAlarm:
+        return ActiveAlarm(
+            self.alarm_id,
+            self.label,
+            self.priority,
+            self.category,
+            self.state,
+            self.since,
+            self.value,
+            self.limit,
+            self.stream,
+            self.audio_on,
+            self.condition_present,
+            self.escalated,
+            self.sensor_id,
+        )
+
+    def transition(
+        self, at: datetime, action: str, detail: str = "", state: AlarmState | None = None
+    ) -> AlarmTransition:
+        """The alarm-log row for ``action``; ``state`` overrides the current state (e.g. RESOLVED)."""
+        return AlarmTransition(
+            at=at,
+            alarm_id=self.alarm_id,
+            label=self.label,
+            priority=self.priority,
+            category=self.category,
+            state=state or self.state,
+            action=action,
+            stream=self.stream,
+            value=self.value,
+            limit=self.limit,
+            detail=detail,
+        )

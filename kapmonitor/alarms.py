@@ -1,0 +1,440 @@
+"""The alarm engine: readings and sensor states in, alarm-log transitions out.
+
+Designed after patient monitors (IEC 60601-1-8, CLINICAL.md "Alarms"):
+
+* **Condition delay** -- a value must stay beyond a rule's limit for ``delay_s`` of monotonic
+  clock time before the alarm is raised; one in-range reading resets the timer.
+* **Hysteresis** -- a raised alarm's condition clears only when the value is back inside the
+  limit by ``hysteresis``.
+* **States** -- ``active`` -> ``acknowledged`` (audio off, visible while the condition persists)
+  or ``audio_paused`` (for ``audio_pause_s``; audio resumes if the condition persists). When the
+  condition clears, medium and low alarms resolve; **high alarms latch** (``latched``, still
+  audible) until acknowledged, and acknowledging a latched alarm resolves it.
+* **Escalation** -- a medium/high alarm whose audio has been on, unacknowledged and unpaused,
+  for ``escalate_after_s`` is marked ``escalated`` (the UI raises the volume). Low alarms are
+  soft: they never escalate and are never audio-paused (acknowledge them instead).
+* **Technical alarms** -- per watched stream "no data" (``no_data.<stream>``, medium); per sensor
+  "no skin contact" (``no_contact.<sensor_id>``, low), "battery low" (``battery_low.<sensor_id>``,
+  low) and "signal lost" (``signal_lost.<sensor_id>``, medium, on ``SensorState.LOST`` until the
+  sensor is CONNECTED again).
+
+Stale data never counts as in range. The chosen behaviour: a physiological alarm's condition
+changes only on a fresh, valid reading, so while a stream is stale its alarms stay exactly as
+they were (a raised alarm neither clears nor latches). A pending (delayed) condition is dropped
+when its stream goes stale (no valid reading for ``no_data_s``, or its sensor reported
+RECONNECTING/LOST/DISCONNECTED since its last reading): the value was not seen to stay beyond
+the limit. For sparse streams (blood pressure) a delay therefore means "a later reading is still
+beyond the limit at least ``delay_s`` after the first", the two-readings rule some clinics use.
+Readings flagged ``ARTIFACT``/``NO_CONTACT`` or not finite count as data (no "no data" alarm)
+but are never compared with limits, and they reset pending delays of their stream.
+
+Every state change yields exactly one :class:`~kapmonitor.types.AlarmTransition` (``at`` from
+``clock.now()``; all durations from ``clock.monotonic()``), with ``action`` one of ``raised``,
+``acknowledged``, ``audio_paused``, ``audio_resumed``, ``condition_cleared``, ``resolved``
+(ended by a settings change or a sensor removed), ``escalated``, ``limit_changed``.
+:meth:`AlarmEngine.set_baseline` returns nothing; the ``limit_changed`` transitions it causes are
+returned by the next call that returns transitions (normally the next :meth:`AlarmEngine.tick`).
+
+The engine is **not thread-safe**: the caller (the recorder) must serialise all calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from kapmonitor.alarm_record import ActiveAlarm, AlarmRecord
+from kapmonitor.alarm_settings import AlarmSettings, AlarmSettingsError, LimitRule, TechnicalRules
+from kapmonitor.alarm_supervision import CONTINUOUS_STREAMS, SensorSupervisor, TechnicalCondition
+from kapmonitor.clock import Clock
+from kapmonitor.types import (
+    AlarmCategory,
+    AlarmPriority,
+    AlarmState,
+    AlarmTransition,
+    Reading,
+    ReadingFlag,
+    SensorState,
+    SensorStatus,
+    Stream,
+)
+
+__all__ = [
+    "CONTINUOUS_STREAMS",
+    "ActiveAlarm",
+    "AlarmEngine",
+    "AlarmSettings",
+    "AlarmSettingsError",
+    "LimitRule",
+    "TechnicalRules",
+]
+
+logger = logging.getLogger(__name__)
+
+_INVALID_FLAGS = ReadingFlag.ARTIFACT | ReadingFlag.NO_CONTACT
+_TECH = AlarmCategory.TECHNICAL
+
+
+class AlarmEngine:
+    """Evaluates alarm rules; see the module docstring for the semantics.
+
+    Args:
+        settings: validated on entry (:class:`AlarmSettingsError` if invalid).
+        clock: wall time for transitions, monotonic time for every delay and timeout.
+    """
+
+    def __init__(self, settings: AlarmSettings, clock: Clock) -> None:
+        settings.validate()
+        self._settings = settings
+        self._clock = clock
+        self._alarms: dict[str, AlarmRecord] = {}
+        self._pending: dict[str, float] = {}  # rule id -> monotonic time the condition began
+        self._deferred: list[AlarmTransition] = []
+        self._baselines: dict[Stream, float] = {}
+        self._sup = SensorSupervisor()
+
+    # -- configuration ------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> AlarmSettings:
+        return self._settings
+
+    def update_settings(self, settings: AlarmSettings) -> list[AlarmTransition]:
+        """Switch to new (validated) settings and re-evaluate against the latest live values.
+
+        Alarms of removed or disabled rules, or of rules whose stream/direction/baseline mode
+        changed, are ``resolved``; alarms whose limit, priority, label or hysteresis changed log
+        ``limit_changed`` and then clear if the latest live value is inside the new limit.
+        Delay timers of changed rules restart now. Technical limits apply at once.
+        """
+        settings.validate()
+        old = {r.alarm_id: r for r in self._settings.rules}
+        self._settings = settings
+        now = self._clock.monotonic()
+        out = self._drain()
+        rules = self._rules()
+        for rule_id in list(self._pending):
+            if rules.get(rule_id) != old.get(rule_id):
+                del self._pending[rule_id]
+        for alarm in self._sorted(AlarmCategory.PHYSIOLOGICAL):
+            out.extend(self._apply_rule_change(alarm, old[alarm.alarm_id], rules.get(alarm.alarm_id), now))
+        for rule in rules.values():
+            last = self._live_value(rule.stream, now)
+            if rule != old.get(rule.alarm_id) and rule.alarm_id not in self._alarms and last is not None:
+                out.extend(self._evaluate(rule, last, now))
+        logger.info("alarm settings updated: %d rules", len(settings.rules))
+        return out + self._reconcile(now)
+
+    def set_baseline(self, stream: Stream, value: float) -> None:
+        """Set the session baseline that baseline-relative rules on ``stream`` measure from.
+
+        Pending delays of those rules restart; a raised alarm's limit moves (``limit_changed``,
+        returned by the next call that returns transitions).
+
+        Raises:
+            ValueError: if ``value`` is not a finite number.
+        """
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"baseline for {stream}: must be a finite number, got {value!r}")
+        self._baselines[stream] = float(value)
+        for rule in self._rules().values():
+            if rule.stream == stream and rule.relative_to_baseline:
+                self._pending.pop(rule.alarm_id, None)
+                alarm = self._alarms.get(rule.alarm_id)
+                threshold = rule.threshold(float(value))
+                if alarm is not None and alarm.limit != threshold:
+                    alarm.limit = threshold
+                    self._deferred.append(self._emit(alarm, "limit_changed", f"baseline {value:g}"))
+
+    def baseline(self, stream: Stream) -> float | None:
+        return self._baselines.get(stream)
+
+    def set_sensor_name(self, sensor_id: str, name: str) -> None:
+        """Use ``name`` (e.g. "Polar H10") instead of the address in new technical alarm labels."""
+        self._sup.set_name(sensor_id, name)
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def on_reading(self, reading: Reading) -> list[AlarmTransition]:
+        """Evaluate the rules of ``reading.stream``; a battery reading feeds "battery low"."""
+        now = self._clock.monotonic()
+        out = self._drain()
+        stream = reading.stream
+        if stream == Stream.BATTERY:
+            self._sup.record_battery(reading.sensor_id, reading.value)
+            return out + self._reconcile(now)
+        self._sup.record_data(stream, reading.sensor_id, now)
+        rules = [r for r in self._rules().values() if r.stream == stream]
+        if math.isfinite(reading.value) and not reading.flags & _INVALID_FLAGS:
+            self._sup.record_valid(stream, reading.value, now)
+            for rule in rules:
+                out.extend(self._evaluate(rule, reading.value, now))
+        else:
+            for rule in rules:
+                self._pending.pop(rule.alarm_id, None)
+        return out + self._reconcile(now)
+
+    def on_sensor_status(self, status: SensorStatus) -> list[AlarmTransition]:
+        """Track link state (signal lost), skin contact and battery level of one sensor.
+
+        LOST raises "signal lost" at once; CONNECTED clears it; RECONNECTING and LOST make the
+        sensor's streams stale at once ("no data" follows after ``no_data_s``). DISCONNECTED
+        means deliberately removed and acts as :meth:`unwatch`. ``contact=None`` and
+        ``battery_pct=None`` mean "not reported" and change nothing.
+        """
+        now = self._clock.monotonic()
+        if status.state == SensorState.DISCONNECTED:
+            return self.unwatch(status.sensor_id)
+        self._sup.record_status(status, now)
+        return self._drain() + self._reconcile(now)
+
+    def watch_stream(self, stream: Stream, sensor_id: str) -> None:
+        """Start "no data" supervision of ``stream`` fed by ``sensor_id`` (idempotent).
+
+        Only :data:`CONTINUOUS_STREAMS` are supervised; other streams are ignored.
+        """
+        self._sup.watch(stream, sensor_id, self._clock.monotonic())
+
+    def unwatch(self, sensor_id: str) -> list[AlarmTransition]:
+        """Forget a deliberately removed sensor: stop supervising its streams, end its technical alarms.
+
+        Call it when a sensor is removed or the session ends, not when its signal is lost.
+        Returns the ``resolved`` transitions (signal lost, no contact, battery, no data of streams
+        nobody watches any more).
+        """
+        out = self._drain()
+        for alarm_id in self._sup.unwatch(sensor_id):
+            alarm = self._alarms.get(alarm_id)
+            if alarm is not None:
+                out.append(self._resolve(alarm, "sensor removed"))
+        return out
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def tick(self) -> list[AlarmTransition]:
+        """Run the timers: condition delays, no data, no contact, audio-pause expiry, escalation.
+
+        Call it regularly (1-4 Hz). Calling it again without the clock moving returns nothing.
+        """
+        now = self._clock.monotonic()
+        out = self._drain()
+        rules = self._rules()
+        for rule_id, start in list(self._pending.items()):
+            rule = rules[rule_id]
+            last = self._live_value(rule.stream, now)
+            if last is None:
+                del self._pending[rule_id]
+            elif now - start >= rule.delay_s:
+                out.extend(self._evaluate(rule, last, now))
+        out.extend(self._reconcile(now))
+        for alarm in self._sorted():
+            expired = alarm.paused_until is not None and now >= alarm.paused_until
+            if expired and alarm.condition_present and not alarm.acknowledged:
+                alarm.paused_until, alarm.audible_since = None, now
+                out.append(self._emit(alarm, "audio_resumed"))
+            overdue = now - alarm.audible_since >= self._settings.escalate_after_s
+            if alarm.priority != AlarmPriority.LOW and alarm.audio_on and not alarm.escalated and overdue:
+                alarm.escalated = True
+                out.append(self._emit(alarm, "escalated"))
+        return out
+
+    # -- therapist actions --------------------------------------------------------------------
+
+    def acknowledge(self, alarm_id: str | None = None) -> list[AlarmTransition]:
+        """Acknowledge one alarm (or all with ``None``): audio off, stays visible while present.
+
+        A latched alarm is resolved by acknowledging it. Unknown or already acknowledged alarms
+        are ignored (the alarm may have resolved just before the click).
+        """
+        out = self._drain()
+        for alarm in self._targets(alarm_id):
+            if not alarm.condition_present:
+                del self._alarms[alarm.alarm_id]
+                out.append(self._emit(alarm, "acknowledged", state=AlarmState.RESOLVED))
+            elif not alarm.acknowledged:
+                alarm.acknowledged, alarm.paused_until, alarm.escalated = True, None, False
+                out.append(self._emit(alarm, "acknowledged"))
+        return out
+
+    def pause_audio(self, alarm_id: str | None = None) -> list[AlarmTransition]:
+        """Silence one alarm (or all with ``None``) for ``audio_pause_s``.
+
+        Only audible medium/high alarms are paused; low alarms are soft and are never silenced
+        by a pause (acknowledge them instead). Pausing a paused alarm does not extend the pause.
+        A paused latched alarm stays silent until acknowledged (its condition has gone).
+        """
+        now = self._clock.monotonic()
+        out = self._drain()
+        for alarm in self._targets(alarm_id):
+            if alarm.priority != AlarmPriority.LOW and alarm.audio_on:
+                alarm.paused_until, alarm.escalated = now + self._settings.audio_pause_s, False
+                out.append(self._emit(alarm, "audio_paused"))
+        return out
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def active(self) -> list[ActiveAlarm]:
+        """Alarms not yet resolved, high > medium > low, then oldest first."""
+        return [a.snapshot() for a in self._sorted()]
+
+    def highest_audible(self) -> ActiveAlarm | None:
+        """The alarm whose sound should play (highest priority, oldest), or None for silence."""
+        return next((a for a in self.active() if a.audio_on), None)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _rules(self) -> dict[str, LimitRule]:
+        return {r.alarm_id: r for r in self._settings.rules if r.enabled}
+
+    def _sorted(self, category: AlarmCategory | None = None) -> list[AlarmRecord]:
+        alarms = (a for a in self._alarms.values() if category is None or a.category == category)
+        return sorted(alarms, key=AlarmRecord.sort_key)
+
+    def _targets(self, alarm_id: str | None) -> list[AlarmRecord]:
+        return [a for a in self._sorted() if alarm_id is None or a.alarm_id == alarm_id]
+
+    def _drain(self) -> list[AlarmTransition]:
+        out, self._deferred = self._deferred, []
+        return out
+
+    def _live_value(self, stream: Stream, now: float) -> float | None:
+        return self._sup.live_value(stream, now, self._settings.technical.no_data_s)
+
+    def _evaluate(self, rule: LimitRule, value: float, now: float) -> list[AlarmTransition]:
+        """Apply one fresh valid ``value`` to ``rule`` (delay, hysteresis, latch)."""
+        threshold = rule.threshold(self._baselines.get(rule.stream))
+        if threshold is None:
+            return []
+        alarm = self._alarms.get(rule.alarm_id)
+        if alarm is not None:
+            if alarm.condition_present:
+                alarm.value = value
+                return [self._clear(alarm)] if rule.is_clear(value, threshold) else []
+            if rule.is_beyond(value, threshold):
+                alarm.value, alarm.condition_present = value, True
+                return [self._emit(alarm, "raised", "condition returned while latched")]
+            return []
+        if not rule.is_beyond(value, threshold):
+            self._pending.pop(rule.alarm_id, None)
+            return []
+        start = self._pending.setdefault(rule.alarm_id, now)
+        if now - start < rule.delay_s:
+            return []
+        del self._pending[rule.alarm_id]
+        baseline = self._baselines.get(rule.stream)
+        detail = f"baseline {baseline:g}" if rule.relative_to_baseline and baseline is not None else ""
+        alarm = self._new(
+            rule.alarm_id,
+            rule.label,
+            rule.priority,
+            AlarmCategory.PHYSIOLOGICAL,
+            rule.stream,
+            None,
+            value,
+            threshold,
+        )
+        return [self._emit(alarm, "raised", detail)]
+
+    def _apply_rule_change(
+        self, alarm: AlarmRecord, old: LimitRule, rule: LimitRule | None, now: float
+    ) -> list[AlarmTransition]:
+        if rule is None:
+            return [self._resolve(alarm, "rule removed or disabled")]
+        if rule == old:
+            return []
+        if (rule.stream, rule.direction, rule.relative_to_baseline) != (
+            old.stream,
+            old.direction,
+            old.relative_to_baseline,
+        ):
+            return [self._resolve(alarm, "rule changed")]
+        alarm.label, alarm.priority = rule.label, rule.priority
+        alarm.limit = rule.threshold(self._baselines.get(rule.stream))
+        out = [self._emit(alarm, "limit_changed", rule.describe())]
+        if not alarm.condition_present and rule.priority != AlarmPriority.HIGH:
+            return [*out, self._resolve(alarm, "priority no longer latches")]
+        if rule.priority == AlarmPriority.LOW and alarm.paused_until is not None:
+            alarm.paused_until, alarm.audible_since = None, now
+            out.append(self._emit(alarm, "audio_resumed", "low alarms are not audio-paused"))
+        last = self._live_value(rule.stream, now)
+        if alarm.condition_present and last is not None and alarm.limit is not None:
+            alarm.value = last
+            if rule.is_clear(last, alarm.limit):
+                out.append(self._clear(alarm))
+        return out
+
+    def _reconcile(self, now: float) -> list[AlarmTransition]:
+        """Make the technical alarms match the conditions the supervisor sees now."""
+        conditions = self._sup.conditions(now, self._settings.technical)
+        out = []
+        for alarm in self._sorted(_TECH):
+            cond = conditions.get(alarm.alarm_id)
+            if cond is None:
+                out.append(self._clear(alarm))
+                continue
+            alarm.value = cond.value
+            if cond.limit != alarm.limit:
+                alarm.limit = cond.limit
+                out.append(self._emit(alarm, "limit_changed"))
+        for alarm_id, cond in conditions.items():
+            if alarm_id not in self._alarms:
+                out.append(self._raise_technical(cond))
+        return out
+
+    def _raise_technical(self, cond: TechnicalCondition) -> AlarmTransition:
+        alarm = self._new(
+            cond.alarm_id,
+            cond.label,
+            cond.priority,
+            _TECH,
+            cond.stream,
+            cond.sensor_id,
+            cond.value,
+            cond.limit,
+        )
+        return self._emit(alarm, "raised")
+
+    def _new(
+        self,
+        alarm_id: str,
+        label: str,
+        priority: AlarmPriority,
+        category: AlarmCategory,
+        stream: Stream | None,
+        sensor_id: str | None,
+        value: float | None,
+        limit: float | None,
+    ) -> AlarmRecord:
+        alarm = AlarmRecord(
+            alarm_id,
+            label,
+            priority,
+            category,
+            stream,
+            sensor_id,
+            self._clock.now(),
+            self._clock.monotonic(),
+            value,
+            limit,
+        )
+        self._alarms[alarm_id] = alarm
+        return alarm
+
+    def _clear(self, alarm: AlarmRecord) -> AlarmTransition:
+        """The condition has gone: high alarms latch unless acknowledged; others resolve."""
+        if alarm.priority == AlarmPriority.HIGH and not alarm.acknowledged:
+            alarm.condition_present = False
+            return self._emit(alarm, "condition_cleared")
+        del self._alarms[alarm.alarm_id]
+        return self._emit(alarm, "condition_cleared", state=AlarmState.RESOLVED)
+
+    def _resolve(self, alarm: AlarmRecord, detail: str) -> AlarmTransition:
+        del self._alarms[alarm.alarm_id]
+        return self._emit(alarm, "resolved", detail, state=AlarmState.RESOLVED)
+
+    def _emit(
+        self, alarm: AlarmRecord, action: str, detail: str = "", state: AlarmState | None = None
+    ) -> AlarmTransition:
+        transition = alarm.transition(self._clock.now(), action, detail, state)
+        logger.debug("alarm %s %s -> %s", alarm.alarm_id, action, transition.state)
+        return transition
