@@ -6,8 +6,9 @@ only submits the connection task. The task, for as long as the sensor runs:
 1. finds the sensor by scanning (the shared scan, :mod:`devices.scanner`) unless a fresh
    ``BLEDevice`` was given for the first attempt; it always connects with the ``BLEDevice``,
    never an address string (which would make bleak scan on its own and collide with our scan);
-2. connects, reads Device Information, Body Sensor Location and Battery Level (each optional:
-   BlueZ's battery plugin hides the Battery service, so "characteristic not found" is normal),
+2. connects, reads Device Information, Body Sensor Location and Battery Level (each optional;
+   BlueZ's battery plugin hides the Battery service, so then the level is read from
+   ``org.bluez.Battery1`` instead, see :mod:`devices.bluez_battery`),
    reports :class:`~kapmonitor.types.SensorInfo`, subscribes to every measurement the device
    offers (HR 0x2A37 notify, BP 0x2A35 indicate, PLX 0x2A5F notify / 0x2A5E indicate, battery
    notify) and reports CONNECTED;
@@ -42,6 +43,7 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
 from devices import gatt
+from devices.bluez_battery import read_bluez_battery
 from devices.errors import SensorNotFoundError, as_no_adapter
 from devices.readings import battery_reading, blood_pressure_readings, heart_rate_readings, plx_readings
 from devices.runtime import BleRuntime
@@ -115,6 +117,7 @@ class BleSensor:
         self._delivering = False
         self._lost_timer: asyncio.TimerHandle | None = None
         self._unregister: Callable[[], None] | None = None
+        self._teardown_task: asyncio.Task[None] | None = None
         self._malformed = 0
         self._battery: int | None = None
         self._contact: bool | None = None
@@ -151,11 +154,19 @@ class BleSensor:
         self._unregister = self._runtime.register_connection(f"sensor {self._address}", self._astop)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Disconnect and stop reconnecting; when this returns nothing more reaches the sink."""
+        """Disconnect and stop reconnecting; when this returns nothing more reaches the sink.
+
+        May also be called from the sink (on the BLE thread): then DISCONNECTED is delivered and
+        delivery ends at once, and the link is released in the background.
+        """
         if self._unregister is not None:
             self._unregister()
             self._unregister = None
         if self._sink is None or not self._runtime.running:
+            return
+        if self._runtime.on_runtime_thread():
+            self._end_delivery()
+            self._teardown_task = self._runtime.loop.create_task(self._teardown())
             return
         self._runtime.submit(self._astop()).result(timeout)
 
@@ -171,7 +182,16 @@ class BleSensor:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ble-sensor-{self._address}")
 
     async def _astop(self) -> None:
-        if self._stop_event is None or not self._delivering:
+        await self._teardown()
+        self._end_delivery()
+
+    def _end_delivery(self) -> None:
+        if self._delivering:
+            self._status(SensorState.DISCONNECTED)
+            self._delivering = False
+
+    async def _teardown(self) -> None:
+        if self._stop_event is None:
             return
         self._stop_event.set()
         self._disarm_lost_timer()
@@ -183,8 +203,6 @@ class BleSensor:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._status(SensorState.DISCONNECTED)
-        self._delivering = False
 
     async def _run(self) -> None:
         assert self._stop_event is not None
@@ -244,7 +262,7 @@ class BleSensor:
             self.connections += 1
             if not self._name:
                 self._name = device.name or ""
-            await self._read_and_subscribe(client)
+            await self._read_and_subscribe(client, device)
             if dropped.is_set():
                 return True
             self._disarm_lost_timer()
@@ -264,7 +282,7 @@ class BleSensor:
             except Exception as exc:
                 log.debug("%s: disconnect after session: %r", self._address, exc)
 
-    async def _read_and_subscribe(self, client: BleakClient) -> None:
+    async def _read_and_subscribe(self, client: BleakClient, device: BLEDevice) -> None:
         services = client.services
         info: dict[str, str | None] = {}
         for field, uuid in _INFO_CHARS.items():
@@ -278,6 +296,10 @@ class BleSensor:
         raw = await self._read(client, gatt.BATTERY_LEVEL)
         if raw is not None:
             self._on_battery(None, bytearray(raw))
+        elif services.get_characteristic(gatt.BATTERY_LEVEL) is None:
+            pct = await read_bluez_battery(device)  # BlueZ's battery plugin hid 0x180F
+            if pct is not None:
+                self._on_battery(None, bytearray([pct]))
         kinds = tuple(
             kind for uuid, kind in SENSOR_SERVICES.items() if services.get_service(uuid) is not None
         )
@@ -386,9 +408,11 @@ class BleSensor:
     # ------------------------------------------------------------------ to the sink (BLE thread)
     def _deliver(self, readings: list[Reading]) -> None:
         sink = self._sink
-        if not self._delivering or sink is None:
+        if sink is None:
             return
         for reading in readings:
+            if not self._delivering:  # the sink may stop the sensor mid-packet
+                return
             try:
                 sink.reading_received(reading)
             except Exception:

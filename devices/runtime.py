@@ -71,6 +71,10 @@ class BleRuntime:
             raise RuntimeError("the BLE runtime has not been started")
         return self._loop
 
+    def on_runtime_thread(self) -> bool:
+        """True when called from the runtime's own thread (e.g. from a sensor's sink)."""
+        return self._thread is not None and threading.current_thread() is self._thread
+
     def start(self) -> None:
         """Start the loop thread and return once the loop runs.
 

@@ -13,6 +13,7 @@ import logging
 import os
 import struct
 import threading
+import time
 
 import pytest
 from bleak import BleakScanner
@@ -35,7 +36,7 @@ from devices.runtime import THREAD_NAME, BleRuntime
 from devices.scan_cli import run_scan
 from devices.scanner import DiscoveredSensor, LiveScanner, scan_blocking
 from kapmonitor.clock import FakeClock
-from kapmonitor.types import ReadingFlag, SensorKind, SensorState, Stream
+from kapmonitor.types import Reading, ReadingFlag, SensorKind, SensorState, Stream
 
 pytestmark = pytest.mark.bluez
 # private_bus, fake_bluez, ble_runtime (not in tests/conftest.py: only these tests need them)
@@ -193,9 +194,11 @@ def test_malformed_packet_is_counted_and_not_fatal(
 def test_battery_hidden_by_bluez_battery_plugin_is_not_fatal(
     fake_bluez: FakeBlueZ, ble_runtime: BleRuntime
 ) -> None:
-    strap = fake_bluez.add(heart_rate_strap(battery_via_plugin=True))
+    strap = fake_bluez.add(heart_rate_strap(battery_via_plugin=True, battery_pct=55))
     sensor, sink, _ = _connect(ble_runtime, strap.address)
-    assert sink.statuses[-1].battery_pct is None
+    # the level comes from org.bluez.Battery1 instead of the hidden 0x2A19
+    assert sink.statuses[-1].battery_pct == 55
+    assert sink.values(Stream.BATTERY) == [55.0]
     fake_bluez.notify(strap.address, HRM, _hr_uint8(80))
     assert sink.wait_values(Stream.HEART_RATE, 1) == [80.0]
     sensor.stop()
@@ -230,17 +233,55 @@ def test_oximeter_continuous_and_spot_check(fake_bluez: FakeBlueZ, ble_runtime: 
     sensor.stop()
 
 
+def test_a_fresh_device_from_a_scan_connects_without_scanning_again(
+    fake_bluez: FakeBlueZ, ble_runtime: BleRuntime
+) -> None:
+    strap = fake_bluez.add(heart_rate_strap())
+    (found,) = scan_blocking(ble_runtime, 0.2)
+    starts = fake_bluez.method_calls.count(("StartDiscovery", "/org/bluez/hci0"))
+    sensor = BleSensor(ble_runtime, found.address, FakeClock(), device=found.device)
+    sink = RecordingSink()
+    sensor.start(sink)
+    sink.wait_state(SensorState.CONNECTED)
+    assert fake_bluez.method_calls.count(("StartDiscovery", "/org/bluez/hci0")) == starts
+    assert fake_bluez.is_connected(strap.address)
+    sensor.stop()
+
+
+def test_stop_from_inside_the_sink_ends_delivery_at_once(
+    fake_bluez: FakeBlueZ, ble_runtime: BleRuntime
+) -> None:
+    strap = fake_bluez.add(heart_rate_strap())
+    sensor, sink, _ = _connect(ble_runtime, strap.address)
+    original = sink.reading_received
+
+    def stop_on_first(reading: Reading) -> None:
+        original(reading)
+        sensor.stop()  # on the BLE thread: must neither deadlock nor deliver more
+
+    sink.reading_received = stop_on_first  # type: ignore[method-assign]
+    fake_bluez.notify(strap.address, HRM, _hr_uint8(70, 1024, 1024))
+    wait_until(lambda: not fake_bluez.is_connected(strap.address), what="link released")
+    assert sink.values(Stream.HEART_RATE) == [70.0]
+    assert sink.values(Stream.RR_INTERVAL) == []  # the same packet's RR readings were not delivered
+    assert sink.statuses[-1].state is SensorState.DISCONNECTED
+    sensor.stop()  # again, from the test thread: harmless
+
+
 # --------------------------------------------------------------------------- link loss
 def test_sensor_side_drop_reconnects_and_resumes(fake_bluez: FakeBlueZ, ble_runtime: BleRuntime) -> None:
     strap = fake_bluez.add(heart_rate_strap())
-    sensor, sink, _ = _connect(ble_runtime, strap.address, reconnect_initial_s=0.2, lost_after_s=5.0)
+    sensor, sink, _ = _connect(ble_runtime, strap.address, lost_after_s=5.0)
     fake_bluez.notify(strap.address, HRM, _hr_uint8(70))
     sink.wait_values(Stream.HEART_RATE, 1)
 
     # BlueZ forgets the device too, so the cached BLEDevice is stale: a rescan is required.
     fake_bluez.drop(strap.address, away_s=0.3, forget=True)
+    dropped_at = time.monotonic()
     sink.wait_state(SensorState.RECONNECTING)
     sink.wait_state(SensorState.CONNECTED, timeout=5.0, count=2)
+    # back 0.3 s after the drop; the first retry comes within 1 s, so well under 2 s in all
+    assert time.monotonic() - dropped_at < 2.0
     assert sink.states() == [
         SensorState.CONNECTING,
         SensorState.CONNECTED,
