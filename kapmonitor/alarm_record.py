@@ -59,6 +59,8 @@ class AlarmRecord:
     acknowledged: bool = False
     paused_until: float | None = None
     escalated: bool = False
+    sequence: int = 0
+    """Raise order; sorts "oldest first" even if the wall clock is corrected meanwhile."""
 
     @property
     def state(self) -> AlarmState:
@@ -74,8 +76,8 @@ class AlarmRecord:
     def audio_on(self) -> bool:
         return not self.acknowledged and self.paused_until is None
 
-    def sort_key(self) -> tuple[int, datetime, str]:
-        return (_RANK[self.priority], self.since, self.alarm_id)
+    def sort_key(self) -> tuple[int, int, str]:
+        return (_RANK[self.priority], self.sequence, self.alarm_id)
 
     def snapshot(self) -> ActiveAlarm:
         return ActiveAlarm(

@@ -92,6 +92,7 @@ class AlarmEngine:
         self._deferred: list[AlarmTransition] = []
         self._baselines: dict[Stream, float] = {}
         self._sup = SensorSupervisor()
+        self._raised_count = 0
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -416,7 +417,9 @@ class AlarmEngine:
             self._clock.monotonic(),
             value,
             limit,
+            sequence=self._raised_count,
         )
+        self._raised_count += 1
         self._alarms[alarm_id] = alarm
         return alarm
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -662,7 +663,7 @@ def test_every_state_change_is_logged_exactly_once(ops: list[tuple[object, ...]]
         elif kind == "status":
             check(status(engine, clock, op[1], contact=op[2], battery_pct=op[3]))  # type: ignore[arg-type]
         elif kind == "settings":
-            check(engine.update_settings(_VARIANTS[op[1]]))  # type: ignore[index]
+            check(engine.update_settings(_VARIANTS[op[1]]))  # type: ignore[call-overload]
         elif kind == "baseline":
             engine.set_baseline(HR, op[1])  # type: ignore[arg-type]
         else:
@@ -676,3 +677,10 @@ def test_update_settings_restarts_the_delay_of_a_changed_rule(engine: AlarmEngin
     assert engine.update_settings(s.with_rule(dataclasses.replace(s.rule("hr_high"), delay_s=20.0))) == []
     assert stream_of(engine, clock, HR, [125.0] * 19) == []
     assert actions(stream_of(engine, clock, HR, [125.0])) == [("hr_high", "raised", AlarmState.ACTIVE)]
+
+
+def test_oldest_first_survives_a_wall_clock_correction(engine: AlarmEngine, clock: FakeClock) -> None:
+    read(engine, clock, SBP, 165.0)
+    clock.set_wall(clock.now() - timedelta(hours=1))  # e.g. an NTP correction
+    status(engine, clock, SensorState.LOST)
+    assert [a.alarm_id for a in engine.active()] == ["sbp_high", "signal_lost.s1"]
