@@ -371,6 +371,7 @@ class Recorder:
     def info_received(self, info: SensorInfo) -> None:
         """Remember which sensor was used (SensorSink)."""
         with self._lock:
+            self._engine.set_sensor_name(info.sensor_id, info.name)
             if self._session_id is not None:
                 try:
                     self._store.save_sensor(self._session_id, info)
@@ -445,7 +446,7 @@ class Recorder:
     def end_session(self, reason: str = "") -> SessionEvent:
         """End the session: stop sensors, record ``session_ended``, flush readings."""
         with self._lock:
-            state = self._require_state()
+            state = self._require_state(allow_ended=True)
             if state.is_ended:
                 raise RecorderError("the session has already ended")
             self._drain_due(self._clock.now())
