@@ -1,0 +1,324 @@
+"""Choosing sensors: nearby BLE sensors, live, plus the simulated sensor for demos.
+
+The live list comes from :class:`devices.scanner.LiveScanner`, whose callback runs on
+the BLE thread. The panel never touches widgets from there: the callback only emits
+an argument-less queued signal, and the GUI-thread slot reads
+``scanner.current()`` (a thread-safe snapshot). Nothing crosses threads as an
+anonymous Python object.
+
+Without a Bluetooth adapter (:class:`devices.errors.NoAdapterError` from the scan's
+start future) the panel says so plainly and still offers the simulated sensor,
+which is always the first row and is labelled as a demo, never as a measurement.
+
+Battery level is not advertised by BLE sensors; it is shown once a sensor is
+connected (from its :class:`~kapmonitor.types.SensorStatus`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from typing import Protocol
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from devices.errors import NoAdapterError
+from devices.scanner import DiscoveredSensor
+from kapmonitor.types import SensorKind, SensorState, SensorStatus
+from ui.theme import DARK, Theme
+
+__all__ = ["NO_ADAPTER_TEXT", "SIMULATED_ADDRESS", "DevicePanel", "ScannerLike", "signal_bars"]
+
+log = logging.getLogger(__name__)
+
+SIMULATED_ADDRESS = "simulated"
+"""The address ``connect_requested`` carries for the simulated sensor."""
+
+NO_ADAPTER_TEXT = "No Bluetooth adapter found — you can use the simulated sensor for a demo."
+
+_KIND_WORDS = {
+    SensorKind.HEART_RATE: "Heart rate",
+    SensorKind.BLOOD_PRESSURE: "Blood pressure",
+    SensorKind.PULSE_OXIMETER: "Pulse oximeter",
+    SensorKind.SIMULATED: "Simulated",
+}
+_STATE_WORDS = {
+    SensorState.CONNECTING: "connecting…",
+    SensorState.CONNECTED: "connected",
+    SensorState.RECONNECTING: "reconnecting…",
+    SensorState.LOST: "signal lost",
+    SensorState.DISCONNECTED: "disconnected",
+}
+
+
+class ScannerLike(Protocol):
+    """What the panel needs from ``devices.scanner.LiveScanner``."""
+
+    def start(self, on_update: object = ...) -> concurrent.futures.Future[None]: ...
+    def stop(self, timeout: float = ...) -> None: ...
+    def current(self) -> list[DiscoveredSensor]: ...
+
+
+def signal_bars(rssi: int) -> str:
+    """Signal strength in words a therapist reads at a glance (from dBm)."""
+    if rssi >= -60:
+        return "strong"
+    if rssi >= -75:
+        return "good"
+    if rssi >= -88:
+        return "weak"
+    return "very weak"
+
+
+class DevicePanel(QFrame):
+    """Nearby sensors (live) and the simulated sensor; tick one or several and press Connect.
+
+    Args:
+        scanner: a ``LiveScanner`` on the app's ``BleRuntime``; None when Bluetooth is not
+            available at all (treated like a missing adapter).
+
+    Signals:
+        connect_requested(str address, str name): for each ticked row when Connect is pressed;
+            the address is :data:`SIMULATED_ADDRESS` for the simulated sensor. Use
+            :meth:`discovered` to get the ``DiscoveredSensor`` (with its ``BLEDevice``).
+    """
+
+    connect_requested = Signal(str, str)
+    _scan_updated = Signal()
+    _scan_failed = Signal()
+
+    COLUMNS = ("Sensor", "Measures", "Signal", "Battery", "Status")
+
+    def __init__(
+        self, scanner: ScannerLike | None, theme: Theme = DARK, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setProperty("role", "panel")
+        self._scanner = scanner
+        self._theme = theme
+        self._scanning = False
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._sensors: dict[str, DiscoveredSensor] = {}
+        self._status: dict[str, SensorStatus] = {}
+        title = QLabel("Sensors")
+        title.setStyleSheet(f"color: {theme.text_strong}; font-size: 20px; font-weight: bold;")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("font-size: 17px;")
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setStyleSheet(
+            "QTableWidget { font-size: 17px; } QTableWidget::indicator { width: 26px; height: 26px; }"
+        )
+        self.table.cellClicked.connect(self._cell_clicked)
+        self.table.verticalHeader().setDefaultSectionSize(44)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(self.COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemChanged.connect(lambda *_: self._update_buttons())
+        self.scan_button = QPushButton("Search again")
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.setProperty("role", "primary")
+        for b in (self.scan_button, self.connect_button):
+            b.setMinimumHeight(48)
+        self.scan_button.clicked.connect(self.restart_scan)
+        self.connect_button.clicked.connect(self._connect)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.scan_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.connect_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self._scan_updated.connect(self._refresh, Qt.ConnectionType.QueuedConnection)
+        self._scan_failed.connect(self._show_failure, Qt.ConnectionType.QueuedConnection)
+        self._rebuild()
+        if scanner is None:
+            self._set_message(NO_ADAPTER_TEXT)
+            self.scan_button.setEnabled(False)
+
+    # --- public API --------------------------------------------------------------------------
+
+    @property
+    def scanning(self) -> bool:
+        return self._scanning
+
+    def start_scan(self) -> None:
+        """Start the live scan (returns at once); results arrive through a queued signal."""
+        if self._scanner is None or self._scanning:
+            return
+        self._error = None
+        self._scanning = True
+        self._set_message(
+            "Searching for sensors nearby… Put the strap on (moist electrodes) or switch the sensor on."
+        )
+        try:
+            started = self._scanner.start(self._on_update_in_ble_thread)
+        except Exception as exc:  # a synchronous refusal, e.g. the runtime is not running
+            self._scanning = False
+            self._error = exc
+            self._show_failure()
+            return
+        started.add_done_callback(self._on_started_in_ble_thread)
+
+    def stop_scan(self) -> None:
+        if self._scanner is not None and self._scanning:
+            self._scanning = False
+            try:
+                self._scanner.stop()
+            except Exception as exc:
+                log.warning("stopping the live scan failed: %r", exc)
+
+    def restart_scan(self) -> None:
+        self.stop_scan()
+        self.start_scan()
+
+    def discovered(self, address: str) -> DiscoveredSensor | None:
+        return self._sensors.get(address)
+
+    def addresses(self) -> list[str]:
+        """Row addresses in display order (the simulated sensor first)."""
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(self.table.rowCount())]
+
+    def set_checked(self, address: str, checked: bool = True) -> None:
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item.data(Qt.ItemDataRole.UserRole) == address:
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def set_sensor_status(self, status: SensorStatus) -> None:
+        """Slot for ``RecorderBridge.sensor_status_arrived``: state and battery per sensor."""
+        key = SIMULATED_ADDRESS if status.sensor_id.startswith("simulated") else status.sensor_id
+        self._status[key] = status
+        self._rebuild()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _on_update_in_ble_thread(self, sensors: list[DiscoveredSensor]) -> None:
+        self._scan_updated.emit()
+
+    def _on_started_in_ble_thread(self, future: concurrent.futures.Future[None]) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            with self._lock:
+                self._error = exc
+            self._scan_failed.emit()
+
+    def _show_failure(self) -> None:
+        with self._lock:
+            exc = self._error
+        self._scanning = False
+        if exc is None:
+            return
+        if isinstance(exc, NoAdapterError):
+            self._set_message(NO_ADAPTER_TEXT)
+            log.info("no Bluetooth adapter: %s", exc)
+        else:
+            self._set_message(
+                f"Searching for sensors failed: {exc}. The simulated sensor still works for a demo."
+            )
+            log.warning("live scan failed: %r", exc)
+
+    def _refresh(self) -> None:
+        if self._scanner is None:
+            return
+        for sensor in self._scanner.current():
+            self._sensors[sensor.address] = sensor
+        if self._scanning and self._sensors:
+            self._set_message(
+                f"{len(self._sensors)} sensor{'s' if len(self._sensors) != 1 else ''} nearby. "
+                "Tick the ones on this client and press Connect."
+            )
+        self._rebuild()
+
+    def _set_message(self, text: str) -> None:
+        self.message.setText(text)
+
+    def _rebuild(self) -> None:
+        checked = {a for a in self._checked_addresses()}
+        self.table.blockSignals(True)
+        self.table.setRowCount(0)
+        rows: list[tuple[str, str, str, str]] = [
+            (
+                SIMULATED_ADDRESS,
+                "Simulated sensor (demo — not a real measurement)",
+                "Heart rate (simulated)",
+                "—",
+            )
+        ]
+        for s in sorted(self._sensors.values(), key=lambda s: -s.rssi):
+            kinds = ", ".join(_KIND_WORDS.get(k, k.value) for k in s.kinds) or "—"
+            rows.append(
+                (
+                    s.address,
+                    f"{s.name or 'Unnamed sensor'}  ({s.address})",
+                    kinds,
+                    f"{signal_bars(s.rssi)} ({s.rssi} dBm)",
+                )
+            )
+        for address, name, kinds, strength in rows:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            first = QTableWidgetItem(name)
+            first.setData(Qt.ItemDataRole.UserRole, address)
+            first.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            first.setCheckState(Qt.CheckState.Checked if address in checked else Qt.CheckState.Unchecked)
+            self.table.setItem(r, 0, first)
+            status = self._status.get(address)
+            battery = (
+                f"{status.battery_pct} %" if status is not None and status.battery_pct is not None else "—"
+            )
+            state = _STATE_WORDS.get(status.state, status.state.value) if status is not None else ""
+            for col, text in enumerate((kinds, strength, battery, state), start=1):
+                self.table.setItem(r, col, QTableWidgetItem(text))
+        self.table.blockSignals(False)
+        self._update_buttons()
+
+    def _cell_clicked(self, row: int, column: int) -> None:
+        """A click anywhere on a row (outside the box itself) ticks or unticks it: a big target."""
+        item = self.table.item(row, 0)
+        if column == 0 or item is None:
+            return
+        checked = item.checkState() == Qt.CheckState.Checked
+        item.setCheckState(Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked)
+
+    def _checked_addresses(self) -> list[str]:
+        out = []
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item is not None and item.checkState() == Qt.CheckState.Checked:
+                out.append(item.data(Qt.ItemDataRole.UserRole))
+        return out
+
+    def _update_buttons(self) -> None:
+        self.connect_button.setEnabled(bool(self._checked_addresses()))
+
+    def _connect(self) -> None:
+        for address in self._checked_addresses():
+            sensor = self._sensors.get(address)
+            name = (
+                "Simulated sensor" if address == SIMULATED_ADDRESS else (sensor.name if sensor else address)
+            )
+            self.connect_requested.emit(address, name)

@@ -1,0 +1,163 @@
+"""Ending a session: minimum observation time and the discharge checklist, then confirm.
+
+* If the minimum observation time after the first dose is not met (or no dose
+  was given), the dialog says so plainly and requires a reason to end early.
+* The clinic's discharge checklist (``ClinicSettings.discharge_checklist``) is
+  ticked item by item; ending with an item unticked also requires a reason.
+* :meth:`EndSessionDialog.end_reason` is the text to pass to
+  ``Recorder.end_session(reason)``: it records what was and was not met, so the
+  session record explains itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kapmonitor.session import SessionSnapshot
+from kapmonitor.settings import DischargeItem
+from kapmonitor.types import AlarmPriority
+from ui.theme import DARK, Theme
+
+__all__ = ["EndSessionDialog"]
+
+
+class EndSessionDialog(QDialog):
+    """Confirm the end of a session.
+
+    Args:
+        since_first_dose_s: seconds since the first dose (None: no dose given).
+        min_observation_min: the protocol's minimum observation time.
+        checklist: the clinic's discharge checklist.
+    """
+
+    def __init__(
+        self,
+        since_first_dose_s: float | None,
+        min_observation_min: float,
+        checklist: Sequence[DischargeItem],
+        theme: Theme = DARK,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("End session")
+        self._elapsed_min = None if since_first_dose_s is None else since_first_dose_s / 60.0
+        self._min_obs = min_observation_min
+        warn = theme.alarm[AlarmPriority.MEDIUM]
+        layout = QVBoxLayout(self)
+        self.time_label = QLabel("")
+        self.time_label.setWordWrap(True)
+        self.time_label.setStyleSheet("font-size: 18px;")
+        if self._elapsed_min is None:
+            self.time_label.setText("No dose was given in this session.")
+        elif self.min_observation_met:
+            self.time_label.setText(
+                f"Observed {self._elapsed_min:.0f} min since the dose "
+                f"(minimum {min_observation_min:g} min): met."
+            )
+        else:
+            self.time_label.setText(
+                f"Minimum observation time not met: {self._elapsed_min:.0f} of {min_observation_min:g} min "
+                "since the dose. Ending early needs a reason."
+            )
+            self.time_label.setStyleSheet(f"font-size: 18px; color: {warn};")
+        layout.addWidget(self.time_label)
+        box = QGroupBox("Discharge checklist")
+        box_layout = QVBoxLayout(box)
+        self.items: dict[str, QCheckBox] = {}
+        self._labels = {item.name: item.label for item in checklist}
+        for item in checklist:
+            check = QCheckBox(item.label)
+            check.setMinimumHeight(40)
+            check.setStyleSheet(
+                "QCheckBox { font-size: 17px; } QCheckBox::indicator { width: 24px; height: 24px; }"
+            )
+            if item.name == "min_observation_met" and self.min_observation_met:
+                check.setChecked(True)
+            check.toggled.connect(self._update)
+            self.items[item.name] = check
+            box_layout.addWidget(check)
+        layout.addWidget(box)
+        self.reason_label = QLabel("Reason")
+        self.reason = QLineEdit()
+        self.reason.setMinimumHeight(40)
+        self.reason.textChanged.connect(self._update)
+        layout.addWidget(self.reason_label)
+        layout.addWidget(self.reason)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(f"color: {warn};")
+        layout.addWidget(self.message)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.end_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.end_button.setText("End session")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._update()
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        snapshot: SessionSnapshot,
+        min_observation_min: float,
+        checklist: Sequence[DischargeItem],
+        theme: Theme = DARK,
+        parent: QWidget | None = None,
+    ) -> EndSessionDialog:
+        """Build from the live snapshot (``recorder.snapshot()``) and the session's protocol."""
+        return cls(snapshot.since_first_dose_s, min_observation_min, checklist, theme, parent)
+
+    @property
+    def min_observation_met(self) -> bool:
+        return self._elapsed_min is not None and self._elapsed_min >= self._min_obs
+
+    def unmet_items(self) -> list[str]:
+        return [self._labels[name] for name, box in self.items.items() if not box.isChecked()]
+
+    def reason_required(self) -> bool:
+        return not self.min_observation_met or bool(self.unmet_items())
+
+    def _update(self) -> None:
+        needed = self.reason_required()
+        self.reason_label.setVisible(needed)
+        self.reason.setVisible(needed)
+        problems = []
+        if not self.min_observation_met:
+            problems.append("the minimum observation time is not met")
+        unmet = self.unmet_items()
+        if unmet:
+            problems.append(f"not ticked: {', '.join(unmet)}")
+        if needed:
+            self.reason.setPlaceholderText("Why end now? (required)")
+            self.message.setText("To end now, give a reason: " + "; ".join(problems) + ".")
+        else:
+            self.message.setText("")
+        self.end_button.setEnabled(not needed or bool(self.reason.text().strip()))
+
+    def end_reason(self) -> str:
+        """The text for ``Recorder.end_session``: what was met, what was not, and why."""
+        parts: list[str] = []
+        if self._elapsed_min is None:
+            parts.append("ended without a dose")
+        elif self.min_observation_met:
+            parts.append(f"observed {self._elapsed_min:.0f} min")
+        else:
+            parts.append(f"ended early at {self._elapsed_min:.0f} of {self._min_obs:g} min")
+        unmet = self.unmet_items()
+        parts.append("discharge checklist complete" if not unmet else f"not met: {', '.join(unmet)}")
+        if self.reason_required() and self.reason.text().strip():
+            parts.append(f"reason: {self.reason.text().strip()}")
+        return "; ".join(parts)

@@ -1,0 +1,410 @@
+"""Starting a session: client code, protocol, dose, lot, clinician, and this session's alarm limits.
+
+The client is identified by a pseudonymous code only (:data:`CLIENT_CODE_RE`);
+no name is ever asked for. Alarm limits start from the clinic's settings and
+may be adjusted for this session only; every field is validated and the
+message appears next to the field it is about. The result is a
+:class:`~kapmonitor.store.SessionSpec` (with the clinic settings snapshot in
+``settings``) and the session's :class:`~kapmonitor.alarm_settings.AlarmSettings`.
+
+Baseline blood pressure is entered after the session starts, through the
+"Vitals before dosing" check prompt or the manual-vitals row of the
+observation panel (``Recorder.record_manual_vitals``), so it is stored as a
+MANUAL reading with its real time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kapmonitor import __version__
+from kapmonitor.alarm_settings import LIMIT_RANGES, MAX_DELAY_S, AlarmSettings, LimitRule
+from kapmonitor.protocols import ProtocolError, TreatmentProtocol
+from kapmonitor.settings import DOSE_UNITS, ClinicSettings
+from kapmonitor.store import SessionSpec
+from kapmonitor.types import AlarmPriority
+from ui.theme import DARK, Theme
+
+__all__ = ["CLIENT_CODE_RE", "AlarmLimitsEditor", "StartSessionDialog", "validate_client_code"]
+
+CLIENT_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{2,32}$")
+_INITIALS_RE = re.compile(r"^[A-Za-z][A-Za-z.\-]{0,7}$")
+_MAX_LOT = 40
+
+
+def validate_client_code(code: str) -> str:
+    """Return an error message for ``code`` ("" when it is acceptable)."""
+    if not code.strip():
+        return "Enter the client's code (a pseudonym such as K-017, never a name)"
+    if not CLIENT_CODE_RE.match(code.strip()):
+        return "Use 2-32 letters, digits, - or _ (no spaces), e.g. K-017"
+    return ""
+
+
+def _error_label(theme: Theme) -> QLabel:
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {theme.alarm[AlarmPriority.MEDIUM]}; font-size: 14px;")
+    label.setVisible(False)
+    return label
+
+
+def _show(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
+class AlarmLimitsEditor(QWidget):
+    """Edit each limit rule's on/off, limit and delay; errors shown on the rule's row.
+
+    Also used by the clinic settings dialog.
+    """
+
+    def __init__(self, alarms: AlarmSettings, theme: Theme = DARK, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._base = alarms
+        self._theme = theme
+        self.enabled: dict[str, QCheckBox] = {}
+        self.limit: dict[str, QDoubleSpinBox] = {}
+        self.delay: dict[str, QDoubleSpinBox] = {}
+        self.errors: dict[str, QLabel] = {}
+        grid = QGridLayout(self)
+        for col, head in enumerate(("Alarm", "Priority", "Limit", "Delay", "")):
+            h = QLabel(head)
+            h.setProperty("role", "caption")
+            grid.addWidget(h, 0, col)
+        for i, rule in enumerate(alarms.rules):
+            row = 1 + 2 * i
+            box = QCheckBox(rule.label)
+            box.setChecked(rule.enabled)
+            box.setMinimumHeight(36)
+            lo, hi = LIMIT_RANGES.get(rule.stream, (0.0, 1000.0))
+            if rule.relative_to_baseline:
+                lo, hi = 1.0, hi - lo
+            limit = QDoubleSpinBox()
+            limit.setDecimals(0)
+            limit.setRange(lo, hi)
+            limit.setValue(rule.limit)
+            sign = (
+                ("≥ baseline +" if rule.direction == "above" else "< baseline −")
+                if rule.relative_to_baseline
+                else ("≥" if rule.direction == "above" else "<")
+            )
+            limit.setPrefix(f"{sign} ")
+            limit.setSuffix(f" {rule.unit}")
+            limit.setMinimumHeight(36)
+            delay = QDoubleSpinBox()
+            delay.setDecimals(0)
+            delay.setRange(0.0, MAX_DELAY_S)
+            delay.setValue(rule.delay_s)
+            delay.setSuffix(" s")
+            delay.setSpecialValueText("at once")
+            delay.setMinimumHeight(36)
+            prio = QLabel(rule.priority.value)
+            prio.setStyleSheet(f"color: {theme.alarm[rule.priority]};")
+            err = _error_label(theme)
+            grid.addWidget(box, row, 0)
+            grid.addWidget(prio, row, 1)
+            grid.addWidget(limit, row, 2)
+            grid.addWidget(delay, row, 3)
+            grid.addWidget(err, row + 1, 0, 1, 4)
+            self.enabled[rule.alarm_id] = box
+            self.limit[rule.alarm_id] = limit
+            self.delay[rule.alarm_id] = delay
+            self.errors[rule.alarm_id] = err
+
+    def settings(self) -> AlarmSettings:
+        """The edited settings (not yet validated)."""
+        rules = []
+        for rule in self._base.rules:
+            rid = rule.alarm_id
+            rules.append(
+                dataclasses.replace(
+                    rule,
+                    enabled=self.enabled[rid].isChecked(),
+                    limit=float(self.limit[rid].value()),
+                    delay_s=float(self.delay[rid].value()),
+                )
+            )
+        return dataclasses.replace(self._base, rules=tuple(rules))
+
+    def validate(self) -> AlarmSettings | None:
+        """Validated settings, or None with the error shown next to the rule it names."""
+        for err in self.errors.values():
+            _show(err, "")
+        candidate = self.settings()
+        try:
+            candidate.validate()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        return candidate
+
+    def show_error(self, message: str) -> str:
+        """Place ``message`` ("hr_high.limit: ...") beside its rule; return the rule id or ""."""
+        head, _, rest = message.partition(": ")
+        rule_id = head.split(".")[0]
+        if rule_id in self.errors:
+            _show(self.errors[rule_id], rest or message)
+            self.limit[rule_id].setFocus()
+            return rule_id
+        first = next(iter(self.errors.values()), None)
+        if first is not None:
+            _show(first, message)
+        return ""
+
+    def rule(self, alarm_id: str) -> LimitRule:
+        return self.settings().rule(alarm_id)
+
+
+class StartSessionDialog(QDialog):
+    """Prepare a session; :meth:`result_spec` gives the SessionSpec and the session's alarm settings.
+
+    Args:
+        settings: the clinic settings (protocols, default unit, alarm limits).
+        known_clients: client codes seen before, offered in the code field's list.
+    """
+
+    def __init__(
+        self,
+        settings: ClinicSettings,
+        known_clients: Sequence[str] = (),
+        theme: Theme = DARK,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Start a session")
+        self._settings = settings
+        self._theme = theme
+        self._spec: SessionSpec | None = None
+        self._alarms: AlarmSettings | None = None
+
+        self.client = QComboBox()
+        self.client.setEditable(True)
+        self.client.addItems(list(known_clients))
+        self.client.setCurrentText("")
+        self.client.lineEdit().setPlaceholderText("e.g. K-017")
+        self.client.setMinimumHeight(40)
+        self.client_error = _error_label(theme)
+        hint = QLabel("A pseudonymous code only — never the client's name.")
+        hint.setProperty("role", "caption")
+
+        self.protocol = QComboBox()
+        for proto in settings.protocols:
+            self.protocol.addItem(f"{proto.name} — {proto.route.label}", proto.name)
+        self.protocol.setCurrentIndex(max(0, self.protocol.findData(settings.protocol().name)))
+        self.protocol.setMinimumHeight(40)
+        self.protocol_info = QLabel("")
+        self.protocol_info.setProperty("role", "caption")
+        self.protocol_info.setWordWrap(True)
+        self.custom = QCheckBox("Custom timings for this session")
+        self.onset = self._minutes_box(1, 240)
+        self.effect = self._minutes_box(1, 600)
+        self.min_obs = self._minutes_box(1, 1440)
+        custom_row = QHBoxLayout()
+        for label, box in (
+            ("Onset", self.onset),
+            ("Effect window", self.effect),
+            ("Observe at least", self.min_obs),
+        ):
+            custom_row.addWidget(QLabel(label))
+            custom_row.addWidget(box)
+        self.protocol_error = _error_label(theme)
+
+        self.dose = QLineEdit()
+        self.dose.setPlaceholderText("amount (optional)")
+        self.dose.setMinimumHeight(40)
+        self.unit = QComboBox()
+        self.unit.addItems(list(DOSE_UNITS))
+        self.unit.setCurrentText(settings.default_dose_unit)
+        dose_row = QHBoxLayout()
+        dose_row.addWidget(self.dose, 1)
+        dose_row.addWidget(self.unit)
+        self.dose_error = _error_label(theme)
+        self.lot = QLineEdit()
+        self.lot.setPlaceholderText("optional")
+        self.lot_error = _error_label(theme)
+        self.clinician = QLineEdit()
+        self.clinician.setPlaceholderText("e.g. AB")
+        self.clinician.setMaxLength(8)
+        self.clinician_error = _error_label(theme)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("Client code", self.client)
+        form.addRow("", hint)
+        form.addRow("", self.client_error)
+        form.addRow("Protocol", self.protocol)
+        form.addRow("", self.protocol_info)
+        form.addRow("", self.custom)
+        form.addRow("", custom_row)
+        form.addRow("", self.protocol_error)
+        form.addRow("Dose", dose_row)
+        form.addRow("", self.dose_error)
+        form.addRow("Lot", self.lot)
+        form.addRow("", self.lot_error)
+        form.addRow("Clinician initials", self.clinician)
+        form.addRow("", self.clinician_error)
+
+        self.limits = AlarmLimitsEditor(settings.alarms, theme)
+        scroll = QScrollArea()
+        scroll.setWidget(self.limits)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumHeight(220)
+        limits_box = QGroupBox("Alarm limits for this session (from the clinic settings)")
+        lb = QVBoxLayout(limits_box)
+        lb.addWidget(scroll)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start session")
+        self.buttons.accepted.connect(self.try_accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(limits_box, 1)
+        layout.addWidget(self.buttons)
+        self.protocol.currentIndexChanged.connect(self._protocol_changed)
+        self.custom.toggled.connect(self._custom_toggled)
+        self._protocol_changed()
+        self._custom_toggled(False)
+        self.resize(760, 820)
+
+    @staticmethod
+    def _minutes_box(lo: int, hi: int) -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setDecimals(0)
+        box.setRange(lo, hi)
+        box.setSuffix(" min")
+        box.setMinimumHeight(36)
+        return box
+
+    def _base_protocol(self) -> TreatmentProtocol:
+        return self._settings.protocol(str(self.protocol.currentData()))
+
+    def _protocol_changed(self) -> None:
+        p = self._base_protocol()
+        self.protocol_info.setText(
+            f"Onset {p.onset_min:g} min, effect window {p.effect_window_min:g} min, observe at least "
+            f"{p.min_observation_min:g} min. {p.description}".strip()
+        )
+        self.onset.setValue(p.onset_min)
+        self.effect.setValue(p.effect_window_min)
+        self.min_obs.setValue(p.min_observation_min)
+
+    def _custom_toggled(self, on: bool) -> None:
+        for box in (self.onset, self.effect, self.min_obs):
+            box.setEnabled(on)
+
+    def chosen_protocol(self) -> TreatmentProtocol:
+        base = self._base_protocol()
+        if not self.custom.isChecked():
+            return base
+        return dataclasses.replace(
+            base,
+            name=f"{base.name} (custom)",
+            onset_min=float(self.onset.value()),
+            effect_window_min=float(self.effect.value()),
+            min_observation_min=float(self.min_obs.value()),
+        )
+
+    def validate(self) -> bool:
+        """Validate every field, showing each message beside its field; True when all are fine."""
+        ok = True
+        code_error = validate_client_code(self.client.currentText())
+        _show(self.client_error, code_error)
+        ok &= not code_error
+        try:
+            self.chosen_protocol().validate()
+            _show(self.protocol_error, "")
+        except ProtocolError as exc:
+            _show(self.protocol_error, str(exc))
+            ok = False
+        dose_text = self.dose.text().strip().replace(",", ".")
+        dose_error = ""
+        if dose_text:
+            try:
+                dose = float(dose_text)
+                if not math.isfinite(dose) or not 0 < dose <= 10000:
+                    dose_error = f"Dose must be a positive number (at most 10000), got {self.dose.text()!r}"
+            except ValueError:
+                dose_error = f"Dose must be a number, e.g. 100, got {self.dose.text()!r}"
+        _show(self.dose_error, dose_error)
+        ok &= not dose_error
+        lot_error = (
+            f"Lot must be at most {_MAX_LOT} characters" if len(self.lot.text().strip()) > _MAX_LOT else ""
+        )
+        _show(self.lot_error, lot_error)
+        ok &= not lot_error
+        initials = self.clinician.text().strip()
+        init_error = (
+            ""
+            if _INITIALS_RE.match(initials)
+            else (
+                "Enter your initials (letters, e.g. AB)"
+                if not initials
+                else "Initials: letters only, e.g. AB"
+            )
+        )
+        _show(self.clinician_error, init_error)
+        ok &= not init_error
+        alarms = self.limits.validate()
+        ok &= alarms is not None
+        return bool(ok)
+
+    def try_accept(self) -> None:
+        if not self.validate():
+            return
+        alarms = self.limits.validate()
+        assert alarms is not None
+        dose_text = self.dose.text().strip().replace(",", ".")
+        snapshot = self._settings.to_dict()
+        snapshot["alarms"] = alarms.to_dict()
+        self._alarms = alarms
+        self._spec = SessionSpec(
+            client_code=self.client.currentText().strip(),
+            protocol=self.chosen_protocol(),
+            dose_amount=float(dose_text) if dose_text else None,
+            dose_unit=self.unit.currentText(),
+            lot=self.lot.text().strip(),
+            clinician_initials=self.clinician.text().strip(),
+            app_version=__version__,
+            settings=snapshot,
+        )
+        self.accept()
+
+    def spec(self) -> SessionSpec:
+        """The accepted spec; ``spec().settings["alarms"]`` holds this session's alarm limits."""
+        return self.result_spec()[0]
+
+    def alarm_settings(self) -> AlarmSettings:
+        """The alarm settings for this session (clinic limits as adjusted here)."""
+        return self.result_spec()[1]
+
+    def result_spec(self) -> tuple[SessionSpec, AlarmSettings]:
+        """The accepted session spec and alarm settings; RuntimeError if the dialog was not accepted."""
+        if self._spec is None or self._alarms is None:
+            raise RuntimeError("the session dialog was not accepted")
+        return self._spec, self._alarms
