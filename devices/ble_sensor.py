@@ -8,8 +8,7 @@ only submits the connection task. The task, for as long as the sensor runs:
    never an address string (which would make bleak scan on its own and collide with our scan);
 2. connects, reads Device Information, Body Sensor Location and Battery Level (each optional;
    BlueZ's battery plugin hides the Battery service, so then the level is read from
-   ``org.bluez.Battery1`` instead, see :mod:`devices.bluez_battery`),
-   reports :class:`~kapmonitor.types.SensorInfo`, subscribes to every measurement the device
+   ``org.bluez.Battery1`` instead; see :mod:`devices.ble_setup`), reports :class:`~kapmonitor.types.SensorInfo`, subscribes to every measurement the device
    offers (HR 0x2A37 notify, BP 0x2A35 indicate, PLX 0x2A5F notify / 0x2A5E indicate, battery
    notify) and reports CONNECTED;
 3. waits until the link drops (bleak's ``disconnected_callback`` sets an event) or stop;
@@ -17,8 +16,9 @@ only submits the connection task. The task, for as long as the sensor runs:
    (on BlueZ its notification subscription otherwise survives into the next connection), then
    rescans (the old BLEDevice may be stale) and reconnects, backing off exponentially from
    ``reconnect_initial_s`` up to ``reconnect_max_s`` between attempts, forever;
-5. reports LOST once the sensor has been away ``lost_after_s`` (while it keeps trying), and
-   DISCONNECTED when stopped.
+5. reports LOST once the sensor has been away ``lost_after_s`` (while it keeps trying; also
+   when the first connection has not succeeded within ``lost_after_s``), and DISCONNECTED when
+   stopped.
 
 Each packet is stamped with ``clock.now()`` first, then parsed (:mod:`devices.gatt`), converted
 (:mod:`devices.readings`) and delivered to the sink. A malformed packet is counted
@@ -40,14 +40,13 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakError
 
 from devices import gatt
-from devices.bluez_battery import read_bluez_battery
+from devices.ble_setup import read_battery_level, read_sensor_info, subscribe
 from devices.errors import SensorNotFoundError, as_no_adapter
 from devices.readings import battery_reading, blood_pressure_readings, heart_rate_readings, plx_readings
 from devices.runtime import BleRuntime
-from devices.scanner import SENSOR_SERVICES, get_scan_hub
+from devices.scanner import get_scan_hub
 from kapmonitor.clock import Clock
 from kapmonitor.sensor import SensorSink
 from kapmonitor.types import Reading, SensorInfo, SensorState, SensorStatus
@@ -55,13 +54,6 @@ from kapmonitor.types import Reading, SensorInfo, SensorState, SensorStatus
 __all__ = ["BleSensor"]
 
 log = logging.getLogger(__name__)
-
-_INFO_CHARS = {
-    "manufacturer": gatt.MANUFACTURER_NAME,
-    "model": gatt.MODEL_NUMBER,
-    "serial": gatt.SERIAL_NUMBER,
-    "firmware": gatt.FIRMWARE_REVISION,
-}
 
 
 class BleSensor:
@@ -283,63 +275,20 @@ class BleSensor:
                 log.debug("%s: disconnect after session: %r", self._address, exc)
 
     async def _read_and_subscribe(self, client: BleakClient, device: BLEDevice) -> None:
-        services = client.services
-        info: dict[str, str | None] = {}
-        for field, uuid in _INFO_CHARS.items():
-            raw = await self._read(client, uuid)
-            info[field] = _text(raw, uuid, self._address) if raw is not None else None
-        location: str | None = None
-        raw = await self._read(client, gatt.BODY_SENSOR_LOCATION)
-        if raw is not None:
-            with contextlib.suppress(gatt.GattParseError):
-                location = gatt.parse_body_sensor_location(raw)
-        raw = await self._read(client, gatt.BATTERY_LEVEL)
-        if raw is not None:
-            self._on_battery(None, bytearray(raw))
-        elif services.get_characteristic(gatt.BATTERY_LEVEL) is None:
-            pct = await read_bluez_battery(device)  # BlueZ's battery plugin hid 0x180F
-            if pct is not None:
-                self._on_battery(None, bytearray([pct]))
-        kinds = tuple(
-            kind for uuid, kind in SENSOR_SERVICES.items() if services.get_service(uuid) is not None
+        raw_battery = await read_battery_level(client, device)
+        if raw_battery is not None:
+            self._on_battery(None, bytearray(raw_battery))
+        self._deliver_info(await read_sensor_info(client, self._address, self._name))
+        await subscribe(
+            client,
+            {
+                gatt.HEART_RATE_MEASUREMENT: self._on_heart_rate,
+                gatt.BLOOD_PRESSURE_MEASUREMENT: self._on_blood_pressure,
+                gatt.PLX_CONTINUOUS: self._on_plx_continuous,
+                gatt.PLX_SPOT_CHECK: self._on_plx_spot_check,
+                gatt.BATTERY_LEVEL: self._on_battery,
+            },
         )
-        self._deliver_info(
-            SensorInfo(
-                sensor_id=self._address,
-                name=self._name,
-                kinds=kinds,
-                manufacturer=info["manufacturer"],
-                model=info["model"],
-                serial=info["serial"],
-                firmware=info["firmware"],
-                body_location=location,
-            )
-        )
-        handlers = {
-            gatt.HEART_RATE_MEASUREMENT: self._on_heart_rate,
-            gatt.BLOOD_PRESSURE_MEASUREMENT: self._on_blood_pressure,
-            gatt.PLX_CONTINUOUS: self._on_plx_continuous,
-            gatt.PLX_SPOT_CHECK: self._on_plx_spot_check,
-            gatt.BATTERY_LEVEL: self._on_battery,
-        }
-        for uuid, handler in handlers.items():
-            char = services.get_characteristic(uuid)
-            if char is None or not {"notify", "indicate"} & set(char.properties):
-                continue
-            try:
-                await client.start_notify(char, handler)
-            except BleakError as exc:
-                log.warning("%s: cannot subscribe to %s: %r", self._address, uuid, exc)
-
-    async def _read(self, client: BleakClient, uuid: str) -> bytes | None:
-        char = client.services.get_characteristic(uuid)
-        if char is None or "read" not in char.properties:
-            return None
-        try:
-            return bytes(await client.read_gatt_char(char))
-        except BleakError as exc:
-            log.info("%s: reading %s failed: %r", self._address, uuid, exc)
-            return None
 
     # ------------------------------------------------------------------ notifications (BLE thread)
     def _on_heart_rate(self, _char: BleakGATTCharacteristic | None, data: bytearray) -> None:
@@ -451,11 +400,3 @@ class BleSensor:
         if self._lost_timer is not None:
             self._lost_timer.cancel()
             self._lost_timer = None
-
-
-def _text(raw: bytes, uuid: str, address: str) -> str | None:
-    try:
-        return gatt.parse_utf8_string(raw)
-    except ValueError as exc:
-        log.info("%s: unreadable string in %s: %s", address, uuid, exc)
-        return None

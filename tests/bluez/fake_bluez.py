@@ -41,17 +41,15 @@ from typing import Any, TypeVar
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from .fake_devices import CCCD, FakeCharacteristic, FakePeripheral
+from .fake_devices import FakeCharacteristic, FakePeripheral, gatt_objects
 from .fake_methods import (
     ADAPTER,
     ADAPTER_PATH,
     BATTERY,
     CHAR,
-    DESC,
     DEVICE,
     OM,
     PROPS,
-    SERVICE,
     dispatch,
 )
 
@@ -315,52 +313,12 @@ class FakeBlueZ:
     # ----------------------------------------------------------------- connection
     def _connect(self, dev: _Device) -> None:
         dev.connected = True
-        handle = 0x000C
-        for service in dev.peripheral.gatt_services():
-            spath = f"{dev.path}/service{handle:04x}"
-            self._gatt(
-                spath,
-                SERVICE,
-                {
-                    "UUID": Variant("s", service.uuid),
-                    "Device": Variant("o", dev.path),
-                    "Primary": Variant("b", True),
-                    "Includes": Variant("ao", []),
-                    "Handle": Variant("q", handle),
-                },
-            )
-            handle += 1
-            for char in service.characteristics:
-                cpath = f"{spath}/char{handle:04x}"
-                self._gatt(
-                    cpath,
-                    CHAR,
-                    {
-                        "UUID": Variant("s", char.uuid),
-                        "Service": Variant("o", spath),
-                        "Value": Variant("ay", b""),
-                        "Notifying": Variant("b", bool(dev.subscribers.get(cpath))),
-                        "Flags": Variant("as", list(char.flags)),
-                        "MTU": Variant("q", 247),
-                        "Handle": Variant("q", handle + 1),
-                    },
-                )
-                dev.char_paths[char.uuid] = cpath
-                dev.chars[cpath] = char
-                handle += 2
-                if char.subscribable:
-                    self._gatt(
-                        f"{cpath}/desc{handle:04x}",
-                        DESC,
-                        {
-                            "UUID": Variant("s", CCCD),
-                            "Characteristic": Variant("o", cpath),
-                            "Value": Variant("ay", b""),
-                            "Flags": Variant("as", ["read", "write"]),
-                            "Handle": Variant("q", handle),
-                        },
-                    )
-                    handle += 1
+        for path, interface, props, char in gatt_objects(dev.peripheral, dev.path):
+            if char is not None:
+                props["Notifying"] = Variant("b", bool(dev.subscribers.get(path)))
+                dev.char_paths[char.uuid] = path
+                dev.chars[path] = char
+            self._export(path, {interface: props})
         if dev.peripheral.battery_via_plugin:
             self._export(
                 dev.path,
@@ -374,9 +332,6 @@ class FakeBlueZ:
         self._set(dev.path, DEVICE, {"Connected": Variant("b", True)})
         # BlueZ resolves services a moment after the link is up.
         self._loop.call_later(0.005, self._services_resolved, dev)
-
-    def _gatt(self, path: str, interface: str, props: Props) -> None:
-        self._export(path, {interface: props})
 
     def _services_resolved(self, dev: _Device) -> None:
         if dev.connected:

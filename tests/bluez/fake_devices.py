@@ -11,12 +11,16 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from dbus_fast import Variant
+
 __all__ = [
+    "CCCD",
     "FakeCharacteristic",
     "FakePeripheral",
     "FakeService",
     "blood_pressure_cuff",
     "full_uuid",
+    "gatt_objects",
     "heart_rate_strap",
     "pulse_oximeter",
     "unrelated_device",
@@ -85,6 +89,74 @@ class FakePeripheral:
         if self.battery_via_plugin:
             return [s for s in self.services if s.uuid != full_uuid(0x180F)]
         return list(self.services)
+
+
+GattObject = tuple[str, str, dict[str, Variant], FakeCharacteristic | None]
+
+
+def gatt_objects(peripheral: FakePeripheral, device_path: str) -> list[GattObject]:
+    """The GATT objects BlueZ exports for a connected peripheral, parents first.
+
+    Each is (object path, interface, properties, the characteristic or None). Paths and handles
+    follow BlueZ: ``serviceNNNN/charNNNN/descNNNN`` with hex attribute handles from 0x000c, a
+    characteristic taking two handles (declaration, value) and a CCCD descriptor after each
+    characteristic that can notify or indicate.
+    """
+    out: list[GattObject] = []
+    handle = 0x000C
+    for service in peripheral.gatt_services():
+        spath = f"{device_path}/service{handle:04x}"
+        out.append(
+            (
+                spath,
+                "org.bluez.GattService1",
+                {
+                    "UUID": Variant("s", service.uuid),
+                    "Device": Variant("o", device_path),
+                    "Primary": Variant("b", True),
+                    "Includes": Variant("ao", []),
+                    "Handle": Variant("q", handle),
+                },
+                None,
+            )
+        )
+        handle += 1
+        for char in service.characteristics:
+            cpath = f"{spath}/char{handle:04x}"
+            out.append(
+                (
+                    cpath,
+                    "org.bluez.GattCharacteristic1",
+                    {
+                        "UUID": Variant("s", char.uuid),
+                        "Service": Variant("o", spath),
+                        "Value": Variant("ay", b""),
+                        "Notifying": Variant("b", False),
+                        "Flags": Variant("as", list(char.flags)),
+                        "MTU": Variant("q", 247),
+                        "Handle": Variant("q", handle + 1),
+                    },
+                    char,
+                )
+            )
+            handle += 2
+            if char.subscribable:
+                out.append(
+                    (
+                        f"{cpath}/desc{handle:04x}",
+                        "org.bluez.GattDescriptor1",
+                        {
+                            "UUID": Variant("s", CCCD),
+                            "Characteristic": Variant("o", cpath),
+                            "Value": Variant("ay", b""),
+                            "Flags": Variant("as", ["read", "write"]),
+                            "Handle": Variant("q", handle),
+                        },
+                        None,
+                    )
+                )
+                handle += 1
+    return out
 
 
 def _device_information(manufacturer: str, model: str, serial: str, firmware: str) -> FakeService:
