@@ -8,9 +8,10 @@ only submits the connection task. The task, for as long as the sensor runs:
    never an address string (which would make bleak scan on its own and collide with our scan);
 2. connects, reads Device Information, Body Sensor Location and Battery Level (each optional;
    BlueZ's battery plugin hides the Battery service, so then the level is read from
-   ``org.bluez.Battery1`` instead; see :mod:`devices.ble_setup`), reports :class:`~kapmonitor.types.SensorInfo`, subscribes to every measurement the device
-   offers (HR 0x2A37 notify, BP 0x2A35 indicate, PLX 0x2A5F notify / 0x2A5E indicate, battery
-   notify) and reports CONNECTED;
+   ``org.bluez.Battery1`` instead; see :mod:`devices.ble_setup`), reports
+   :class:`~kapmonitor.types.SensorInfo`, subscribes to every measurement the device offers
+   (HR 0x2A37 notify, BP 0x2A35 indicate, PLX 0x2A5F notify / 0x2A5E indicate, battery notify)
+   and reports CONNECTED;
 3. waits until the link drops (bleak's ``disconnected_callback`` sets an event) or stop;
 4. on a drop: reports RECONNECTING, **always** ``await client.disconnect()`` on the dead client
    (on BlueZ its notification subscription otherwise survives into the next connection), then
