@@ -258,7 +258,7 @@ class AlarmTransition:
         alarm_id: the rule's stable name, e.g. ``hr_high``.
         action: what caused the transition: ``raised``, ``acknowledged``,
             ``audio_paused``, ``audio_resumed``, ``condition_cleared``,
-            ``resolved``, ``escalated``.
+            ``resolved``, ``escalated``, ``limit_changed``.
         value: the triggering or current value, when there is one.
         limit: the limit that was crossed, when there is one.
     """
