@@ -1,0 +1,657 @@
+"""UI-B widgets: alarm banner and list, alarm audio, observation entry, dialogs, device panel."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import threading
+import wave
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import itertools
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
+from pytestqt.qtbot import QtBot
+
+from db.store import SqlStore
+from devices.errors import NoAdapterError
+from devices.scanner import DiscoveredSensor
+from kapmonitor.alarms import ActiveAlarm
+from kapmonitor.clock import FakeClock
+from kapmonitor.protocols import PRESETS
+from kapmonitor.recorder import Recorder
+from kapmonitor.settings import AudioSettings, ClinicSettings
+from kapmonitor.store import SessionSpec, StoreError
+from kapmonitor.types import (
+    AlarmCategory,
+    AlarmPriority,
+    AlarmState,
+    AlarmTransition,
+    ObservationKind,
+    ReadingFlag,
+    SensorKind,
+    Stream,
+)
+from ui.alarm_banner import AlarmBanner, AlarmListWidget, flash_lit
+from ui.audio import AlarmAudio, AlarmSoundPolicy
+from ui.device_panel import NO_ADAPTER_TEXT, SIMULATED_ADDRESS, DevicePanel
+from ui.end_session_dialog import EndSessionDialog
+from ui.observation_commands import ObservationCommands
+from ui.observation_panel import ObservationPanel, VitalsError, parse_vitals
+from ui.session_dialog import StartSessionDialog
+from ui.settings_dialog import SettingsDialog
+from ui.sounds import SOUND_FILES, generate_sounds, sounds_dir
+from ui.theme import DARK, apply_theme
+from ui.worker import DbWorker
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _themed(qapp: QApplication) -> None:
+    apply_theme(qapp, DARK)
+
+
+def _alarm(
+    alarm_id: str = "hr_very_high",
+    priority: AlarmPriority = AlarmPriority.HIGH,
+    state: AlarmState = AlarmState.ACTIVE,
+    *,
+    escalated: bool = False,
+    since: datetime = T0,
+    value: float | None = 152.0,
+    limit: float | None = 140.0,
+) -> ActiveAlarm:
+    audio_on = state in (AlarmState.ACTIVE, AlarmState.LATCHED)
+    return ActiveAlarm(
+        alarm_id,
+        alarm_id.replace("_", " ").capitalize(),
+        priority,
+        AlarmCategory.PHYSIOLOGICAL,
+        state,
+        since,
+        value,
+        limit,
+        Stream.HEART_RATE,
+        audio_on,
+        state is not AlarmState.LATCHED,
+        escalated,
+    )
+
+
+# ------------------------------------------------------------------ alarm banner
+class _Mono:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_banner_is_calm_without_alarms(qtbot: QtBot) -> None:
+    banner = AlarmBanner(DARK, clock=FakeClock(T0))
+    qtbot.addWidget(banner)
+    assert banner.title_text == "No alarms"
+    assert not banner.is_flashing
+    assert banner.is_lit
+    assert not banner.ack_button.isVisible()
+    assert not banner._timer.isActive()  # nothing repaints when nothing flashes
+
+
+@pytest.mark.parametrize(
+    ("priority", "state", "unlit_at"),
+    [
+        (AlarmPriority.HIGH, AlarmState.ACTIVE, 0.3),  # 2 Hz: lit 0-0.25 s, dark 0.25-0.5 s
+        (AlarmPriority.MEDIUM, AlarmState.ACTIVE, 1.2),  # 0.5 Hz: lit 0-1 s, dark 1-2 s
+        (AlarmPriority.HIGH, AlarmState.AUDIO_PAUSED, 0.3),  # pausing audio never hides the light
+        (AlarmPriority.HIGH, AlarmState.LATCHED, 0.3),
+    ],
+)
+def test_banner_flash_phase_follows_real_time(
+    qtbot: QtBot, priority: AlarmPriority, state: AlarmState, unlit_at: float
+) -> None:
+    mono = _Mono()
+    banner = AlarmBanner(DARK, clock=FakeClock(T0), monotonic=mono)
+    qtbot.addWidget(banner)
+    banner.set_alarms([_alarm(priority=priority, state=state)])
+    assert banner.is_flashing
+    assert banner.is_lit
+    mono.t += unlit_at
+    banner._refresh()
+    assert not banner.is_lit
+    # Many seconds later, one refresh is enough: the phase comes from elapsed time, not tick counts.
+    mono.t += 1000.0 - unlit_at
+    banner._refresh()
+    assert banner.is_lit
+
+
+@pytest.mark.parametrize(
+    ("priority", "state"),
+    [
+        (AlarmPriority.LOW, AlarmState.ACTIVE),
+        (AlarmPriority.HIGH, AlarmState.ACKNOWLEDGED),
+        (AlarmPriority.MEDIUM, AlarmState.ACKNOWLEDGED),
+    ],
+)
+def test_banner_steady_for_low_and_acknowledged(
+    qtbot: QtBot, priority: AlarmPriority, state: AlarmState
+) -> None:
+    mono = _Mono()
+    banner = AlarmBanner(DARK, clock=FakeClock(T0), monotonic=mono)
+    qtbot.addWidget(banner)
+    banner.set_alarms([_alarm(priority=priority, state=state)])
+    assert not banner.is_flashing
+    for dt in (0.3, 0.7, 1.2, 1.6):
+        mono.t = 100.0 + dt
+        banner._refresh()
+        assert banner.is_lit
+    assert not banner._timer.isActive()
+
+
+def test_flash_rates_are_within_iec_ranges() -> None:
+    def transitions(priority: AlarmPriority) -> int:
+        samples = [flash_lit(priority, AlarmState.ACTIVE, i / 1000) for i in range(10_000)]
+        return sum(a != b for a, b in itertools.pairwise(samples))
+
+    high_hz = transitions(AlarmPriority.HIGH) / 2 / 10
+    medium_hz = transitions(AlarmPriority.MEDIUM) / 2 / 10
+    assert 1.4 <= high_hz <= 2.8
+    assert 0.4 <= medium_hz <= 0.8
+
+
+def test_banner_real_timer_flashes_only_while_alarm(qtbot: QtBot) -> None:
+    banner = AlarmBanner(DARK, clock=FakeClock(T0))
+    qtbot.addWidget(banner)
+    banner.set_alarms([_alarm()])
+    assert banner._timer.isActive()
+    seen: set[bool] = set()
+    for _ in range(12):
+        qtbot.wait(60)
+        seen.add(banner.is_lit)
+    assert seen == {True, False}  # it really flashes at 2 Hz in real time
+    banner.set_alarms([])
+    assert not banner._timer.isActive()
+    assert banner.is_lit
+    assert banner.title_text == "No alarms"
+
+
+def test_banner_shows_most_urgent_and_counts_others(qtbot: QtBot) -> None:
+    clock = FakeClock(T0 + timedelta(minutes=3))
+    banner = AlarmBanner(DARK, clock=clock)
+    qtbot.addWidget(banner)
+    banner.set_alarms(
+        [
+            _alarm("hr_very_high", AlarmPriority.HIGH, AlarmState.ACKNOWLEDGED),
+            _alarm("spo2_low", AlarmPriority.MEDIUM, value=90.0, limit=92.0),
+            _alarm("battery", AlarmPriority.LOW, value=None, limit=None),
+        ]
+    )
+    assert banner.shown_alarm_id == "spo2_low"  # unacknowledged first
+    assert banner.title_text.startswith("MEDIUM")
+    assert "limit 92" in banner.detail_text
+    assert "(3 min)" in banner.detail_text
+    assert banner.others_text == "+2 other alarms"
+
+
+def test_banner_keys_acknowledge_and_pause_but_not_while_typing(qtbot: QtBot) -> None:
+    window = QWidget()
+    layout = QVBoxLayout(window)
+    banner = AlarmBanner(DARK, clock=FakeClock(T0))
+    note = QLineEdit()
+    layout.addWidget(banner)
+    layout.addWidget(note)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    banner.set_alarms([_alarm()])
+    acks: list[str] = []
+    pauses: list[str] = []
+    banner.acknowledge_requested.connect(acks.append)
+    banner.pause_requested.connect(pauses.append)
+    note.setFocus()
+    qtbot.keyClicks(note, "ap")
+    assert note.text() == "ap"
+    assert acks == []
+    assert pauses == []
+    banner.ack_button.setFocus()
+    qtbot.keyClick(banner.ack_button, Qt.Key.Key_P)
+    qtbot.keyClick(banner.ack_button, Qt.Key.Key_A)
+    assert pauses == ["hr_very_high"]
+    assert acks == ["hr_very_high"]
+
+
+def test_alarm_list_newest_first(qtbot: QtBot) -> None:
+    lst = AlarmListWidget(DARK)
+    qtbot.addWidget(lst)
+    assert lst.rowCount() == 0
+    raised = AlarmTransition(
+        T0,
+        "hr_high",
+        "Heart rate high",
+        AlarmPriority.MEDIUM,
+        AlarmCategory.PHYSIOLOGICAL,
+        AlarmState.ACTIVE,
+        "raised",
+        Stream.HEART_RATE,
+        125.0,
+        120.0,
+    )
+    acked = dataclasses.replace(
+        raised, at=T0 + timedelta(seconds=30), state=AlarmState.ACKNOWLEDGED, action="acknowledged"
+    )
+    lst.add_transitions([raised, acked])
+    assert lst.rowCount() == 2
+    assert lst.item(0, 3).text() == "acknowledged"
+    assert lst.item(1, 3).text() == "raised"
+    assert lst.item(1, 4).text() == "125 bpm"
+    assert lst.item(0, 0).text() == (T0 + timedelta(seconds=30)).astimezone().strftime("%H:%M:%S")
+
+
+# ------------------------------------------------------------------------ audio
+def test_policy_high_repeats_from_time_and_ack_silences() -> None:
+    policy = AlarmSoundPolicy()
+    audio = AudioSettings(volume=30)
+    high = [_alarm()]
+    first = policy.decide(high, 0.0, audio)
+    assert first is not None
+    assert first.priority is AlarmPriority.HIGH
+    assert first.volume == pytest.approx(0.30)
+    assert policy.decide(high, 5.0, audio) is None
+    assert policy.decide(high, 15.0, audio) is not None
+    assert policy.decide([_alarm(state=AlarmState.ACKNOWLEDGED)], 40.0, audio) is None
+    assert policy.decide([_alarm(state=AlarmState.AUDIO_PAUSED)], 41.0, audio) is None
+    louder = policy.decide([_alarm(escalated=True)], 42.0, audio)
+    assert louder is not None
+    assert louder.volume > 0.30
+
+
+def test_policy_new_alarm_chimes_at_once_low_only_once_visual_only_never() -> None:
+    policy = AlarmSoundPolicy()
+    audio = AudioSettings(volume=40)
+    medium = _alarm("hr_high", AlarmPriority.MEDIUM)
+    assert policy.decide([medium], 0.0, audio) is not None
+    assert policy.decide([medium, _alarm()], 1.0, audio) is not None  # a new alarm does not wait
+    low = _alarm("battery", AlarmPriority.LOW)
+    policy2 = AlarmSoundPolicy()
+    chime = policy2.decide([low], 0.0, audio)
+    assert chime is not None
+    assert chime.priority is AlarmPriority.LOW
+    assert all(policy2.decide([low], t, audio) is None for t in (10.0, 100.0, 1000.0))
+    silent = AudioSettings(volume=100, visual_only=True)
+    assert AlarmSoundPolicy().decide([_alarm(escalated=True)], 0.0, silent) is None
+
+
+def test_audio_without_device_falls_back_to_visual_with_notice(qtbot: QtBot) -> None:
+    audio = AlarmAudio(AudioSettings())
+    if audio.available:  # pragma: no cover - a machine with a sound server
+        pytest.skip("this machine has working audio output")
+    reasons: list[str] = []
+    audio.audio_unavailable.connect(reasons.append)
+    played: list[str] = []
+    audio.chime_played.connect(lambda p, v: played.append(p))
+    qtbot.waitUntil(lambda: bool(reasons), timeout=2000)
+    assert reasons == [audio.unavailable_reason]
+    assert reasons[0]
+    audio.set_alarms([_alarm()])  # never raises, never plays
+    audio.set_alarms([])
+    assert played == []
+    audio.stop()
+
+
+def test_sound_files_are_small_soft_and_reproducible(tmp_path: Path) -> None:
+    generate_sounds(tmp_path)
+    for name in SOUND_FILES.values():
+        committed = sounds_dir() / name
+        assert committed.stat().st_size < 100_000
+        assert committed.read_bytes() == (tmp_path / name).read_bytes()
+        with wave.open(str(committed), "rb") as wav:
+            assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 22050)
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(float)
+        peak = np.max(np.abs(samples))
+        assert peak < 0.3 * 32767  # about -12 dBFS: the volume setting is the real loudness
+        assert np.max(np.abs(samples[:220])) < 0.3 * peak  # gentle attack: no click in the first 10 ms
+
+
+# -------------------------------------------------------------- observation entry
+@pytest.fixture
+def session(tmp_path: Path, qtbot: QtBot) -> Iterator[tuple[Recorder, FakeClock, DbWorker, ObservationPanel]]:
+    clock = FakeClock(T0)
+    store = SqlStore.open(tmp_path / "obs.db", clock=clock)
+    recorder = Recorder(store, clock, ClinicSettings.defaults().alarms, autotick=False)
+    recorder.start_session(SessionSpec("K-001", PRESETS["sublingual"]))
+    worker = DbWorker()
+    panel = ObservationPanel(
+        ClinicSettings.defaults(), ObservationCommands(recorder, worker.run_in_worker, clock), DARK
+    )
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    with qtbot.waitActive(panel):
+        panel.activateWindow()
+    yield recorder, clock, worker, panel
+    worker.shutdown()
+    recorder.close()
+    store.close()
+
+
+def _wait_saved(qtbot: QtBot, worker: DbWorker) -> None:
+    qtbot.waitUntil(lambda: worker.pending == 0, timeout=5000)
+
+
+def test_note_shows_saving_until_committed(qtbot: QtBot, session: tuple) -> None:
+    recorder, _, worker, panel = session
+    panel.text_line.setFocus()
+    qtbot.keyClicks(panel.text_line, "client calm, eyes closed")
+    qtbot.keyClick(panel.text_line, Qt.Key.Key_Return)
+    assert panel.text_line.text() == ""
+    texts = panel.timeline.entry_texts()
+    assert len(texts) == 1
+    assert texts[0].startswith("saving…")  # not shown as saved before the commit callback
+    _wait_saved(qtbot, worker)
+    assert panel.timeline.pending_tokens() == []
+    assert "client calm, eyes closed" in panel.timeline.entry_texts()[0]
+    assert not panel.timeline.entry_texts()[0].startswith("saving")
+    notes = [o for o in recorder.observations() if o.kind is ObservationKind.NOTE]
+    assert [o.text for o in notes] == ["client calm, eyes closed"]
+
+
+def test_digit_keys_record_quick_tags_without_looking(qtbot: QtBot, session: tuple) -> None:
+    recorder, _, worker, panel = session
+    panel.text_line.setFocus()
+    qtbot.keyClick(panel.text_line, Qt.Key.Key_1)  # empty line: tag 1 = nausea
+    assert panel.text_line.text() == ""
+    qtbot.keyClicks(panel.text_line, "HR 1")  # while typing a digit is text
+    assert panel.text_line.text() == "HR 1"
+    qtbot.keyClick(panel.text_line, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)  # Alt+2 = anxiety
+    assert panel.text_line.text() == "HR 1"
+    panel.tag_buttons["7"].click()
+    _wait_saved(qtbot, worker)
+    tags = [o.name for o in recorder.observations() if o.kind is ObservationKind.TAG]
+    assert sorted(tags) == ["anxiety", "nausea", "water_given"]
+
+
+def test_minutes_ago_applies_to_next_entry_only(qtbot: QtBot, session: tuple) -> None:
+    recorder, clock, worker, panel = session
+    clock.advance(1800)
+    panel.minutes_ago.setValue(10)
+    panel.record_scale("moaa_s", 4)
+    assert panel.minutes_ago.value() == 0
+    panel.record_scale("rass", -2)
+    _wait_saved(qtbot, worker)
+    by_name = {o.name: o for o in recorder.observations()}
+    assert by_name["moaa_s"].value == 4.0
+    assert by_name["moaa_s"].occurred_at == clock.now() - timedelta(minutes=10)
+    assert by_name["rass"].occurred_at == clock.now()
+    assert any("RASS agitation-sedation -2" in t for t in panel.timeline.entry_texts())
+
+
+def test_scale_buttons_exist_for_each_shown_scale(session: tuple) -> None:
+    panel = session[3]
+    assert list(panel.scale_buttons["moaa_s"]) == [5, 4, 3, 2, 1, 0]
+    assert list(panel.scale_buttons["rass"]) == list(range(4, -6, -1))
+    assert panel.scale_buttons["dissociation"][2].text() == "Moderate"
+    assert panel.scale_buttons["rass"][4].text() == "+4"
+
+
+@pytest.mark.parametrize(
+    ("texts", "field", "fragment"),
+    [
+        ({"systolic": "250x"}, "systolic", "enter a number"),
+        ({"systolic": "120"}, "diastolic", "both systolic and diastolic"),
+        ({"systolic": "120", "diastolic": "130"}, "diastolic", "below systolic"),
+        ({"spo2": "101"}, "spo2", "between 50 and 100"),
+        ({}, "systolic", "at least one"),
+    ],
+)
+def test_vitals_validation(texts: dict[str, str], field: str, fragment: str) -> None:
+    with pytest.raises(VitalsError) as info:
+        parse_vitals(texts)
+    assert info.value.field == field
+    assert fragment in str(info.value)
+
+
+def test_manual_vitals_saved_as_manual_readings(qtbot: QtBot, session: tuple) -> None:
+    recorder, _, worker, panel = session
+    panel.vital_fields["systolic"].setText("250x")
+    panel.save_vitals()
+    assert "enter a number" in panel.vitals_message.text()
+    assert panel.timeline.entry_texts() == []
+    panel.vital_fields["systolic"].setText("132")
+    panel.vital_fields["diastolic"].setText("84")
+    qtbot.keyClick(panel.vital_fields["diastolic"], Qt.Key.Key_Return)
+    assert panel.vitals_message.text() == ""
+    _wait_saved(qtbot, worker)
+    reading = recorder.last_reading(Stream.BP_SYSTOLIC)
+    assert reading is not None
+    assert reading.value == 132.0
+    assert reading.flags & ReadingFlag.MANUAL
+    assert any("BP 132/84" in t for t in panel.timeline.entry_texts())
+
+
+def test_edit_and_delete_keep_history(qtbot: QtBot, session: tuple) -> None:
+    recorder, clock, worker, panel = session
+    panel.text_line.setText("nausae")
+    panel.save_note()
+    _wait_saved(qtbot, worker)
+    (obs,) = recorder.observations()
+    commands = panel._commands
+    assert commands is not None
+    clock.advance(60)
+    commands.edit(
+        obs.observation_id, text="nausea, mild", reason="typo", on_saved=panel.timeline.add_observation
+    )
+    _wait_saved(qtbot, worker)
+    assert [o.text for o in panel.timeline.history(obs.observation_id)] == ["nausae", "nausea, mild"]
+    assert "(edited)" in panel.timeline.entry_texts()[0]
+    commands.delete(obs.observation_id, "wrong client", on_saved=panel.timeline.add_observation)
+    _wait_saved(qtbot, worker)
+    assert "deleted: wrong client" in panel.timeline.entry_texts()[0]
+    panel.timeline.select(obs.observation_id)
+    assert not panel.timeline.edit_button.isEnabled()
+    assert panel.timeline.history_button.isEnabled()
+
+
+class _FailingRecorder:
+    def add_observation(self, *args: object, **kwargs: object) -> None:
+        raise StoreError("the database disk is full; free space and try again")
+
+
+def test_failed_save_is_never_shown_as_saved_and_text_comes_back(qtbot: QtBot) -> None:
+    worker = DbWorker()
+    panel = ObservationPanel(
+        ClinicSettings.defaults(),
+        ObservationCommands(
+            _FailingRecorder(),
+            worker.run_in_worker,  # type: ignore[arg-type]
+            FakeClock(T0),
+        ),
+        DARK,
+    )
+    qtbot.addWidget(panel)
+    panel.text_line.setText("client asked for water")
+    panel.save_note()
+    qtbot.waitUntil(lambda: worker.pending == 0, timeout=5000)
+    assert panel.text_line.text() == "client asked for water"
+    assert "disk is full" in panel.status.text()
+    assert panel.timeline.entry_texts() == []
+    panel.record_tag("1")
+    qtbot.waitUntil(lambda: worker.pending == 0, timeout=5000)
+    assert panel.timeline.entry_texts()[0].startswith("NOT SAVED")
+    worker.shutdown()
+
+
+def test_check_prompt_done_with_blood_pressure(qtbot: QtBot, session: tuple) -> None:
+    recorder, _, worker, panel = session
+    snap = recorder.snapshot()
+    panel.snapshot_arrived(snap)
+    prompt = panel.check_prompt
+    assert prompt.isVisible()
+    assert prompt.check_name == "vitals_pre_dose"
+    prompt.systolic.setText("128")
+    prompt.diastolic.setText("82")
+    prompt.done_button.click()
+    assert not prompt.isVisible()
+    _wait_saved(qtbot, worker)  # vitals, then the check (queued from the vitals callback)
+    qtbot.waitUntil(lambda: worker.pending == 0, timeout=5000)
+    snap = recorder.tick()
+    assert snap is not None
+    status = {c.name: c for c in snap.checks}["vitals_pre_dose"]
+    assert status.state == "done"
+    assert "BP 128/82" in status.note
+    panel.snapshot_arrived(snap)
+    assert not prompt.isVisible()
+
+
+# ---------------------------------------------------------------------- dialogs
+def test_start_session_dialog_validates_next_to_fields(qtbot: QtBot) -> None:
+    dialog = StartSessionDialog(ClinicSettings.defaults(), ["K-017"])
+    qtbot.addWidget(dialog)
+    dialog.client.setCurrentText("Jane Doe")
+    dialog.dose.setText("lots")
+    dialog.try_accept()
+    assert dialog.result() == 0
+    assert "2-32 letters" in dialog.client_error.text()
+    assert "must be a number" in dialog.dose_error.text()
+    assert "initials" in dialog.clinician_error.text()
+    dialog.client.setCurrentText("K-017")
+    dialog.dose.setText("150")
+    dialog.clinician.setText("AB")
+    dialog.limits.limit["hr_low"].setValue(125)  # above the 120 high limit: refused beside the rule
+    dialog.try_accept()
+    assert "must be above" in dialog.limits.errors["hr_high"].text()
+    dialog.limits.limit["hr_low"].setValue(45)
+    dialog.limits.limit["hr_high"].setValue(130)
+    dialog.try_accept()
+    spec, alarms = dialog.result_spec()
+    assert spec.client_code == "K-017"
+    assert spec.dose_amount == 150.0
+    assert spec.protocol.name == "sublingual"
+    assert alarms.rule("hr_high").limit == 130.0
+    assert spec.settings["alarms"]["rules"] == alarms.to_dict()["rules"]
+    assert ClinicSettings.from_dict(spec.settings).alarms == alarms
+
+
+def test_settings_dialog_error_beside_field_then_saves(qtbot: QtBot) -> None:
+    saved: list[ClinicSettings] = []
+    dialog = SettingsDialog(ClinicSettings.defaults(), saved.append)
+    qtbot.addWidget(dialog)
+    dialog.tag_edits["3"].setText("x" * 70)
+    dialog.try_save()
+    assert saved == []
+    assert "at most 60 characters" in dialog.errors["tag:3"].text()
+    assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == "Quick tags"
+    dialog.tag_edits["3"].setText("Tearful")
+    dialog.tag_edits["9"].setText("")
+    dialog.visual_only.setChecked(True)
+    dialog.theme_combo.setCurrentText("light")
+    dialog.try_save()
+    (new,) = saved
+    assert new.tag_for_key("3") is not None
+    assert new.tag_for_key("3").label == "Tearful"  # type: ignore[union-attr]
+    assert new.tag_for_key("3").name == "crying"  # type: ignore[union-attr]  # stored name kept
+    assert new.tag_for_key("9") is None
+    assert new.audio.visual_only
+    assert new.theme == "light"
+    assert ClinicSettings.from_dict(new.to_dict()) == new
+
+
+def test_end_session_requires_reason_when_early_or_unchecked(qtbot: QtBot) -> None:
+    items = ClinicSettings.defaults().discharge_checklist
+    early = EndSessionDialog(85 * 60, 120, items)
+    qtbot.addWidget(early)
+    assert early.reason_required()
+    assert not early.end_button.isEnabled()
+    early.reason.setText("client transferred to ER for review")
+    assert early.end_button.isEnabled()
+    assert "ended early at 85 of 120 min" in early.end_reason()
+    assert "client transferred" in early.end_reason()
+    done = EndSessionDialog(130 * 60, 120, items)
+    qtbot.addWidget(done)
+    assert done.items["min_observation_met"].isChecked()
+    for box in done.items.values():
+        box.setChecked(True)
+    assert not done.reason_required()
+    assert done.end_button.isEnabled()
+    assert done.end_reason() == "observed 130 min; discharge checklist complete"
+
+
+# ------------------------------------------------------------------ device panel
+class _FakeScanner:
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.sensors: list[DiscoveredSensor] = []
+        self.stopped = False
+
+    def start(self, on_update: object = None) -> concurrent.futures.Future[None]:
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.on_update = on_update
+
+        def run() -> None:  # like the BLE thread: never the GUI thread
+            if self.error is not None:
+                future.set_exception(self.error)
+                return
+            future.set_result(None)
+            self.sensors = [
+                DiscoveredSensor("AA:01", "Polar H10 12345678", -60, (SensorKind.HEART_RATE,), ())
+            ]
+            on_update(self.current())  # type: ignore[operator]
+
+        threading.Thread(target=run).start()
+        return future
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopped = True
+
+    def current(self) -> list[DiscoveredSensor]:
+        return list(self.sensors)
+
+
+def test_device_panel_without_adapter_offers_simulated(qtbot: QtBot) -> None:
+    panel = DevicePanel(_FakeScanner(NoAdapterError("org.bluez not found")), DARK)
+    qtbot.addWidget(panel)
+    panel.start_scan()
+    qtbot.waitUntil(lambda: panel.message.text() == NO_ADAPTER_TEXT, timeout=3000)
+    assert panel.addresses() == [SIMULATED_ADDRESS]
+    assert not panel.connect_button.isEnabled()
+    requested: list[tuple[str, str]] = []
+    panel.connect_requested.connect(lambda a, n: requested.append((a, n)))
+    panel.set_checked(SIMULATED_ADDRESS)
+    panel.connect_button.click()
+    assert requested == [(SIMULATED_ADDRESS, "Simulated sensor")]
+
+
+def test_device_panel_lists_sensors_from_ble_thread(qtbot: QtBot) -> None:
+    scanner = _FakeScanner()
+    panel = DevicePanel(scanner, DARK)
+    qtbot.addWidget(panel)
+    panel.start_scan()
+    qtbot.waitUntil(lambda: len(panel.addresses()) == 2, timeout=3000)
+    assert panel.addresses() == [SIMULATED_ADDRESS, "AA:01"]
+    assert panel.table.item(1, 2).text() == "strong (-60 dBm)"
+    requested: list[str] = []
+    panel.connect_requested.connect(lambda a, n: requested.append(a))
+    panel.set_checked("AA:01")
+    panel.set_checked(SIMULATED_ADDRESS)
+    panel.connect_button.click()
+    assert sorted(requested) == ["AA:01", SIMULATED_ADDRESS]
+    assert panel.discovered("AA:01") is not None
+    panel.stop_scan()
+    assert scanner.stopped
+
+
+def test_device_panel_without_bluetooth_at_all(qtbot: QtBot) -> None:
+    panel = DevicePanel(None, DARK)
+    qtbot.addWidget(panel)
+    panel.start_scan()
+    assert panel.message.text() == NO_ADAPTER_TEXT
+    assert panel.addresses() == [SIMULATED_ADDRESS]
