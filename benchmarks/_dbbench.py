@@ -18,10 +18,24 @@ from db.models import Base
 from db.store import SqlStore
 from kapmonitor.protocols import PRESETS
 from kapmonitor.store import SessionSpec
+from kapmonitor.types import (
+    AlarmCategory,
+    AlarmPriority,
+    AlarmState,
+    AlarmTransition,
+    EventKind,
+    Observation,
+    ObservationKind,
+    SessionEvent,
+    Stream,
+    new_observation_id,
+)
 
 SESSION_S = 4 * 3600
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 SENSOR = "F0:13:C3:5A:22:9B"
+DATA_VERSION = 2
+"""Bump when the generated content changes, so cached databases are rebuilt."""
 
 
 def quick() -> bool:
@@ -70,7 +84,7 @@ def session_rows(session_id: int, start: datetime, seed: int) -> list[tuple[int,
 
 def review_db(n_sessions: int) -> Path:
     """A database of ``n_sessions`` 4-hour sessions, cached under /tmp by schema revision and size."""
-    path = Path(f"/tmp/kapmonitor-bench-{head_revision()}-{n_sessions}.db")
+    path = Path(f"/tmp/kapmonitor-bench-{head_revision()}-v{DATA_VERSION}-{n_sessions}.db")
     if path.exists():
         return path
     print(f"building {path} ({n_sessions} sessions; cached for later runs)...", flush=True)
@@ -78,8 +92,23 @@ def review_db(n_sessions: int) -> Path:
     for suffix in ("", "-wal", "-shm"):
         Path(str(building) + suffix).unlink(missing_ok=True)
     store = SqlStore.open(building, synchronous="OFF")
-    ids = [store.create_session(SessionSpec(f"K-{i:04d}", PRESETS["sublingual"], 100.0),
-                                T0 + timedelta(days=i)) for i in range(n_sessions)]
+    ids = []
+    for i in range(n_sessions):
+        start = T0 + timedelta(days=i)
+        sid = store.create_session(SessionSpec(f"K-{i:04d}", PRESETS["sublingual"], 100.0), start)
+        store.append_event(sid, SessionEvent(EventKind.SESSION_STARTED, start))
+        store.append_event(sid, SessionEvent(EventKind.DOSE_GIVEN, start + timedelta(minutes=20),
+                                             {"amount": 100.0, "unit": "mg"}))
+        for k in range(12):
+            store.save_observation(sid, Observation(
+                new_observation_id(), 1, ObservationKind.NOTE, "note", start + timedelta(minutes=25 + 10 * k),
+                start + timedelta(minutes=26 + 10 * k), text=f"calm, breathing slowly ({k})", author="AB"))
+        for k in range(4):
+            store.log_alarm(sid, AlarmTransition(
+                start + timedelta(minutes=60 + 30 * k), "hr_high", "Heart rate high", AlarmPriority.MEDIUM,
+                AlarmCategory.PHYSIOLOGICAL, AlarmState.ACTIVE, "raised", Stream.HEART_RATE, 121.0, 120.0))
+        store.end_session(sid, start + timedelta(hours=4, minutes=5), "fit to leave")
+        ids.append(sid)
     store.close()
     index = Base.metadata.tables["readings"].indexes
     engine = create_engine_for(building)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import db.export
 from db.export import COLUMNS, export_session_csv
 from db.store import SqlStore
 from kapmonitor.protocols import PRESETS
@@ -207,6 +208,14 @@ def test_deidentify(store: SqlStore) -> None:
     assert again == rows, "the same seed gives the same tokens and shift"
     _, other = export(store, sid, deidentify=True, rng=random.Random(8))
     assert other[0]["client_code"] != rows[0]["client_code"]
+
+
+def test_chunk_boundaries_do_not_change_the_output(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    sid, _ = fill(store)
+    whole, _ = export(store, sid)
+    monkeypatch.setattr(db.export, "_CHUNK", 7)
+    chunked, _ = export(store, sid)
+    assert chunked == whole
 
 
 def test_unknown_session(store: SqlStore) -> None:
