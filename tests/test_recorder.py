@@ -122,7 +122,9 @@ def _recorder(store: SqlStore, clock: FakeClock) -> tuple[Recorder, Listener]:
     return rec, listener
 
 
-def _hr(clock: FakeClock, bpm: float, sensor: str = "strap:1", flags: ReadingFlag = ReadingFlag.NONE) -> Reading:
+def _hr(
+    clock: FakeClock, bpm: float, sensor: str = "strap:1", flags: ReadingFlag = ReadingFlag.NONE
+) -> Reading:
     return Reading(Stream.HEART_RATE, bpm, clock.now(), sensor, flags)
 
 

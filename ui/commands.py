@@ -30,11 +30,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from db.store import SqlStore
-from kapmonitor.alarms import ActiveAlarm, AlarmSettings
-
 from db.paths import resolve_db_location
+from db.store import SqlStore
 from kapmonitor import __version__
+from kapmonitor.alarms import ActiveAlarm, AlarmSettings
 from kapmonitor.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
 from kapmonitor.protocols import PRESETS, ProtocolError, TreatmentProtocol, find_protocol
