@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import sys
 import threading
 import wave
 from collections.abc import Iterator
@@ -655,3 +656,29 @@ def test_device_panel_without_bluetooth_at_all(qtbot: QtBot) -> None:
     panel.start_scan()
     assert panel.message.text() == NO_ADAPTER_TEXT
     assert panel.addresses() == [SIMULATED_ADDRESS]
+
+
+def test_audio_reports_missing_sound_system(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "PySide6.QtMultimedia", None)  # import fails, as without libpulse0
+    audio = AlarmAudio(AudioSettings())
+    with qtbot.waitSignal(audio.audio_unavailable, timeout=2000) as blocker:
+        pass
+    assert "sound system could not be loaded" in blocker.args[0]
+    assert not audio.available
+
+
+def test_audio_sound_error_status_degrades_to_visual(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PITFALLS #13: QSoundEffect never raises; its status turns Error. Needs Qt Multimedia (libpulse0)."""
+    try:
+        from PySide6 import QtMultimedia
+    except ImportError:
+        pytest.skip("Qt Multimedia cannot load here (libpulse0 missing)")
+    if QtMultimedia.QMediaDevices.audioOutputs():  # pragma: no cover - a machine with a sound server
+        pytest.skip("this machine has a real audio output")
+    monkeypatch.setattr(QtMultimedia.QMediaDevices, "audioOutputs", staticmethod(lambda: ["fake device"]))
+    audio = AlarmAudio(AudioSettings())
+    with qtbot.waitSignal(audio.audio_unavailable, timeout=3000) as blocker:
+        pass
+    assert "could not be played" in blocker.args[0]
+    audio.set_alarms([_alarm()])
+    audio.stop()
