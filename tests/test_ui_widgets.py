@@ -43,6 +43,7 @@ from kapmonitor.types import (
 )
 from ui.alarm_banner import AlarmBanner, AlarmListWidget, flash_lit
 from ui.audio import AlarmAudio, AlarmSoundPolicy
+from ui.bridge import RecorderBridge
 from ui.device_panel import NO_ADAPTER_TEXT, SIMULATED_ADDRESS, DevicePanel
 from ui.end_session_dialog import EndSessionDialog
 from ui.observation_commands import ObservationCommands
@@ -334,6 +335,9 @@ def session(tmp_path: Path, qtbot: QtBot) -> Iterator[tuple[Recorder, FakeClock,
     panel = ObservationPanel(
         ClinicSettings.defaults(), ObservationCommands(recorder, worker.run_in_worker, clock), DARK
     )
+    bridge = RecorderBridge()  # as in the app: the recorder's listener also delivers each observation
+    recorder.add_listener(bridge)
+    bridge.observation_arrived.connect(panel.observation_arrived)
     qtbot.addWidget(panel)
     panel.show()
     qtbot.waitExposed(panel)
@@ -379,6 +383,9 @@ def test_digit_keys_record_quick_tags_without_looking(qtbot: QtBot, session: tup
     _wait_saved(qtbot, worker)
     tags = [o.name for o in recorder.observations() if o.kind is ObservationKind.TAG]
     assert sorted(tags) == ["anxiety", "nausea", "water_given"]
+    texts = panel.timeline.entry_texts()
+    assert len(texts) == 3
+    assert not any(t.startswith("saving") for t in texts)
 
 
 def test_minutes_ago_applies_to_next_entry_only(qtbot: QtBot, session: tuple) -> None:

@@ -128,9 +128,7 @@ class ObservationPanel(QFrame):
         self._shortcuts: list[QShortcut] = []
 
         self.text_line = QLineEdit()
-        self.text_line.setPlaceholderText(
-            "Type a note, Enter saves  ·  digits 1-9 on an empty line: quick tags"
-        )
+        self.text_line.setPlaceholderText("Note: type, Enter saves  ·  empty line: 1-9 = quick tag")
         self.text_line.setMinimumHeight(48)
         self.text_line.setStyleSheet("font-size: 19px;")
         self.text_line.returnPressed.connect(self.save_note)

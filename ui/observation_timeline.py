@@ -146,7 +146,8 @@ class ObservationTimeline(QWidget):
     def resolve_pending(self, token: str, observation: Observation) -> None:
         """The commit was confirmed: the pending entry becomes the saved observation."""
         self._pending.pop(token, None)
-        self.add_observation(observation)
+        self._revisions.setdefault(observation.observation_id, {})[observation.revision] = observation
+        self._rebuild()  # always: the bridge may have delivered this revision already
 
     def fail_pending(self, token: str, message: str) -> None:
         if token in self._pending:
