@@ -118,7 +118,10 @@ def create_engine_for(
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if path is not None:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+                if mode is not None and str(mode[0]).lower() != "wal":
+                    log.warning("database %s cannot use WAL (journal mode %s): readers will block "
+                                "writers; is it on a network drive?", path, mode[0])
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
         finally:
             cursor.close()

@@ -78,7 +78,11 @@ def _json_checked(value: Any, what: str) -> Any:
 
 
 class SqlStore:
-    """The session store on a SQL database; make one with :meth:`open`."""
+    """The session store on a SQL database; make one with :meth:`open`.
+
+    The constructor takes an engine whose database is already at the newest
+    schema (it does not migrate); :meth:`open` makes the engine and migrates.
+    """
 
     def __init__(self, engine: Engine, *, clock: Clock | None = None, flush_interval_s: float = 0.25) -> None:
         self._engine = engine
@@ -128,15 +132,24 @@ class SqlStore:
     # -- unit of work helpers ------------------------------------------------------------------
 
     @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """One locked, committed unit of work; driver errors become :class:`StoreError`."""
+    def _writing(self, *, pass_integrity_errors: bool = False) -> Iterator[Session]:
+        """One locked, committed unit of work; driver errors become :class:`StoreError`.
+
+        With ``pass_integrity_errors`` a constraint violation is re-raised as is,
+        for the caller to turn into a specific error.
+        """
         self._check_open()
         with self._write_lock:
             try:
                 with Session(self._engine, expire_on_commit=False) as session, session.begin():
                     yield session
-            except IntegrityError:
-                raise
+            except IntegrityError as exc:
+                if pass_integrity_errors:
+                    raise
+                raise StoreError(
+                    f"The database {self._where} refused a row that breaks its rules ({exc.orig}); "
+                    "see the log and report this as a bug."
+                ) from exc
             except SQLAlchemyError as exc:
                 raise store_error(exc, self._where) from exc
 
@@ -174,7 +187,17 @@ class SqlStore:
             raise ValueError("a session needs a client code (a pseudonym such as 'K-0042')")
         started = ensure_utc(started_at)
         settings = _json_checked(dict(spec.settings), "session settings")
-        with self._writing() as s:
+        for attempt in range(2):
+            try:
+                return self._insert_session(spec, code, started, settings)
+            except IntegrityError:
+                # Another room (sharing a server database) created the same client meanwhile.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _insert_session(self, spec: SessionSpec, code: str, started: datetime, settings: Any) -> int:
+        with self._writing(pass_integrity_errors=True) as s:
             client = s.scalar(select(ClientRow).where(ClientRow.code == code))
             if client is None:
                 client = ClientRow(code=code, created_at=started)
@@ -230,7 +253,7 @@ class SqlStore:
         )
         self._require_session(session_id)
         try:
-            with self._writing() as s:
+            with self._writing(pass_integrity_errors=True) as s:
                 s.add(row)
         except IntegrityError as exc:
             raise ValueError(

@@ -80,6 +80,8 @@ class ReadingWriter:
         with self._cond:
             if self._closed or self._stopping:
                 raise StoreError(f"The database {self._where} is closed; reopen it before recording.")
+            if not self._thread.is_alive():
+                raise StoreError(f"The database writer for {self._where} has stopped; restart kapmonitor.")
             self._pending.extend(rows)
             self._queued += len(rows)
             self._raise_unreported()

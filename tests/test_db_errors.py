@@ -48,6 +48,14 @@ def test_new_database_is_owner_only_and_its_folder_is_created(tmp_path: Path) ->
         store.close()
 
 
+def test_sqlite_url_gets_the_same_treatment(tmp_path: Path) -> None:
+    path = tmp_path / "by-url" / "k.db"
+    with SqlStore.open(f"sqlite:///{path}") as store:
+        store.create_session(SPEC, T0)
+        assert store.location == str(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_pragmas_are_set(tmp_path: Path) -> None:
     engine = create_engine_for(tmp_path / "k.db", busy_timeout_s=1.5)
     with engine.connect() as conn:
@@ -75,7 +83,9 @@ def test_locked_database_on_open(tmp_path: Path) -> None:
         holder.close()
 
 
-def test_locked_database_on_write_and_writer_recovers(tmp_path: Path) -> None:
+def test_locked_database_on_write_and_writer_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     sid = make_db(tmp_path / "k.db")
     store = SqlStore.open(tmp_path / "k.db", busy_timeout_s=0.2, flush_interval_s=0.05)
     holder = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
@@ -86,6 +96,7 @@ def test_locked_database_on_write_and_writer_recovers(tmp_path: Path) -> None:
         store.add_readings(sid, readings(20))
         with pytest.raises(StoreError, match="locked"):
             store.flush()
+        assert any("readings failed" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
         # The failed batch is kept for retry; the next call reports only a new failure.
         holder.execute("ROLLBACK")
         store.add_readings(sid, readings(5, start=100))
