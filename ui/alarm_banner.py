@@ -165,11 +165,9 @@ class AlarmBanner(QFrame):
         super().__init__(parent)
         self._theme = theme
         self._clock = clock or SystemClock()
-        if monotonic is None:
-            elapsed = QElapsedTimer()
-            elapsed.start()
-            monotonic = lambda: elapsed.nsecsElapsed() / 1e9  # noqa: E731
-        self._monotonic = monotonic
+        self._elapsed = QElapsedTimer()
+        self._elapsed.start()
+        self._monotonic: Callable[[], float] = monotonic or self._real_seconds
         self._alarms: tuple[BannerAlarm, ...] = ()
         self._shown: BannerAlarm | None = None
         self._first_seen_s: dict[str, float] = {}
@@ -262,6 +260,9 @@ class AlarmBanner(QFrame):
         return self._others.text()
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _real_seconds(self) -> float:
+        return self._elapsed.nsecsElapsed() / 1e9
 
     def _acknowledge(self) -> None:
         if self._shown is not None and self._shown.state is not AlarmState.ACKNOWLEDGED:

@@ -198,12 +198,17 @@ class DevicePanel(QFrame):
 
     def addresses(self) -> list[str]:
         """Row addresses in display order (the simulated sensor first)."""
-        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(self.table.rowCount())]
+        out: list[str] = []
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item is not None:
+                out.append(str(item.data(Qt.ItemDataRole.UserRole)))
+        return out
 
     def set_checked(self, address: str, checked: bool = True) -> None:
         for r in range(self.table.rowCount()):
             item = self.table.item(r, 0)
-            if item.data(Qt.ItemDataRole.UserRole) == address:
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == address:
                 item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
 
     def set_sensor_status(self, status: SensorStatus) -> None:

@@ -497,6 +497,8 @@ def _tag_button(tag: QuickTag) -> QPushButton:
 def _clear_layout(layout: QGridLayout | QVBoxLayout | QHBoxLayout) -> None:
     while layout.count():
         item = layout.takeAt(0)
+        if item is None:
+            break
         widget = item.widget()
         if widget is not None:
             widget.deleteLater()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -193,10 +193,10 @@ class ObservationTimeline(QWidget):
         return self._pending[token].summary
 
     def selected_id(self) -> str | None:
-        item = self.list.currentItem()
+        item: QListWidgetItem | None = self.list.currentItem()  # None when nothing is selected
         if item is None:
             return None
-        data = item.data(Qt.ItemDataRole.UserRole)
+        data: object = item.data(Qt.ItemDataRole.UserRole)
         return data if isinstance(data, str) and data in self._revisions else None
 
     def select(self, observation_id: str) -> None:
@@ -272,10 +272,10 @@ class ObservationTimeline(QWidget):
         self.delete_button.setEnabled(editable)
         self.history_button.setEnabled(obs is not None)
 
-    def _emit_for_selected(self, signal: Signal) -> None:  # type: ignore[type-arg]
+    def _emit_for_selected(self, signal: SignalInstance) -> None:
         oid = self.selected_id()
         if oid is not None:
-            signal.emit(oid)  # type: ignore[attr-defined]
+            signal.emit(oid)
 
     def _show_history(self) -> None:
         oid = self.selected_id()

@@ -204,7 +204,9 @@ class StartSessionDialog(QDialog):
         self.client.setEditable(True)
         self.client.addItems(list(known_clients))
         self.client.setCurrentText("")
-        self.client.lineEdit().setPlaceholderText("e.g. K-017")
+        client_line = self.client.lineEdit()
+        assert client_line is not None  # an editable combo box always has one
+        client_line.setPlaceholderText("e.g. K-017")
         self.client.setMinimumHeight(40)
         self.client_error = _error_label(theme)
         hint = QLabel("A pseudonymous code only — never the client's name.")

@@ -65,7 +65,8 @@ def _note(freq: float, duration_s: float) -> npt.NDArray[np.float64]:
     attack = np.minimum(1.0, t / 0.06)
     decay = np.exp(-t / (duration_s * 0.45))
     release = np.minimum(1.0, (duration_s - t) / 0.03)  # no click at the end
-    return tone * attack * decay * np.clip(release, 0.0, 1.0)
+    envelope: npt.NDArray[np.float64] = attack * decay * np.clip(release, 0.0, 1.0)
+    return np.asarray(tone * envelope, dtype=np.float64)
 
 
 def render_pattern(priority: AlarmPriority) -> npt.NDArray[np.int16]:
