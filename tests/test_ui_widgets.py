@@ -71,6 +71,7 @@ def _alarm(
     since: datetime = T0,
     value: float | None = 152.0,
     limit: float | None = 140.0,
+    stream: Stream = Stream.HEART_RATE,
 ) -> ActiveAlarm:
     audio_on = state in (AlarmState.ACTIVE, AlarmState.LATCHED)
     return ActiveAlarm(
@@ -82,7 +83,7 @@ def _alarm(
         since,
         value,
         limit,
-        Stream.HEART_RATE,
+        stream,
         audio_on,
         state is not AlarmState.LATCHED,
         escalated,
@@ -192,14 +193,18 @@ def test_banner_shows_most_urgent_and_counts_others(qtbot: QtBot) -> None:
     banner.set_alarms(
         [
             _alarm("hr_very_high", AlarmPriority.HIGH, AlarmState.ACKNOWLEDGED),
-            _alarm("spo2_low", AlarmPriority.MEDIUM, value=90.0, limit=92.0),
+            _alarm("spo2_low", AlarmPriority.MEDIUM, value=90.0, limit=92.0, stream=Stream.SPO2),
             _alarm("battery", AlarmPriority.LOW, value=None, limit=None),
         ]
     )
     assert banner.shown_alarm_id == "spo2_low"  # unacknowledged first
     assert banner.title_text.startswith("MEDIUM")
-    assert "limit 92" in banner.detail_text
+    assert "90% when raised · limit 92%" in banner.detail_text  # never passed off as a live value
     assert "(3 min)" in banner.detail_text
+    clock.advance(120)  # no new alarm update: the elapsed time still moves on
+    assert banner._text_timer.isActive()
+    banner._text_timer.timeout.emit()
+    assert "(5 min)" in banner.detail_text
     assert banner.others_text == "+2 other alarms"
 
 

@@ -69,6 +69,7 @@ FLASH_HZ: dict[AlarmPriority, float] = {AlarmPriority.HIGH: 2.0, AlarmPriority.M
 _RANK = {AlarmPriority.HIGH: 3, AlarmPriority.MEDIUM: 2, AlarmPriority.LOW: 1}
 _FLASHING_STATES = frozenset({AlarmState.ACTIVE, AlarmState.AUDIO_PAUSED, AlarmState.LATCHED})
 _REPAINT_MS = 40
+_TEXT_REFRESH_MS = 2000
 _PRIORITY_WORD = {AlarmPriority.HIGH: "HIGH", AlarmPriority.MEDIUM: "MEDIUM", AlarmPriority.LOW: "LOW"}
 
 
@@ -117,12 +118,17 @@ def _fmt(x: float) -> str:
 
 
 def describe_value(alarm: BannerAlarm) -> str:
-    """``152 bpm · limit 140 bpm`` (whichever parts are known)."""
+    """``152 bpm when raised · limit 140 bpm`` (whichever parts are known).
+
+    The engine reports the value that raised the alarm (alarm updates come with transitions,
+    not with every reading), so the banner says so rather than passing it off as live; the
+    live value is on the vitals panel.
+    """
     unit = STREAM_UNITS.get(alarm.stream, "") if alarm.stream is not None else ""
     sep = "" if unit == "%" else " "
     parts = []
     if alarm.value is not None:
-        parts.append(f"{_fmt(alarm.value)}{sep}{unit}".strip())
+        parts.append(f"{_fmt(alarm.value)}{sep}{unit} when raised".strip())
     if alarm.limit is not None:
         parts.append(f"limit {_fmt(alarm.limit)}{sep}{unit}".strip())
     return " · ".join(parts)
@@ -209,6 +215,9 @@ class AlarmBanner(QFrame):
         self._timer = QTimer(self)
         self._timer.setInterval(_REPAINT_MS)
         self._timer.timeout.connect(self._refresh)
+        self._text_timer = QTimer(self)  # keeps "since … (N min)" current while an alarm is shown
+        self._text_timer.setInterval(_TEXT_REFRESH_MS)
+        self._text_timer.timeout.connect(self._update_detail)
         self._render()
 
     # --- public API --------------------------------------------------------------------------
@@ -291,18 +300,14 @@ class AlarmBanner(QFrame):
             self.ack_button.setVisible(False)
             self.pause_button.setVisible(False)
             self._timer.stop()
+            self._text_timer.stop()
             self._lit = True
             self._apply_style()
             return
-        state_note = {
-            AlarmState.ACKNOWLEDGED: " · acknowledged",
-            AlarmState.AUDIO_PAUSED: " · audio paused",
-            AlarmState.LATCHED: " · condition ended — acknowledge to clear",
-        }.get(a.state, "")
         self._title.setText(f"{_PRIORITY_WORD[a.priority]}   {a.label}")
-        value = describe_value(a)
-        since = format_since(a.since, self._clock.now())
-        self._detail.setText(" · ".join(p for p in (value, since) if p) + state_note)
+        self._update_detail()
+        if not self._text_timer.isActive():
+            self._text_timer.start()
         others = len(self._alarms) - 1
         self._others.setText(f"+{others} other alarm{'s' if others != 1 else ''}" if others else "")
         self.ack_button.setVisible(True)
@@ -316,6 +321,21 @@ class AlarmBanner(QFrame):
             self._timer.stop()
         self._lit = not self._lit  # force a restyle in _refresh
         self._refresh()
+
+    def _update_detail(self) -> None:
+        a = self._shown
+        if a is None:
+            return
+        state_note = {
+            AlarmState.ACKNOWLEDGED: " · acknowledged",
+            AlarmState.AUDIO_PAUSED: " · audio paused",
+            AlarmState.LATCHED: " · condition ended — acknowledge to clear",
+        }.get(a.state, "")
+        value = describe_value(a)
+        since = format_since(a.since, self._clock.now())
+        text = " · ".join(p for p in (value, since) if p) + state_note
+        if text != self._detail.text():
+            self._detail.setText(text)
 
     def _apply_style(self) -> None:
         t = self._theme
