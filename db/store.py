@@ -8,8 +8,10 @@ Thread model:
   lock, each in its own short ORM session that commits (``synchronous=FULL``:
   on disk) before the method returns.
 * Readings go to a :class:`~db.writer.ReadingWriter` thread that owns its own
-  connection and commits batches every ``flush_interval_s``. SQLite lets one
-  writer in at a time; the other waits up to ``busy_timeout_s``.
+  connection and commits batches every ``flush_interval_s``, holding the same
+  lock while it commits, so this process never has two writers waiting on each
+  other inside SQLite. Writers in other processes (another room on a shared
+  file) are waited for up to ``busy_timeout_s``.
 * Reads take a pooled connection each; WAL mode gives them a consistent
   snapshot without blocking the writers. Bulk reads (``load_stream``, CSV
   export) use the raw DBAPI cursor straight into numpy (PITFALLS #5).
@@ -92,7 +94,7 @@ class SqlStore:
         self._known_sessions: set[int] = set()
         self._ph = placeholders(engine, 1)
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
-        self._writer = ReadingWriter(engine, self._where, flush_interval_s)
+        self._writer = ReadingWriter(engine, self._where, flush_interval_s, write_lock=self._write_lock)
         self._closed = False
 
     @classmethod

@@ -48,14 +48,20 @@ class ReadingWriter:
         engine: the store's engine (the thread takes one raw connection from it).
         where: the database location, for error messages.
         flush_interval_s: how long queued rows may wait before a commit.
+        write_lock: held around each batch commit. The store passes the lock of
+            its immediate writes, so writers in this process queue on a lock
+            instead of meeting in SQLite's busy handler, whose back-off sleeps
+            (up to 100 ms per retry) would delay a therapist's note.
     """
 
-    def __init__(self, engine: Engine, where: str, flush_interval_s: float = 0.25) -> None:
+    def __init__(self, engine: Engine, where: str, flush_interval_s: float = 0.25,
+                 write_lock: threading.Lock | None = None) -> None:
         if not 0 < flush_interval_s <= 1.0:
             raise ValueError(f"flush_interval_s must be in (0, 1] seconds, got {flush_interval_s!r}")
         self._engine = engine
         self._where = where
         self._interval = flush_interval_s
+        self._write_lock = write_lock if write_lock is not None else threading.Lock()
         self._sql = f"INSERT INTO readings ({INSERT_COLUMNS}) VALUES ({placeholders(engine, 6)})"
         self._cond = threading.Condition()
         self._pending: list[ReadingRowTuple] = []
@@ -154,12 +160,13 @@ class ReadingWriter:
                     try:
                         if conn is None:
                             conn = self._engine.raw_connection()
-                        cursor = conn.cursor()
-                        try:
-                            cursor.executemany(self._sql, batch)
-                        finally:
-                            cursor.close()
-                        conn.commit()
+                        with self._write_lock:
+                            cursor = conn.cursor()
+                            try:
+                                cursor.executemany(self._sql, batch)
+                            finally:
+                                cursor.close()
+                            conn.commit()
                     except Exception as exc:  # any failure is kept and reported, never fatal
                         conn = self._discard(conn)
                         error = store_error(exc, self._where)
