@@ -694,3 +694,17 @@ def test_audio_sound_error_status_degrades_to_visual(qtbot: QtBot, monkeypatch: 
     assert "could not be played" in blocker.args[0]
     audio.set_alarms([_alarm()])
     audio.stop()
+
+
+def test_digits_in_number_fields_are_numbers_not_tags(qtbot: QtBot, session: tuple) -> None:
+    recorder, _, worker, panel = session
+    panel.vital_fields["systolic"].setFocus()
+    qtbot.keyClicks(panel.vital_fields["systolic"], "128")
+    assert panel.vital_fields["systolic"].text() == "128"
+    panel.minutes_ago.setFocus()
+    panel.minutes_ago.selectAll()
+    qtbot.keyClicks(panel.minutes_ago, "5")
+    assert panel.minutes_ago.value() == 5
+    _wait_saved(qtbot, worker)
+    assert recorder.observations() == []
+    assert panel.timeline.entry_texts() == []
