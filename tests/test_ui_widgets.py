@@ -29,7 +29,7 @@ from kapmonitor.alarms import ActiveAlarm
 from kapmonitor.clock import FakeClock
 from kapmonitor.protocols import PRESETS
 from kapmonitor.recorder import Recorder
-from kapmonitor.settings import AudioSettings, ClinicSettings
+from kapmonitor.settings import AudioSettings, ClinicSettings, QuickTag
 from kapmonitor.store import SessionSpec, StoreError
 from kapmonitor.types import (
     AlarmCategory,
@@ -708,3 +708,31 @@ def test_digits_in_number_fields_are_numbers_not_tags(qtbot: QtBot, session: tup
     _wait_saved(qtbot, worker)
     assert recorder.observations() == []
     assert panel.timeline.entry_texts() == []
+
+
+def test_new_settings_rebuild_tags_and_keys(qtbot: QtBot, session: tuple) -> None:
+    recorder, _, worker, panel = session
+    base = ClinicSettings.defaults()
+    tags = (QuickTag("1", "Vomiting", "vomiting"),)
+    panel.set_settings(dataclasses.replace(base, quick_tags=tags))
+    assert list(panel.tag_buttons) == ["1"]
+    panel.text_line.setFocus()
+    qtbot.keyClick(panel.text_line, Qt.Key.Key_1)
+    qtbot.keyClick(panel.text_line, Qt.Key.Key_2)  # no tag on 2 any more: it is just text
+    assert panel.text_line.text() == "2"
+    _wait_saved(qtbot, worker)
+    assert [o.name for o in recorder.observations()] == ["vomiting"]
+
+
+def test_settings_dialog_protocol_error_beside_its_row(qtbot: QtBot) -> None:
+    saved: list[ClinicSettings] = []
+    dialog = SettingsDialog(ClinicSettings.defaults(), saved.append)
+    qtbot.addWidget(dialog)
+    dialog.protocol_rows[1].onset.setValue(0)
+    dialog.try_save()
+    assert saved == []
+    assert "onset_min must be a positive number" in dialog.errors["protocols[1]"].text()
+    assert dialog.tabs.currentIndex() == 0
+    dialog.protocol_rows[1].onset.setValue(6)
+    dialog.try_save()
+    assert saved[0].protocol("intranasal").onset_min == 6.0

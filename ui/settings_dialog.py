@@ -438,7 +438,7 @@ class SettingsDialog(QDialog):
         )
         tab = self._tab_index.get(tab_key, 0)
         self.tabs.setCurrentIndex(tab)
-        self.message.setText(f"Not saved — {self.tabs.tabText(tab).replace('&&', '&')}: {exc}")
+        self.message.setText(f"Not saved — {self.tabs.tabText(tab).replace('&&', '&')}: {exc.message}")
         self.message.setVisible(True)
 
     def try_save(self) -> None:
