@@ -18,7 +18,7 @@ import itertools
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -736,3 +736,48 @@ def test_settings_dialog_protocol_error_beside_its_row(qtbot: QtBot) -> None:
     dialog.protocol_rows[1].onset.setValue(6)
     dialog.try_save()
     assert saved[0].protocol("intranasal").onset_min == 6.0
+
+
+def _answer_next_dialog(text: str) -> None:
+    """Fill the next modal dialog's reason / text field and accept it."""
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert dialog is not None
+        field = getattr(dialog, "reason", None) or getattr(dialog, "text_edit", None)
+        assert isinstance(field, QLineEdit)
+        field.setText(text)
+        dialog.accept()  # type: ignore[attr-defined]
+
+    QTimer.singleShot(50, answer)
+
+
+def test_check_prompt_dismissed_with_reason(qtbot: QtBot, session: tuple) -> None:
+    recorder, _, worker, panel = session
+    panel.snapshot_arrived(recorder.snapshot())
+    prompt = panel.check_prompt
+    assert prompt.check_name == "vitals_pre_dose"
+    _answer_next_dialog("cuff unavailable")
+    prompt.dismiss_button.click()
+    assert not prompt.isVisible()
+    _wait_saved(qtbot, worker)
+    snap = recorder.tick()
+    assert snap is not None
+    status = {c.name: c for c in snap.checks}["vitals_pre_dose"]
+    assert status.state == "dismissed"
+    assert status.reason == "cuff unavailable"
+
+
+def test_delete_from_timeline_asks_for_reason(qtbot: QtBot, session: tuple) -> None:
+    recorder, _, worker, panel = session
+    panel.record_tag("1")
+    _wait_saved(qtbot, worker)
+    (obs,) = recorder.observations()
+    panel.timeline.select(obs.observation_id)
+    _answer_next_dialog("pressed by mistake")
+    panel.timeline.delete_button.click()
+    _wait_saved(qtbot, worker)
+    (latest,) = recorder.observations()
+    assert latest.deleted
+    assert latest.reason == "pressed by mistake"
+    assert "deleted: pressed by mistake" in panel.timeline.entry_texts()[0]
