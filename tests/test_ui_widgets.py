@@ -781,3 +781,15 @@ def test_delete_from_timeline_asks_for_reason(qtbot: QtBot, session: tuple) -> N
     assert latest.deleted
     assert latest.reason == "pressed by mistake"
     assert "deleted: pressed by mistake" in panel.timeline.entry_texts()[0]
+
+
+def test_device_panel_scans_while_visible(qtbot: QtBot) -> None:
+    scanner = _FakeScanner()
+    panel = DevicePanel(scanner, DARK)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.scanning
+    qtbot.waitUntil(lambda: len(panel.addresses()) == 2, timeout=3000)
+    panel.hide()
+    assert not panel.scanning
+    assert scanner.stopped

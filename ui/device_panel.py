@@ -22,6 +22,7 @@ import threading
 from typing import Protocol
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -164,10 +165,13 @@ class DevicePanel(QFrame):
         return self._scanning
 
     def start_scan(self) -> None:
-        """Start the live scan (returns at once); results arrive through a queued signal."""
-        if self._scanner is None or self._scanning:
+        """Start the live scan (returns at once); results arrive through a queued signal.
+
+        Called automatically when the panel is shown; a scan that failed (e.g. no adapter) is
+        retried only by :meth:`restart_scan` ("Search again").
+        """
+        if self._scanner is None or self._scanning or self._error is not None:
             return
-        self._error = None
         self._scanning = True
         self._set_message(
             "Searching for sensors nearby… Put the strap on (moist electrodes) or switch the sensor on."
@@ -191,6 +195,8 @@ class DevicePanel(QFrame):
 
     def restart_scan(self) -> None:
         self.stop_scan()
+        with self._lock:
+            self._error = None
         self.start_scan()
 
     def discovered(self, address: str) -> DiscoveredSensor | None:
@@ -216,6 +222,15 @@ class DevicePanel(QFrame):
         key = SIMULATED_ADDRESS if status.sensor_id.startswith("simulated") else status.sensor_id
         self._status[key] = status
         self._rebuild()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Scanning runs while the panel is visible (BLE scanning costs radio time and battery)."""
+        super().showEvent(event)
+        self.start_scan()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.stop_scan()
 
     # --- internals ---------------------------------------------------------------------------
 
