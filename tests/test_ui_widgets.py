@@ -567,6 +567,7 @@ def test_settings_dialog_error_beside_field_then_saves(qtbot: QtBot) -> None:
     dialog.tag_edits["9"].setText("")
     dialog.visual_only.setChecked(True)
     dialog.theme_combo.setCurrentText("light")
+    dialog.battery_low_pct.setValue(20)
     dialog.try_save()
     (new,) = saved
     assert new.tag_for_key("3") is not None
@@ -575,6 +576,7 @@ def test_settings_dialog_error_beside_field_then_saves(qtbot: QtBot) -> None:
     assert new.tag_for_key("9") is None
     assert new.audio.visual_only
     assert new.theme == "light"
+    assert new.alarms.technical.battery_low_pct == 20
     assert ClinicSettings.from_dict(new.to_dict()) == new
 
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSlider,
+    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -241,10 +242,15 @@ class SettingsDialog(QDialog):
         self.escalate_after_s = self._seconds(a.escalate_after_s, 10, 600)
         self.no_data_s = self._seconds(a.technical.no_data_s, 1, 300)
         self.no_contact_s = self._seconds(a.technical.no_contact_s, 1, 300)
+        self.battery_low_pct = QSpinBox()
+        self.battery_low_pct.setRange(1, 50)
+        self.battery_low_pct.setValue(a.technical.battery_low_pct)
+        self.battery_low_pct.setSuffix(" %")
         form.addRow("Pause audio for", self.audio_pause_s)
         form.addRow("Louder if not acknowledged after", self.escalate_after_s)
         form.addRow("No data alarm after", self.no_data_s)
         form.addRow("No skin contact alarm after", self.no_contact_s)
+        form.addRow("Sensor battery low at", self.battery_low_pct)
         layout.addLayout(form)
         layout.addWidget(self._err("alarms"))
         return page
@@ -373,6 +379,7 @@ class SettingsDialog(QDialog):
                 base_alarms.technical,
                 no_data_s=float(self.no_data_s.value()),
                 no_contact_s=float(self.no_contact_s.value()),
+                battery_low_pct=self.battery_low_pct.value(),
             ),
         )
         scales = tuple(
