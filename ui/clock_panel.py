@@ -155,6 +155,8 @@ class ProgressBand(QWidget):
             painter.fillRect(QRectF(x0, bar_top, max(0.0, x1 - x0 - 2), bar_h),
                              qcolor(t.phase[phase], 110 if past else 200))
             painter.setPen(qcolor(t.text_dim))
+            if painter.fontMetrics().horizontalAdvance(_SHORT[phase]) > x1 - x0 - 4:
+                continue
             painter.drawText(QRectF(x0 + 2, bar_top + bar_h + 2, x1 - x0, h - bar_h - 6),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, _SHORT[phase])
         min_obs_x = x_at(proto.min_observation_s)
@@ -191,6 +193,7 @@ class ClockPanel(QFrame):
         self._now = now
         self._snapshot: SessionSnapshot | None = None
         self._protocol: TreatmentProtocol | None = None
+        self._check_button_enabled = True
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, round(1000.0 / refresh_hz)))
@@ -257,6 +260,11 @@ class ClockPanel(QFrame):
     def stop(self) -> None:
         self._timer.stop()
 
+    def set_check_button_enabled(self, enabled: bool) -> None:
+        """Offer "Mark done" for a due check here (off when another widget handles checks)."""
+        self._check_button_enabled = enabled
+        self.refresh()
+
     def set_protocol(self, protocol: TreatmentProtocol | None) -> None:
         self._protocol = protocol
         self.refresh()
@@ -272,7 +280,9 @@ class ClockPanel(QFrame):
         if not self.dose_button.isEnabled():
             return
         dialog = DoseDialog("Dose given", "Record the first dose? The session clock starts from it.", self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        self.window().activateWindow()  # keys work again at once, whatever the window manager does
+        if accepted:
             self.dose_requested.emit(dialog.minutes_ago())
 
     @Slot()
@@ -282,7 +292,9 @@ class ClockPanel(QFrame):
             return
         dialog = DoseDialog("Booster given", "Record a booster dose? The clock stays on the first dose.",
                             self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        self.window().activateWindow()
+        if accepted:
             self.booster_requested.emit(dialog.minutes_ago())
 
     @Slot()
@@ -362,10 +374,10 @@ class ClockPanel(QFrame):
             return
         if check.state == "due":
             over = -(snap.time_to_next_check_s or 0.0) + drift
-            late = f" (due {format_clock(over)} ago)" if over >= 60 else ""
-            self.check.setText(f"Check due now: {check.label}{late}")
+            late = f" · due {int(over // 60)} min ago" if over >= 60 else ""
+            self.check.setText(f"Check due: {check.label}{late}")
             set_state(self.check, "due")
-            self.check_button.show()
+            self.check_button.setVisible(self._check_button_enabled)
             return
         set_state(self.check, "pending")
         self.check_button.hide()

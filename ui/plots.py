@@ -12,9 +12,11 @@ Cost control (PITFALLS #6): samples live in preallocated :class:`RingBuffer`
 arrays; each frame hands pyqtgraph only the *visible slice* of the live traces
 (an O(log n) view), with ``setClipToView`` and peak downsampling on every
 curve; the overview is redrawn at most every ``overview_every_s`` real seconds.
-Frames come from a ``QTimer`` (default 4 Hz); the x range follows the clock
-(real elapsed time, never counted ticks) and is only moved when the shift is
-at least one pixel, so an idle 1 Hz session repaints about once a second.
+Frames come from a ``QTimer`` (default 4 Hz), and new data is drawn at once
+when the last frame is older than one frame period (low latency, same cap);
+the x range follows the clock (real elapsed time, never counted ticks) and is
+only moved when the shift is at least one pixel, so an idle 1 Hz session
+repaints about once a second.
 
 Gaps: readings more than ``gap_s`` apart get a NaN row between them; the line
 breaks where the signal was lost. RR intervals flagged as artifacts are kept
@@ -26,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -34,8 +36,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.session import SessionSnapshot
-from kapmonitor.types import AlarmTransition, Observation, Phase, ReadingFlag, Stream
+from kapmonitor.types import AlarmPriority, AlarmTransition, Observation, Phase, ReadingFlag, Stream
 from ui.ringbuffer import RingBuffer
 from ui.theme import Theme, qcolor
 
@@ -45,8 +48,8 @@ log = logging.getLogger(__name__)
 
 _PLOTTED = (Stream.HEART_RATE, Stream.SPO2, Stream.RR_INTERVAL)
 _AXIS_WIDTH_PX = 64
-_TITLES = {Stream.HEART_RATE: "Heart rate  (bpm)", Stream.SPO2: "SpO\u2082  (%)",
-           Stream.RR_INTERVAL: "RR interval  (ms)"}
+_TITLES = {Stream.HEART_RATE: "Heart rate (bpm)", Stream.SPO2: "SpO\u2082 (%)",
+           Stream.RR_INTERVAL: "RR (ms)"}
 
 
 def _make_plot(theme: Theme, left_label: str, *, show_x: bool) -> pg.PlotWidget:
@@ -61,14 +64,16 @@ def _make_plot(theme: Theme, left_label: str, *, show_x: bool) -> pg.PlotWidget:
         axis.setTextPen(qcolor(theme.text_dim))
     item.setLabel("left", left_label, color=theme.text_dim)
     item.getAxis("left").setWidth(_AXIS_WIDTH_PX)  # equal widths keep linked x axes aligned
-    item.showGrid(x=True, y=True, alpha=0.12)
+    # No grid: calmer, and a full-plot grid costs ~15 ms per repaint offscreen (measured).
     item.getAxis("bottom").setStyle(showValues=show_x)
     item.getViewBox().disableAutoRange()
     return plot
 
 
 def _curve(plot: pg.PlotWidget, colour: str, width: float) -> pg.PlotDataItem:
-    curve = plot.plot(pen=pg.mkPen(qcolor(colour), width=width))
+    # Antialiased lines wider than 1 px take Qt's slow stroking path (~40 ms for 900 noisy points);
+    # a wide line is drawn aliased instead (~5 ms), a 1 px line antialiased (~3 ms).
+    curve = plot.plot(pen=pg.mkPen(qcolor(colour), width=width), antialias=width <= 1.0)
     curve.setClipToView(True)
     curve.setDownsampling(auto=True, method="peak")
     return curve
@@ -87,7 +92,7 @@ class LivePlots(QWidget):
 
     Feed it through :meth:`add_reading` (connect ``RecorderBridge.reading_arrived``),
     :meth:`set_snapshot`, :meth:`add_observation`, :meth:`add_alarm_marker`
-    and :meth:`set_thresholds`; call :meth:`start` to run the frame timer, or
+    and :meth:`set_limits`; call :meth:`start` to run the frame timer, or
     :meth:`render_frame` directly (tests, benchmarks).
     """
 
@@ -117,10 +122,15 @@ class LivePlots(QWidget):
         self._obs: dict[str, tuple[float, Observation, pg.InfiniteLine]] = {}
         self._alarm_marks: list[tuple[float, AlarmTransition, pg.InfiniteLine, pg.InfiniteLine]] = []
         self._build()
+        self._frame_s = 1.0 / frame_hz
+        self._rendered_at = -math.inf
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.CoarseTimer)
         self._timer.setInterval(max(1, round(1000.0 / frame_hz)))
         self._timer.timeout.connect(self.render_frame)
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.timeout.connect(self.render_frame)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -140,10 +150,10 @@ class LivePlots(QWidget):
         layout.addWidget(self.spo2_plot, 2)
         layout.addWidget(self.rr_plot, 2)
         layout.addWidget(self.overview_plot, 2)
-        self.hr_curve = _curve(self.hr_plot, t.heart_rate, 2.2)
-        self.spo2_curve = _curve(self.spo2_plot, t.spo2, 1.8)
-        self.rr_curve = _curve(self.rr_plot, t.rr, 1.2)
-        self.overview_curve = _curve(self.overview_plot, t.heart_rate, 1.2)
+        self.hr_curve = _curve(self.hr_plot, t.heart_rate, 2.0)
+        self.spo2_curve = _curve(self.spo2_plot, t.spo2, 1.0)
+        self.rr_curve = _curve(self.rr_plot, t.rr, 1.0)
+        self.overview_curve = _curve(self.overview_plot, t.heart_rate, 1.0)
         self._curves = {Stream.HEART_RATE: self.hr_curve, Stream.SPO2: self.spo2_curve,
                         Stream.RR_INTERVAL: self.rr_curve}
         self._manual_items = {
@@ -179,6 +189,14 @@ class LivePlots(QWidget):
             log.debug("dropping out-of-order %s reading at %.3f min (last %.3f)", stream, x, last)
             return
         buf.append(x, value)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Draw new data promptly (low latency) but never more often than the frame rate."""
+        if not self._timer.isActive() or self._soon.isActive():
+            return
+        wait_s = self._rendered_at + self._frame_s - time.monotonic()
+        self._soon.start(round(max(0.0, wait_s) * 1000))
 
     def load_history(self, stream: Stream, t_epoch: np.ndarray, values: np.ndarray,
                      flags: np.ndarray | None = None) -> None:
@@ -204,23 +222,37 @@ class LivePlots(QWidget):
             self._bounds = snapshot.phase_bounds
             self._draw_bands()
 
-    def set_thresholds(self, *, hr_low: float | None = None, hr_high: float | None = None,
-                       hr_critical: float | None = None, spo2_low: float | None = None) -> None:
-        """Draw alarm limits as dashed lines (None: no line)."""
+    def set_limits(self, rules: Sequence[LimitRule], baselines: Mapping[Stream, float] | None = None) -> None:
+        """Draw the enabled heart-rate and SpO2 alarm limits as dashed lines.
+
+        A rule relative to the baseline is drawn at baseline +/- offset once the
+        baseline is known (pass ``baselines``), and not at all before.
+        """
         for plot, line in self._limit_items:
             plot.removeItem(line)
         self._limit_items.clear()
-        given = (("hr_low", hr_low), ("hr_high", hr_high), ("hr_critical", hr_critical),
-                 ("spo2_low", spo2_low))
-        self._limits = {k: v for k, v in given if v is not None}
-        pen = pg.mkPen(qcolor(self._theme.threshold, 200), width=1, style=Qt.PenStyle.DashLine)
-        labels = {"hr_low": "low {:g}", "hr_high": "high {:g}", "hr_critical": "{:g}", "spo2_low": "low {:g}"}
-        for key, value in self._limits.items():
-            line = pg.InfiniteLine(pos=value, angle=0, pen=pen, movable=False,
-                                   label=labels[key].format(value),
-                                   labelOpts={"position": 0.01, "color": qcolor(self._theme.threshold),
+        self._limits.clear()
+        plots = {Stream.HEART_RATE: self.hr_plot, Stream.SPO2: self.spo2_plot}
+        for rule in rules:
+            plot = plots.get(rule.stream)
+            value = rule.threshold((baselines or {}).get(rule.stream))
+            if plot is None or not rule.enabled or value is None:
+                continue
+            key = f"{rule.stream.value}_{rule.direction}"
+            if rule.direction == "above":
+                self._limits[key] = min(value, self._limits.get(key, math.inf))
+            else:
+                self._limits[key] = max(value, self._limits.get(key, -math.inf))
+            tint = self._theme.threshold
+            style = Qt.PenStyle.DashLine if rule.priority is AlarmPriority.HIGH else Qt.PenStyle.DotLine
+            pen = pg.mkPen(qcolor(tint, 170), width=1, style=style)
+            text = f"{value:g}"
+            if rule.relative_to_baseline:
+                text += f" (baseline {'+' if rule.direction == 'above' else '−'}{rule.limit:g})"
+            line = pg.InfiniteLine(pos=value, angle=0, pen=pen, movable=False, label=text,
+                                   labelOpts={"position": 0.005, "color": qcolor(tint),
                                               "anchors": [(0, 1), (0, 1)]})
-            plot = self.spo2_plot if key == "spo2_low" else self.hr_plot
+            line.setToolTip(rule.label)
             plot.addItem(line)
             self._limit_items.append((plot, line))
         self._y_range = None
@@ -282,12 +314,14 @@ class LivePlots(QWidget):
 
     def stop(self) -> None:
         self._timer.stop()
+        self._soon.stop()
 
     @Slot()
     def render_frame(self) -> None:
         """Push new samples to the curves and scroll the window to the clock's now."""
         if self._anchor is None:
             return
+        self._rendered_at = time.monotonic()
         x_now = (self._now_epoch() - self._anchor) / 60.0
         left = x_now - self._window_min
         moved = self._scroll_to(x_now, left)
@@ -323,10 +357,10 @@ class LivePlots(QWidget):
         return True
 
     def _fit_hr(self, y: np.ndarray) -> None:
-        lo_lim = self._limits.get("hr_low", 45.0)
-        hi_lim = self._limits.get("hr_high", 120.0)
+        lo_lim = self._limits.get("heart_rate_below", 45.0)
+        hi_lim = self._limits.get("heart_rate_above", 120.0)
         finite = y[np.isfinite(y)] if len(y) else y
-        lo, hi = lo_lim - 5.0, hi_lim + 5.0
+        lo, hi = lo_lim - 5.0, hi_lim + 10.0  # room for the limit labels above their lines
         if len(finite):
             lo = min(lo, 5.0 * math.floor((float(finite.min()) - 5.0) / 5.0))
             hi = max(hi, 5.0 * math.ceil((float(finite.max()) + 5.0) / 5.0))
@@ -356,7 +390,7 @@ class LivePlots(QWidget):
         first = buf.x[0] if len(buf) else x_now
         if self._bounds:
             first = min(first, (self._bounds[0][1].timestamp() - (self._anchor or 0.0)) / 60.0)
-        self.overview_plot.setXRange(first, max(x_now, first + self._window_min), padding=0.01)
+        self.overview_plot.setXRange(first, max(x_now, first + 5.0), padding=0.01)
         if buf.version != self._overview_version:
             self._overview_version = buf.version
             self.overview_curve.setData(buf.x, buf.y)

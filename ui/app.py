@@ -1,0 +1,215 @@
+"""Composition root of the bedside window: builds every part and passes it in explicitly.
+
+``kapmonitor`` opens the window on the real clock; ``kapmonitor --demo`` opens it
+with the simulated sensor, and ``--demo --speed N`` runs the clock N times faster
+for training. There are no globals: :func:`build_app` makes
+
+* the clock (``SystemClock``, or ``ScaledClock`` for ``--demo --speed``),
+* the store (``SqlStore.open``; the database named by ``--db`` / ``KAPMONITOR_DB``),
+* the clinic settings (from the store, defaults when none are saved),
+* the recorder, its Qt bridge and the single DB worker,
+* the sensors for a session (simulated in demo mode; Bluetooth sensors are added
+  from the device panel), the alarm audio and the window,
+
+and :func:`run_gui` runs the event loop and shuts everything down in order.
+On start, an unfinished session (the app was closed or crashed mid-session)
+is offered for resumption with its clock intact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from db.paths import resolve_db_location
+from db.store import SqlStore
+from devices.simulated import SimulatedSensor
+from kapmonitor import __version__
+from kapmonitor.clock import Clock, ScaledClock, SystemClock
+from kapmonitor.recorder import Recorder
+from kapmonitor.sensor import Sensor
+from kapmonitor.settings import SETTINGS_KEY, ClinicSettings, SettingsError
+from kapmonitor.store import SessionSpec, StoreError, StreamData
+from kapmonitor.types import Stream
+from ui.audio import AlarmAudio
+from ui.bridge import AlarmsChange, RecorderBridge
+from ui.main_window import BedsideWindow
+from ui.observation_commands import ObservationCommands
+from ui.observation_panel import ObservationPanel
+from ui.theme import apply_theme, theme_by_name
+from ui.worker import DbWorker
+
+__all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "load_clinic_settings", "make_clock", "run_gui"]
+
+log = logging.getLogger(__name__)
+
+HISTORY_STREAMS = (Stream.HEART_RATE, Stream.SPO2, Stream.RR_INTERVAL)
+"""Streams reloaded into the plots when a session is resumed."""
+
+
+@dataclass
+class AppParts:
+    """Everything :func:`build_app` made, for :func:`run_gui`, tests and tools."""
+
+    app: QApplication
+    clock: Clock
+    store: SqlStore
+    settings: ClinicSettings
+    recorder: Recorder
+    bridge: RecorderBridge
+    worker: DbWorker
+    window: BedsideWindow
+    audio: AlarmAudio
+    demo: bool
+    sensors: list[Sensor] = field(default_factory=list)
+
+    def shutdown(self) -> None:
+        """Stop sensors and the ticker (the session stays resumable), then the worker and the store."""
+        self.audio.stop()
+        self.worker.shutdown(wait=True)
+        self.recorder.close()
+        self.recorder.remove_listener(self.bridge)
+        self.store.close()
+
+
+def make_clock(args: argparse.Namespace) -> Clock:
+    """The real clock, or a scaled one for ``--demo --speed N``."""
+    speed = getattr(args, "speed", None)
+    if speed is not None and speed != 1.0:
+        if not getattr(args, "demo", False):
+            raise ValueError("--speed only works with --demo: a real session runs on the real clock")
+        return ScaledClock(float(speed))
+    return SystemClock()
+
+
+def load_clinic_settings(store: SqlStore) -> ClinicSettings:
+    """The clinic's saved settings, or the defaults (a damaged entry is logged, not fatal)."""
+    raw = store.get_setting(SETTINGS_KEY)
+    if raw is None:
+        return ClinicSettings.defaults()
+    try:
+        return ClinicSettings.from_dict(raw)
+    except (SettingsError, TypeError, ValueError) as exc:
+        log.warning("saved clinic settings are invalid (%s); using the defaults", exc)
+        return ClinicSettings.defaults()
+
+
+def _demo_sensors(clock: Clock) -> Callable[[], list[Sensor]]:
+    def make() -> list[Sensor]:
+        return [SimulatedSensor(clock, seed=random.randrange(1, 1_000_000))]
+
+    return make
+
+
+def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | None = None,
+              store: SqlStore | None = None,
+              sensors_for_session: Callable[[], list[Sensor]] | None = None,
+              autotick: bool = True) -> AppParts:
+    """Assemble the window and its collaborators (no event loop, no dialogs).
+
+    Args:
+        args: parsed ``kapmonitor`` arguments (``db``, ``demo``, ``speed``).
+        app: the running ``QApplication``.
+        clock / store / sensors_for_session: override for tests and tools.
+        autotick: run the recorder's ticker thread (tests drive ``recorder.tick()`` themselves).
+
+    Raises:
+        StoreError: the database cannot be opened.
+    """
+    clock = clock or make_clock(args)
+    store = store or SqlStore.open(resolve_db_location(getattr(args, "db", None)), clock=clock)
+    settings = load_clinic_settings(store)
+    try:
+        theme = theme_by_name(settings.theme)
+    except ValueError:
+        theme = theme_by_name("dark")
+    apply_theme(app, theme)
+    demo = bool(getattr(args, "demo", False))
+    if sensors_for_session is None:
+        sensors_for_session = _demo_sensors(clock) if demo else list
+    recorder = Recorder(store, clock, settings.alarms, autotick=autotick)
+    bridge = RecorderBridge()
+    recorder.add_listener(bridge)
+    worker = DbWorker()
+    window = BedsideWindow(recorder=recorder, bridge=bridge, worker=worker, clock=clock, theme=theme,
+                           sensors_for_session=sensors_for_session)
+    commands = ObservationCommands(recorder, worker.run_in_worker, clock)
+    window.set_observation_panel(ObservationPanel(settings, commands, theme))
+    audio = AlarmAudio(settings.audio)
+    bridge.alarms_arrived.connect(lambda change: _sound(audio, change))
+    audio.audio_unavailable.connect(lambda reason: window.statusBar().showMessage(
+        f"Alarm sound unavailable ({reason}): alarms are visual only"))
+    title = f"kapmonitor {__version__}" + (" — DEMO (simulated sensor)" if demo else "")
+    if isinstance(clock, ScaledClock):
+        title += f" — clock ×{clock.speed:g}"
+    window.setWindowTitle(title)
+    return AppParts(app=app, clock=clock, store=store, settings=settings, recorder=recorder, bridge=bridge,
+                    worker=worker, window=window, audio=audio, demo=demo)
+
+
+def _sound(audio: AlarmAudio, change: AlarmsChange) -> None:
+    audio.set_alarms(change.active)
+
+
+def history_loader(store: SqlStore, session_id: int) -> Callable[[], tuple[list[StreamData], str]]:
+    """Reads a resumed session's stored streams and client code (runs on the DB worker)."""
+
+    def load() -> tuple[list[StreamData], str]:
+        streams = [store.load_stream(session_id, s) for s in HISTORY_STREAMS]
+        return streams, store.session(session_id).spec.client_code
+
+    return load
+
+
+def offer_resume(parts: AppParts, parent: QWidget) -> bool:
+    """Ask whether to resume the latest unfinished session; resume it if so. True if resuming."""
+    unfinished = parts.store.latest_unfinished()
+    if unfinished is None:
+        return False
+    started = unfinished.started_at.astimezone().strftime("%H:%M on %d %b")
+    answer = QMessageBox.question(
+        parent, "Resume session?",
+        f"Session {unfinished.session_id} (client {unfinished.client_code}, started {started}) was not "
+        "ended.\n\nResume it? Its clock continues from the original dose time.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+    if answer != QMessageBox.StandardButton.Yes:
+        return False
+    parts.window.resume_session(unfinished.session_id, history_loader(parts.store, unfinished.session_id))
+    return True
+
+
+def ask_new_session(parts: AppParts) -> None:
+    """Open the start-session dialog; start the session it describes."""
+    from ui.session_dialog import StartSessionDialog  # the dialog module is optional at build time
+
+    dialog = StartSessionDialog(parts.settings, parent=parts.window)
+    if dialog.exec():
+        spec: SessionSpec = dialog.spec()
+        parts.window.start_session(spec)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the bedside window and run until it closes; returns the exit status."""
+    app = QApplication.instance() or QApplication(["kapmonitor"])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("kapmonitor")
+    try:
+        parts = build_app(args, app)
+    except (StoreError, ValueError) as exc:
+        QMessageBox.critical(None, "kapmonitor cannot start", str(exc))
+        log.error("cannot start: %s", exc)
+        return 1
+    window = parts.window
+    window.new_session_requested.connect(lambda: ask_new_session(parts))
+    window.show()
+    if not offer_resume(parts, window):
+        ask_new_session(parts)
+    try:
+        return int(app.exec())
+    finally:
+        parts.shutdown()

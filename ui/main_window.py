@@ -1,0 +1,490 @@
+"""The bedside window: clock, vitals, plots, alarms and observations in one calm screen.
+
+Everything shown comes from the recorder through :class:`~ui.bridge.RecorderBridge`
+(queued signals on the GUI thread). Everything that commits -- dose, booster,
+checks, alarm acknowledgement, observations, start and end -- runs on the one
+:class:`~ui.worker.DbWorker` thread; the GUI thread never waits on Bluetooth or
+the database, and a change shows as saved only when the recorder's callback for
+the durable commit arrives.
+
+Keyboard (usable without looking; also in the help overlay, F1):
+
+=============  ==============================================
+D              Dose given (confirm, minutes ago adjustable)
+B              Booster given
+C              Mark the due check done
+A / P          Acknowledge alarm / pause alarm audio
+N              Write a note (focus the note field)
++ / -          Longer / shorter heart-rate window
+F1 or ?        Show or hide this help
+Ctrl+N         New session      Ctrl+E   End session
+Esc            Close the help / leave the note field
+=============  ==============================================
+
+Single-letter keys never fire while a text field has focus (the field takes
+the key), so typing a note cannot dose or acknowledge anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TypeVar
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kapmonitor.clock import Clock
+from kapmonitor.recorder import Recorder
+from kapmonitor.sensor import Sensor
+from kapmonitor.session import SessionSnapshot
+from kapmonitor.store import SessionSpec, StreamData
+from kapmonitor.types import EventKind, Observation, SensorInfo, SensorStatus, SessionEvent, Stream
+from ui.alarm_banner import AlarmBanner
+from ui.bridge import AlarmsChange, RecorderBridge
+from ui.clock_panel import ClockPanel
+from ui.observation_panel import ObservationPanel
+from ui.plots import LivePlots
+from ui.theme import Theme, set_role
+from ui.vitals_panel import VitalsPanel
+from ui.worker import DbWorker
+
+__all__ = ["SHORTCUTS", "BedsideWindow", "HelpOverlay"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("D", "Dose given (you can say it was some minutes ago)"),
+    ("B", "Booster given"),
+    ("C", "Mark the due check done"),
+    ("A", "Acknowledge the alarm shown"),
+    ("P", "Pause alarm audio"),
+    ("N", "Write a note"),
+    ("+  /  −", "Longer / shorter heart-rate window"),
+    ("F1  or  ?", "Show or hide this help"),
+    ("Ctrl+N", "New session"),
+    ("Ctrl+E", "End session"),
+    ("Esc", "Close this help"),
+)
+_WINDOW_STEPS_MIN = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 240.0)
+
+
+class HelpOverlay(QFrame):
+    """A quiet, dismissible panel listing the keyboard shortcuts over the window."""
+
+    def __init__(self, theme: Theme, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("helpOverlay")
+        self.setStyleSheet(f"QFrame#helpOverlay {{ background: rgba(8, 12, 16, 225); border-radius: 10px; }}"
+                           f" QLabel {{ color: {theme.text_strong}; font-size: 18px; }}")
+        rows = "".join(f"<tr><td style='padding:4px 24px 4px 0'><b>{k}</b></td><td>{v}</td></tr>"
+                       for k, v in SHORTCUTS)
+        label = QLabel(f"<h2>Keyboard</h2><table>{rows}</table>")
+        label.setTextFormat(Qt.TextFormat.RichText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(40, 30, 40, 30)
+        layout.addWidget(label, 0, Qt.AlignmentFlag.AlignCenter)
+        self.hide()
+
+    def fit(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect().adjusted(60, 60, -60, -60))
+
+
+class BedsideWindow(QMainWindow):
+    """The live session window (see the module docstring).
+
+    Args:
+        recorder: the session recorder (shared with nothing else in the UI).
+        bridge: the recorder's listener, already added with ``recorder.add_listener``.
+        worker: the single database worker.
+        clock: the injected clock (display times, staleness).
+        theme: colours.
+        sensors_for_session: makes the sensors to attach when a session starts or
+            resumes (e.g. the simulated sensor in demo mode); may return none.
+
+    Signals:
+        session_started(int session_id): a session was started or resumed.
+        session_closed(): the window closed (the app shuts the recorder down).
+        new_session_requested() / end_session_requested(): Ctrl+N / Ctrl+E or the footer
+            buttons; the app opens the start / end dialog.
+    """
+
+    session_started = Signal(int)
+    session_closed = Signal()
+    new_session_requested = Signal()
+    end_session_requested = Signal()
+
+    def __init__(self, *, recorder: Recorder, bridge: RecorderBridge, worker: DbWorker, clock: Clock,
+                 theme: Theme, sensors_for_session: Callable[[], Sequence[Sensor]] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._recorder = recorder
+        self._bridge = bridge
+        self._worker = worker
+        self._clock = clock
+        self._theme = theme
+        self._sensors_for_session = sensors_for_session or (lambda: ())
+        self._force_close = False
+        self.observations: ObservationPanel | None = None
+        self.setWindowTitle("kapmonitor — bedside")
+        self._build()
+        self._connect()
+        self._shortcuts()
+        self.resize(1440, 900)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        t = self._theme
+        self.banner = AlarmBanner(t, clock=self._clock)
+        self.clock_panel = ClockPanel(t, self._clock.now)
+        self.vitals = VitalsPanel(t, self._clock.monotonic)
+        self.plots = LivePlots(t, lambda: self._clock.now().timestamp())
+        self.session_label = QLabel("No session")
+        set_role(self.session_label, "caption")
+        self.saving_label = QLabel("")
+        set_role(self.saving_label, "caption")
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(10, 8, 10, 6)
+        outer.setSpacing(8)
+        outer.addWidget(self.banner)
+        body = QHBoxLayout()
+        body.setSpacing(10)
+        left = QVBoxLayout()
+        left.setSpacing(8)
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(self.clock_panel, 5)
+        top.addWidget(self.vitals, 4)
+        left.addLayout(top)
+        left.addWidget(self.plots, 1)
+        side_box = QWidget()
+        self.side = QVBoxLayout(side_box)
+        self.side.setContentsMargins(0, 0, 0, 0)
+        self.side.setSpacing(8)
+        body.addLayout(left, 1)
+        body.addWidget(side_box, 0)
+        outer.addLayout(body, 1)
+        footer = QHBoxLayout()
+        footer.addWidget(self.session_label)
+        footer.addStretch(1)
+        footer.addWidget(self.saving_label)
+        self.new_button = QPushButton("New session…")
+        self.new_button.setToolTip("Start a new session (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_session_requested)
+        self.end_button = QPushButton("End session…")
+        self.end_button.setToolTip("End the session (Ctrl+E)")
+        self.end_button.clicked.connect(self.end_session_requested)
+        self.end_button.setEnabled(False)
+        self.help_button = QPushButton("Keys (F1)")
+        self.help_button.clicked.connect(self.toggle_help)
+        for button in (self.help_button, self.new_button, self.end_button):
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            footer.addWidget(button)
+        outer.addLayout(footer)
+        self.setCentralWidget(central)
+        self.help = HelpOverlay(t, central)
+        self.clock_panel.setToolTip("Session clock. D: dose given, B: booster, C: check done")
+        self.plots.setToolTip("Heart rate. + / − change the time window")
+
+    def add_side_widget(self, widget: QWidget, stretch: int = 1) -> None:
+        """Place a panel (observations, devices) in the right-hand column."""
+        self.side.addWidget(widget, stretch)
+
+    def set_observation_panel(self, panel: ObservationPanel) -> None:
+        """Show the observation panel and feed it from the bridge.
+
+        Its check prompt takes over the due-check button (with BP fields), so the
+        clock panel only announces checks; key C jumps to the prompt.
+        """
+        self.observations = panel
+        scroll = QScrollArea()
+        scroll.setWidget(panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar_w = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(panel.minimumSizeHint().width() + bar_w)
+        self.add_side_widget(scroll, 5)
+        self._bridge.observation_arrived.connect(panel.observation_arrived)
+        self._bridge.snapshot_arrived.connect(panel.snapshot_arrived)
+        self.clock_panel.set_check_button_enabled(False)
+
+    def _connect(self) -> None:
+        b = self._bridge
+        b.reading_arrived.connect(self.plots.add_reading)
+        b.reading_arrived.connect(self.vitals.add_reading)
+        b.sensor_status_arrived.connect(self._on_sensor_status)
+        b.sensor_info_arrived.connect(self._on_sensor_info)
+        b.event_arrived.connect(self._on_event)
+        b.observation_arrived.connect(self._on_observation)
+        b.alarms_arrived.connect(self._on_alarms)
+        b.snapshot_arrived.connect(self._on_snapshot)
+        b.error_arrived.connect(self._on_error)
+        self.clock_panel.dose_requested.connect(self.give_dose)
+        self.clock_panel.booster_requested.connect(self.give_booster)
+        self.clock_panel.check_done_requested.connect(self.complete_check)
+        self.banner.acknowledge_requested.connect(self.acknowledge_alarm)
+        self.banner.pause_requested.connect(self.pause_alarm_audio)
+        self._worker.busy_changed.connect(lambda busy: self.saving_label.setText("saving…" if busy else ""))
+
+    def _shortcuts(self) -> None:
+        keys: list[tuple[str, Callable[[], None]]] = [
+            ("D", self.clock_panel.ask_dose),
+            ("B", self.clock_panel.ask_booster),
+            ("C", self.focus_check),
+            ("N", self.focus_note),
+            ("+", lambda: self.step_window(+1)),
+            ("=", lambda: self.step_window(+1)),
+            ("-", lambda: self.step_window(-1)),
+            ("F1", self.toggle_help),
+            ("?", self.toggle_help),
+            ("Esc", self._escape),
+            ("Ctrl+N", self._request_new),
+            ("Ctrl+E", self._request_end),
+        ]
+        for key, slot in keys:
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(slot)
+
+    # ---------------------------------------------------------------- live data
+    @Slot(SessionSnapshot)
+    def _on_snapshot(self, snapshot: SessionSnapshot) -> None:
+        self.clock_panel.set_snapshot(snapshot)
+        self.plots.set_snapshot(snapshot)
+        self._update_session_buttons(snapshot)
+
+    @Slot(SensorStatus)
+    def _on_sensor_status(self, status: SensorStatus) -> None:
+        self.vitals.set_sensor_status(status)
+
+    @Slot(SensorInfo)
+    def _on_sensor_info(self, info: SensorInfo) -> None:
+        self.vitals.set_sensor_info(info)
+
+    @Slot(SessionEvent)
+    def _on_event(self, event: SessionEvent) -> None:
+        if event.kind in (EventKind.DOSE_GIVEN, EventKind.SESSION_STARTED, EventKind.SESSION_RESUMED):
+            self._refresh_limits()
+        if event.kind is EventKind.SESSION_ENDED:
+            self.statusBar().showMessage("Session ended and saved", 8000)
+
+    @Slot(Observation)
+    def _on_observation(self, observation: Observation) -> None:
+        self.plots.add_observation(observation)
+
+    @Slot(AlarmsChange)
+    def _on_alarms(self, change: AlarmsChange) -> None:
+        self.banner.set_alarms(change.active)
+        for transition in change.transitions:
+            self.plots.add_alarm_marker(transition)
+        self.alarms_changed_hook(change)
+
+    def alarms_changed_hook(self, change: AlarmsChange) -> None:
+        """Extension point for the app (e.g. the audio player); default: nothing."""
+
+    @Slot(str)
+    def _on_error(self, message: str) -> None:
+        log.error("recorder reported: %s", message)
+        self.statusBar().showMessage(message, 30000)
+
+    def _refresh_limits(self) -> None:
+        baseline = self._recorder.baseline(Stream.HEART_RATE)
+        self.plots.set_limits(self._recorder.alarm_settings.rules,
+                              {Stream.HEART_RATE: baseline} if baseline is not None else None)
+        self.vitals.set_baseline(baseline)
+
+    def load_history(self, streams: Sequence[StreamData], observations: Sequence[Observation]) -> None:
+        """Show what a resumed session recorded before the interruption."""
+        for data in streams:
+            self.plots.load_history(data.stream, data.t, data.value, data.flags)
+        for obs in observations:
+            self.plots.add_observation(obs)
+
+    # ----------------------------------------------------------------- commands
+    def _run(self, what: str, fn: Callable[[], T], on_done: Callable[[T], None] | None = None) -> None:
+        """Run a committing recorder call on the worker; tell the therapist if it failed."""
+
+        def failed(exc: BaseException) -> None:
+            log.error("%s failed: %s", what, exc)
+            box = QMessageBox(QMessageBox.Icon.Warning, "Not saved", f"{what} was not saved:\n{exc}",
+                              QMessageBox.StandardButton.Ok, self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+
+        self._worker.run_in_worker(fn, on_done, failed)
+
+    def start_session(self, spec: SessionSpec) -> None:
+        """Start a new session and attach the session's sensors (on the worker)."""
+
+        def start() -> int:
+            session_id = self._recorder.start_session(spec)
+            for sensor in self._sensors_for_session():
+                self._recorder.attach_sensor(sensor)
+            return session_id
+
+        self._run("Starting the session", start, lambda sid: self._session_ready(sid, spec.client_code))
+
+    def resume_session(self, session_id: int, history: Callable[[], tuple[list[StreamData], str]]) -> None:
+        """Resume an interrupted session (clock intact), reload its history, attach sensors."""
+
+        def resume() -> tuple[int, list[StreamData], str]:
+            self._recorder.resume_session(session_id)
+            streams, client = history()
+            for sensor in self._sensors_for_session():
+                self._recorder.attach_sensor(sensor)
+            return session_id, streams, client
+
+        def done(result: tuple[int, list[StreamData], str]) -> None:
+            sid, streams, client = result
+            self.load_history(streams, self._recorder.observations())
+            self._session_ready(sid, client)
+
+        self._run("Resuming the session", resume, done)
+
+    def _session_ready(self, session_id: int, client_code: str) -> None:
+        proto = self._recorder.protocol
+        self.clock_panel.set_protocol(proto)
+        self._refresh_limits()
+        name = proto.name if proto is not None else ""
+        self.session_label.setText(f"Session {session_id} · client {client_code} · {name}")
+        for widget in (self.clock_panel, self.vitals, self.plots):
+            widget.start()
+        snap = self._recorder.snapshot()
+        if snap is not None:
+            self._on_snapshot(snap)
+        self.session_started.emit(session_id)
+
+    @Slot(float)
+    def give_dose(self, minutes_ago: float = 0.0) -> None:
+        at = self._clock.now() - timedelta(minutes=minutes_ago) if minutes_ago > 0 else None
+        self._run("The dose", lambda: self._recorder.give_dose(at=at))
+
+    @Slot(float)
+    def give_booster(self, minutes_ago: float = 0.0) -> None:
+        at = self._clock.now() - timedelta(minutes=minutes_ago) if minutes_ago > 0 else None
+        self._run("The booster", lambda: self._recorder.give_booster(at=at))
+
+    @Slot(str)
+    def complete_check(self, name: str) -> None:
+        self._run("The check", lambda: self._recorder.complete_check(name))
+
+    @Slot(str)
+    def acknowledge_alarm(self, alarm_id: str) -> None:
+        self._run("Acknowledging the alarm", lambda: self._recorder.acknowledge_alarm(alarm_id or None))
+
+    @Slot(str)
+    def pause_alarm_audio(self, alarm_id: str) -> None:
+        self._run("Pausing alarm audio", lambda: self._recorder.pause_alarm_audio(alarm_id or None))
+
+    def end_session(self, reason: str = "") -> None:
+        self._run("Ending the session", lambda: self._recorder.end_session(reason))
+
+    # ------------------------------------------------------------------- view
+    def focus_note(self) -> None:
+        """Put the cursor in the note line (key N)."""
+        if self.observations is not None:
+            self.observations.text_line.setFocus()
+
+    def focus_check(self) -> None:
+        """Key C: go to the due check (its BP field), or mark it done from the clock panel."""
+        prompt = self.observations.check_prompt if self.observations is not None else None
+        if prompt is not None and prompt.isVisible():
+            prompt.systolic.setFocus()
+        elif self.clock_panel.check_button.isVisible():
+            self.clock_panel.check_button.click()
+
+    def step_window(self, direction: int) -> None:
+        """Lengthen (+1) or shorten (-1) the heart-rate window through preset steps."""
+        current = self.plots.window_minutes
+        if direction > 0:
+            bigger = [m for m in _WINDOW_STEPS_MIN if m > current + 1e-6]
+            new = bigger[0] if bigger else current
+        else:
+            smaller = [m for m in _WINDOW_STEPS_MIN if m < current - 1e-6]
+            new = smaller[-1] if smaller else current
+        self.plots.set_window_minutes(new)
+        self.statusBar().showMessage(f"Heart-rate window: {new:g} minutes", 3000)
+
+    def _request_new(self) -> None:
+        if self.new_button.isEnabled():
+            self.new_session_requested.emit()
+
+    def _request_end(self) -> None:
+        if self.end_button.isEnabled():
+            self.end_session_requested.emit()
+
+    def _update_session_buttons(self, snapshot: SessionSnapshot | None) -> None:
+        running = snapshot is not None and snapshot.ended_at is None
+        self.end_button.setEnabled(running)
+        self.new_button.setEnabled(not running)
+
+    def toggle_help(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        else:
+            self.help.fit()
+            self.help.show()
+            self.help.raise_()
+
+    def _escape(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        else:
+            focus = self.focusWidget()
+            if focus is not None:
+                focus.clearFocus()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.help.isVisible():
+            self.help.fit()
+
+    # ------------------------------------------------------------------ closing
+    def session_running(self) -> bool:
+        snap = self._recorder.snapshot()
+        return snap is not None and snap.ended_at is None
+
+    def confirm_close(self) -> bool:
+        """Ask before closing mid-session; True if the window may close."""
+        if not self.session_running():
+            return True
+        answer = QMessageBox.question(
+            self, "Session still running",
+            "A session is still running.\n\nClose the window anyway? Everything recorded is saved, "
+            "and the session can be resumed when kapmonitor starts again. To finish the session, "
+            "choose No and end it first (Ctrl+E).",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def close_without_asking(self) -> None:
+        self._force_close = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._force_close and not self.confirm_close():
+            event.ignore()
+            return
+        for widget in (self.clock_panel, self.vitals, self.plots):
+            widget.stop()
+        event.accept()
+        self.session_closed.emit()
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<BedsideWindow session={self._recorder.session_id}>"
