@@ -1,0 +1,422 @@
+"""Per-phase summary of a recorded session: what the review window and the PDF report show.
+
+Pure functions over the stored arrays (:class:`~kapmonitor.store.StreamData`), the
+session's events, its protocol, its alarm rules and its alarm log. Nothing here
+reads a clock or a database, so the same inputs always give the same summary.
+
+Choices (documented because a clinician reads the result):
+
+* **Usable readings.** Heart-rate statistics, time beyond limits, the baseline and
+  the vitals at checks use every reading *not* flagged ``ARTIFACT`` or
+  ``NO_CONTACT`` -- the recorder's rule for its baseline. Hand-entered (``MANUAL``)
+  readings count like streamed ones.
+* **Baseline heart rate** is the median of the usable readings before the first
+  dose, as the recorder froze it for the alarms.
+* **Time beyond a limit** integrates sample durations: each usable reading stands
+  for the time until the next usable reading, capped at :data:`HOLD_CAP_S` and at
+  the end of its phase, so a signal gap never counts as time above (or below) a
+  limit. An ``above`` rule counts ``value >= limit``, a ``below`` rule
+  ``value < limit`` (the alarm engine's convention); a rule relative to the
+  baseline uses baseline +/- limit and counts nothing without a baseline. Alarm
+  delays are ignored: this is the time the value was out of range, not the time
+  an alarm sounded.
+* **HRV** (:func:`kapmonitor.hrv.clean_time_domain`) runs on each phase's RR
+  intervals. Artifacts are flagged once over the whole session (the local-median
+  rule needs neighbours across phase edges), OR-ed with the stored flags; the
+  successive differences never bridge a flagged beat or a gap in the RR stream
+  longer than :data:`RR_GAP_S`. A phase with too few clean intervals has no HRV.
+* **Blood pressure at a check** is the systolic/diastolic pair measured nearest
+  the moment the check was done (or fell due, if never done), within
+  :data:`CHECK_WINDOW_S`; the change is against the last pair before the first
+  dose (the baseline). Heart rate and SpO2 at a check are medians of the usable
+  readings in the :data:`VITALS_WINDOW_S` before that blood pressure (or before
+  the check's moment when it has none).
+* **Fit to leave** is the later of the end of the minimum observation and the time
+  the last before-discharge check was done. The discharge criteria (SpO2 > 92 %,
+  BP within +/-20 mmHg of baseline) are evaluated at the discharge check; being
+  alert and oriented is the clinician's judgement and is not computed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from kapmonitor.alarm_settings import LimitRule
+from kapmonitor.clock import ensure_utc
+from kapmonitor.hrv import HrvError, HrvSummary, clean_time_domain, flag_rr_artifacts
+from kapmonitor.protocols import CheckTiming, TreatmentProtocol
+from kapmonitor.review_series import (
+    AlarmSpan,
+    BpPoint,
+    alarm_spans,
+    bp_points,
+    usable_mask,
+    with_delta,
+)
+from kapmonitor.session import CheckStatus, SessionState
+from kapmonitor.store import StreamData
+from kapmonitor.types import (
+    AlarmTransition,
+    EventKind,
+    Phase,
+    SessionEvent,
+    Stream,
+)
+
+__all__ = [
+    "CHECK_WINDOW_S",
+    "DISCHARGE_BP_TOLERANCE_MMHG",
+    "DISCHARGE_SPO2_MIN_PCT",
+    "HOLD_CAP_S",
+    "RR_GAP_S",
+    "VITALS_WINDOW_S",
+    "AlarmSpan",
+    "BpPoint",
+    "CheckVitals",
+    "DischargeCriterion",
+    "PhaseSummary",
+    "SessionReport",
+    "SummaryError",
+    "alarm_spans",
+    "bp_points",
+    "summarize",
+    "usable_mask",
+]
+
+log = logging.getLogger(__name__)
+
+HOLD_CAP_S = 5.0
+"""The longest time one reading may stand for when integrating time beyond a limit."""
+RR_GAP_S = 5.0
+"""RR intervals arriving further apart than this are not successive beats."""
+CHECK_WINDOW_S = 15 * 60.0
+"""How far from a check a blood pressure may have been taken to count for it."""
+VITALS_WINDOW_S = 60.0
+"""Heart rate and SpO2 at a check: the median over this many seconds before it."""
+DISCHARGE_SPO2_MIN_PCT = 92.0
+DISCHARGE_BP_TOLERANCE_MMHG = 20.0
+
+_EMPTY = np.zeros(0, dtype=np.float64)
+
+
+class SummaryError(ValueError):
+    """The inputs cannot be summarised (e.g. the session was never started); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSummary:
+    """One phase of the session.
+
+    Attributes:
+        start, end: the phase's bounds (UTC); ``end`` is the session end (or ``until``) for the last.
+        hr_n: usable heart-rate readings in the phase; the three statistics are None when 0.
+        time_beyond_s: seconds beyond each heart-rate limit rule, by ``alarm_id`` (see module doc).
+        hrv: time-domain HRV of the clean RR intervals, None if too few.
+        rr_n: RR intervals recorded in the phase.
+        rr_flagged_share: share (0..1) of them flagged as artifacts; None when ``rr_n`` is 0.
+        spo2_min: lowest usable SpO2, None without readings.
+        alarms_raised: alarm conditions raised in the phase.
+    """
+
+    phase: Phase
+    start: datetime
+    end: datetime
+    hr_n: int
+    hr_min: float | None
+    hr_mean: float | None
+    hr_max: float | None
+    time_beyond_s: Mapping[str, float]
+    hrv: HrvSummary | None
+    rr_n: int
+    rr_flagged_share: float | None
+    spo2_min: float | None
+    alarms_raised: int
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckVitals:
+    """A scheduled check and the vitals measured at it.
+
+    Attributes:
+        moment: when it was done, else when it fell due (None: never due, e.g. no dose).
+        bp: the pair nearest ``moment`` (see module doc), None if none was close enough.
+        heart_rate / spo2: medians over the minute before ``bp`` (or ``moment`` without one).
+    """
+
+    name: str
+    label: str
+    timing: CheckTiming
+    state: str
+    due_at: datetime | None
+    done_at: datetime | None
+    moment: datetime | None
+    bp: BpPoint | None
+    heart_rate: float | None
+    spo2: float | None
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class DischargeCriterion:
+    """One discharge criterion: ``met`` is None when it could not be evaluated (no measurement)."""
+
+    label: str
+    met: bool | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReport:
+    """Everything the review window's summary table and the PDF report show.
+
+    Attributes:
+        until: the end of the record summarised (the session end, or ``until`` if unfinished).
+        monitoring_s: seconds from the session start to ``until``.
+        hr_baseline: median usable heart rate before the first dose.
+        bp_baseline: the last blood pressure before the first dose.
+        min_observation_at: first dose + the protocol's minimum observation.
+        min_observation_met_at: that moment if the record reached it, else None.
+        discharge_checks_done_at: when the last before-discharge check was done (None: not all done).
+        fit_to_leave_at: the later of the two above, when both exist.
+    """
+
+    phases: tuple[PhaseSummary, ...]
+    checks: tuple[CheckVitals, ...]
+    bp_points: tuple[BpPoint, ...]
+    alarm_spans: tuple[AlarmSpan, ...]
+    discharge: tuple[DischargeCriterion, ...]
+    started_at: datetime
+    first_dose_at: datetime | None
+    boosters: tuple[datetime, ...]
+    ended_at: datetime | None
+    until: datetime
+    monitoring_s: float
+    hr_baseline: float | None
+    bp_baseline: BpPoint | None
+    min_observation_at: datetime | None
+    min_observation_met_at: datetime | None
+    discharge_checks_done_at: datetime | None
+    fit_to_leave_at: datetime | None
+    rules: tuple[LimitRule, ...]
+
+    def phase(self, phase: Phase) -> PhaseSummary | None:
+        """The summary of ``phase``, None if the session never entered it."""
+        return next((p for p in self.phases if p.phase is phase), None)
+
+
+# ------------------------------------------------------------------------------ helpers
+def _epoch(moment: datetime) -> float:
+    return ensure_utc(moment).timestamp()
+
+
+def _empty(stream: Stream) -> StreamData:
+    return StreamData(stream, _EMPTY, _EMPTY, np.zeros(0, dtype=np.int32))
+
+
+def _hold_durations(t: npt.NDArray[np.float64], end: float) -> npt.NDArray[np.float64]:
+    """Seconds each sample stands for: until the next one (or ``end``), capped at :data:`HOLD_CAP_S`."""
+    if t.size == 0:
+        return _EMPTY
+    following = np.append(t[1:], end)
+    return np.asarray(np.clip(np.minimum(following, end) - t, 0.0, HOLD_CAP_S), dtype=np.float64)
+
+
+def _time_beyond(rule: LimitRule, baseline: float | None, values: npt.NDArray[np.float64],
+                 durations: npt.NDArray[np.float64]) -> float:
+    threshold = rule.threshold(baseline)
+    if threshold is None or values.size == 0:
+        return 0.0
+    beyond = values >= threshold if rule.direction == "above" else values < threshold
+    return float(durations[beyond].sum())
+
+
+def _median(values: npt.NDArray[np.float64]) -> float | None:
+    return float(np.median(values)) if values.size else None
+
+
+# ------------------------------------------------------------------------------ summary
+def summarize(
+    protocol: TreatmentProtocol,
+    events: Sequence[SessionEvent],
+    streams: Mapping[Stream, StreamData],
+    *,
+    rules: Sequence[LimitRule] = (),
+    alarms: Sequence[AlarmTransition] = (),
+    until: datetime | None = None,
+) -> SessionReport:
+    """Summarise a session phase by phase (see the module docstring for every rule).
+
+    Args:
+        protocol: the protocol the session was started with (its stored snapshot).
+        events: the session's stored events, in stored order (replayed for phases and checks).
+        streams: loaded streams; missing ones count as empty. Heart rate, RR intervals,
+            SpO2 and blood pressure (systolic, diastolic) are used.
+        rules: the session's alarm rules; enabled heart-rate rules get a time-beyond figure.
+        alarms: the session's alarm log (for spans and counts per phase).
+        until: where the record stops for a session that has not ended (required then).
+
+    Raises:
+        SummaryError: the session was never started, or it is unfinished and ``until`` is missing.
+        kapmonitor.session.SessionError: the events do not replay (a damaged record).
+    """
+    state = SessionState.replay(protocol, events)
+    if state.started_at is None:
+        raise SummaryError("the session has no session_started event; there is nothing to summarise")
+    if state.ended_at is not None:
+        end = state.ended_at
+    elif until is not None:
+        end = max(ensure_utc(until), state.started_at)
+    else:
+        raise SummaryError("the session has not ended: pass `until` (e.g. its last activity)")
+    snap = state.snapshot(end)
+
+    def get(stream: Stream) -> StreamData:
+        return streams.get(stream) or _empty(stream)
+
+    hr, rr, spo2 = get(Stream.HEART_RATE), get(Stream.RR_INTERVAL), get(Stream.SPO2)
+    hr_ok, spo2_ok = usable_mask(hr), usable_mask(spo2)
+    hr_t, hr_v = hr.t[hr_ok], hr.value[hr_ok]
+    spo2_t, spo2_v = spo2.t[spo2_ok], spo2.value[spo2_ok]
+    dose = state.first_dose_at
+    hr_baseline = _median(hr_v[hr_t < _epoch(dose)]) if dose is not None else None
+
+    all_bp = bp_points(get(Stream.BP_SYSTOLIC), get(Stream.BP_DIASTOLIC))
+    before = [p for p in all_bp if dose is not None and p.at < dose]
+    bp_base = before[-1] if before else None
+    points = tuple(with_delta(p, bp_base) for p in all_bp)
+
+    hr_rules = tuple(r for r in rules if r.enabled and r.stream is Stream.HEART_RATE)
+    spans = alarm_spans(alarms, end)
+    rr_flags = _rr_artifacts(rr)
+    phases = []
+    for phase, start, stop in snap.phase_bounds:
+        if phase is Phase.ENDED:
+            continue
+        phases.append(_phase_summary(phase, start, stop if stop is not None else end, hr_t, hr_v,
+                                     hr_rules, hr_baseline, rr, rr_flags, spo2_t, spo2_v, alarms))
+
+    checks = tuple(_check_vitals(c, points, hr_t, hr_v, spo2_t, spo2_v) for c in snap.checks)
+    min_obs_at = snap.min_observation_at
+    met_at = min_obs_at if min_obs_at is not None and end >= min_obs_at else None
+    discharge = [c for c in snap.checks if c.timing is CheckTiming.BEFORE_DISCHARGE]
+    discharge_done = (max((c.done_at for c in discharge if c.done_at is not None), default=None)
+                      if discharge and all(c.state == "done" for c in discharge) else None)
+    fit = max(met_at, discharge_done) if met_at is not None and discharge_done is not None else None
+    if met_at is not None and not discharge:
+        fit = met_at
+    return SessionReport(
+        phases=tuple(phases), checks=checks, bp_points=points, alarm_spans=tuple(spans),
+        discharge=_discharge_criteria(checks, bp_base),
+        started_at=state.started_at, first_dose_at=dose,
+        boosters=tuple(e.at for e in state.events if e.kind is EventKind.BOOSTER_GIVEN),
+        ended_at=state.ended_at, until=end,
+        monitoring_s=(end - state.started_at).total_seconds(), hr_baseline=hr_baseline,
+        bp_baseline=bp_base, min_observation_at=min_obs_at, min_observation_met_at=met_at,
+        discharge_checks_done_at=discharge_done, fit_to_leave_at=fit, rules=hr_rules,
+    )
+
+
+def _rr_artifacts(rr: StreamData) -> npt.NDArray[np.bool_]:
+    """Stored unusable flags OR the artifact rule of :func:`flag_rr_artifacts` over the whole series."""
+    if len(rr) == 0:
+        return np.zeros(0, dtype=np.bool_)
+    return ~usable_mask(rr) | flag_rr_artifacts(rr.value)
+
+
+def _phase_summary(phase: Phase, start: datetime, end: datetime,
+                   hr_t: npt.NDArray[np.float64], hr_v: npt.NDArray[np.float64],
+                   rules: Sequence[LimitRule], baseline: float | None,
+                   rr: StreamData, rr_flags: npt.NDArray[np.bool_],
+                   spo2_t: npt.NDArray[np.float64], spo2_v: npt.NDArray[np.float64],
+                   alarms: Sequence[AlarmTransition]) -> PhaseSummary:
+    lo, hi = _epoch(start), _epoch(end)
+    i, j = np.searchsorted(hr_t, [lo, hi], side="left")
+    t, v = hr_t[i:j], hr_v[i:j]
+    durations = _hold_durations(t, hi)
+    beyond = {r.alarm_id: _time_beyond(r, baseline, v, durations) for r in rules}
+    a, b = np.searchsorted(rr.t, [lo, hi], side="left")
+    hrv, share = _phase_hrv(rr.t[a:b], rr.value[a:b], rr_flags[a:b])
+    c, d = np.searchsorted(spo2_t, [lo, hi], side="left")
+    raised = sum(1 for x in alarms if x.action == "raised" and start <= ensure_utc(x.at) < end)
+    return PhaseSummary(
+        phase=phase, start=start, end=end, hr_n=int(v.size),
+        hr_min=float(v.min()) if v.size else None, hr_mean=float(v.mean()) if v.size else None,
+        hr_max=float(v.max()) if v.size else None, time_beyond_s=beyond, hrv=hrv,
+        rr_n=int(b - a), rr_flagged_share=share,
+        spo2_min=float(spo2_v[c:d].min()) if d > c else None, alarms_raised=raised,
+    )
+
+
+def _phase_hrv(t: npt.NDArray[np.float64], values: npt.NDArray[np.float64],
+               flags: npt.NDArray[np.bool_]) -> tuple[HrvSummary | None, float | None]:
+    """HRV of one phase; a gap in the RR stream breaks the successive differences."""
+    if values.size == 0:
+        return None, None
+    share = float(flags.mean())
+    gaps = np.flatnonzero(np.diff(t) > RR_GAP_S) + 1
+    # A flagged NaN placeholder at each gap keeps clean_time_domain from differencing across it;
+    # it is flagged, so it never enters the mean, SDNN or n.
+    series = np.insert(values, gaps, math.nan)
+    mask = np.insert(flags, gaps, True)
+    try:
+        summary, _ = clean_time_domain(series, mask)
+    except HrvError as exc:
+        log.debug("no HRV for a phase: %s", exc)
+        return None, share
+    return summary, share
+
+
+def _check_vitals(check: CheckStatus, points: Sequence[BpPoint],
+                  hr_t: npt.NDArray[np.float64], hr_v: npt.NDArray[np.float64],
+                  spo2_t: npt.NDArray[np.float64], spo2_v: npt.NDArray[np.float64]) -> CheckVitals:
+    moment = check.done_at if check.done_at is not None else check.due_at
+    bp = hr = spo2 = None
+    if moment is not None:
+        near = [p for p in points if abs((p.at - moment).total_seconds()) <= CHECK_WINDOW_S]
+        bp = min(near, key=lambda p: abs((p.at - moment).total_seconds())) if near else None
+        # Heart rate and SpO2 taken with the blood pressure, else with the check itself;
+        # a reading stamped at the very moment belongs to it.
+        at = _epoch(bp.at if bp is not None else moment) + 1e-3
+
+        def window(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64]) -> float | None:
+            i, j = np.searchsorted(t, [at - VITALS_WINDOW_S, at], side="left")
+            return _median(v[i:j])
+
+        hr, spo2 = window(hr_t, hr_v), window(spo2_t, spo2_v)
+    return CheckVitals(name=check.name, label=check.label, timing=check.timing, state=check.state,
+                       due_at=check.due_at, done_at=check.done_at, moment=moment, bp=bp,
+                       heart_rate=hr, spo2=spo2, note=check.note or check.reason)
+
+
+def _discharge_criteria(checks: Sequence[CheckVitals],
+                        baseline: BpPoint | None) -> tuple[DischargeCriterion, ...]:
+    at = next((c for c in reversed(checks) if c.timing is CheckTiming.BEFORE_DISCHARGE), None)
+    if at is None:
+        return ()
+    if at.spo2 is None:
+        spo2 = DischargeCriterion(f"SpO\u2082 > {DISCHARGE_SPO2_MIN_PCT:g} %", None, "no SpO\u2082 reading")
+    else:
+        spo2 = DischargeCriterion(f"SpO\u2082 > {DISCHARGE_SPO2_MIN_PCT:g} %",
+                                  at.spo2 > DISCHARGE_SPO2_MIN_PCT, f"{at.spo2:.0f} %")
+    tol = DISCHARGE_BP_TOLERANCE_MMHG
+    label = f"BP within \u00b1{tol:g} mmHg of baseline"
+    if at.bp is None or baseline is None or at.bp.delta_systolic is None or at.bp.delta_diastolic is None:
+        bp = DischargeCriterion(label, None, "no baseline" if baseline is None else "no BP at the check")
+    else:
+        ok = abs(at.bp.delta_systolic) <= tol and abs(at.bp.delta_diastolic) <= tol
+        bp = DischargeCriterion(label, ok, f"{at.bp.systolic:.0f}/{at.bp.diastolic:.0f} "
+                                           f"({at.bp.delta_systolic:+.0f}/{at.bp.delta_diastolic:+.0f})")
+    return (spo2, bp)
+
+
