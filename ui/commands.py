@@ -15,6 +15,7 @@ and every session event as ``recorded event <kind> <time ISO>``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -171,7 +172,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                 rows = export_session_csv(store, session_id, out, deidentify=args.deidentify)
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
     print(f"kapmonitor: wrote {rows} rows of session {session_id} to {path}", file=sys.stderr)
     return EXIT_OK
@@ -331,6 +333,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         old_int = signal.signal(signal.SIGINT, on_signal)
         old_term = signal.signal(signal.SIGTERM, on_signal)
         sensor, runtime = _make_sensor(args, clock)
+        started = False
         try:
             if resume_id is not None:
                 snap = recorder.resume_session(resume_id)
@@ -347,6 +350,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 )
                 session_id = recorder.start_session(spec)
                 print(f"kapmonitor: session {session_id} started", file=sys.stderr, flush=True)
+            started = True
             recorder.attach_sensor(sensor)
             _StdinObservations(recorder, sys.stdin).start()
             state = recorder.state
@@ -360,8 +364,10 @@ def cmd_record(args: argparse.Namespace) -> int:
             _wait_until(clock, state.first_dose_at + timedelta(minutes=args.minutes), stop)
             return _finish(recorder, interrupted, progress)
         except StoreError as exc:
-            print(f"kapmonitor: error: {exc}", file=sys.stderr)
             recorder.close()
+            if not started:  # e.g. the database is locked by another program: nothing was recorded
+                raise UsageError(str(exc)) from exc
+            print(f"kapmonitor: error: {exc}", file=sys.stderr)
             return EXIT_FAILURE
         finally:
             signal.signal(signal.SIGINT, old_int)
