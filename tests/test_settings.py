@@ -6,7 +6,7 @@ import dataclasses
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kapmonitor.alarm_settings import AlarmSettings
@@ -137,7 +137,7 @@ def _clinic_settings(draw: st.DrawFn) -> ClinicSettings:
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_clinic_settings())
 def test_any_valid_settings_round_trip(s: ClinicSettings) -> None:
     s.validate()
