@@ -30,11 +30,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from kapmonitor.alarms import ActiveAlarm, AlarmEngine, AlarmSettings
 from kapmonitor.clock import Clock, ensure_utc
 from kapmonitor.protocols import TreatmentProtocol
+from kapmonitor.recorder_listener import UNSET, RecorderError, RecorderListener, Unset
 from kapmonitor.sensor import Sensor
 from kapmonitor.session import SessionError, SessionSnapshot, SessionState
 from kapmonitor.store import SessionSpec, SessionStore, StoreError
@@ -53,8 +54,9 @@ from kapmonitor.types import (
     Stream,
     new_observation_id,
 )
+from kapmonitor.vitals import check_manual_vitals
 
-__all__ = ["Recorder", "RecorderError", "RecorderListener"]
+__all__ = ["UNSET", "Recorder", "RecorderError", "RecorderListener"]
 
 log = logging.getLogger(__name__)
 
@@ -67,42 +69,6 @@ _STATUS_EVENTS: Final = {
     SensorState.LOST: EventKind.SENSOR_LOST,
     SensorState.DISCONNECTED: EventKind.SENSOR_DISCONNECTED,
 }
-
-
-class RecorderError(RuntimeError):
-    """A recorder command was used in a way that cannot work (e.g. no session running)."""
-
-
-class RecorderListener(Protocol):
-    """Hears what the recorder did. Called from non-GUI threads; must not block."""
-
-    def reading_recorded(self, reading: Reading) -> None: ...
-
-    def sensor_status_changed(self, status: SensorStatus) -> None: ...
-
-    def sensor_info_received(self, info: SensorInfo) -> None: ...
-
-    def event_recorded(self, event: SessionEvent) -> None: ...
-
-    def observation_saved(self, observation: Observation) -> None: ...
-
-    def alarms_changed(
-        self, transitions: Sequence[AlarmTransition], active: Sequence[ActiveAlarm]
-    ) -> None: ...
-
-    def snapshot_updated(self, snapshot: SessionSnapshot) -> None: ...
-
-    def error_occurred(self, message: str) -> None: ...
-
-
-class _Unset:
-    """Marks an argument of :meth:`Recorder.edit_observation` as 'leave as it was'."""
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Final = _Unset()
 
 
 class Recorder:
@@ -501,35 +467,31 @@ class Recorder:
         self,
         observation_id: str,
         *,
-        value: float | _Unset | None = UNSET,
-        text: str | _Unset = UNSET,
-        name: str | _Unset = UNSET,
-        occurred_at: datetime | _Unset = UNSET,
+        value: float | Unset | None = UNSET,
+        text: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        occurred_at: datetime | Unset = UNSET,
         reason: str = "",
     ) -> Observation:
         """Append a corrected revision; the earlier revisions stay as they were."""
-        with self._lock:
-            state = self._require_state(allow_ended=True)
-            prev = self._current_observation(observation_id)
-            obs = replace(
-                prev,
-                revision=prev.revision + 1,
-                recorded_at=self._clock.now(),
-                value=prev.value if isinstance(value, _Unset) else value,
-                text=prev.text if isinstance(text, _Unset) else text,
-                name=prev.name if isinstance(name, _Unset) else name,
-                occurred_at=prev.occurred_at if isinstance(occurred_at, _Unset) else ensure_utc(occurred_at),
-                reason=reason,
-                added_later=prev.added_later or state.is_ended,
-            )
-            self._save_observation(obs)
-        self._notify(lambda lst: lst.observation_saved(obs))
-        return obs
+        changes: dict[str, Any] = {"reason": reason}
+        if not isinstance(value, Unset):
+            changes["value"] = value
+        if not isinstance(text, Unset):
+            changes["text"] = text
+        if not isinstance(name, Unset):
+            changes["name"] = name
+        if not isinstance(occurred_at, Unset):
+            changes["occurred_at"] = ensure_utc(occurred_at)
+        return self._revise(observation_id, changes)
 
     def delete_observation(self, observation_id: str, reason: str) -> Observation:
         """Append a revision flagged deleted; a reason is required."""
         if not reason.strip():
             raise ValueError("deleting an observation needs a reason")
+        return self._revise(observation_id, {"deleted": True, "reason": reason.strip()})
+
+    def _revise(self, observation_id: str, changes: dict[str, Any]) -> Observation:
         with self._lock:
             state = self._require_state(allow_ended=True)
             prev = self._current_observation(observation_id)
@@ -537,9 +499,8 @@ class Recorder:
                 prev,
                 revision=prev.revision + 1,
                 recorded_at=self._clock.now(),
-                deleted=True,
-                reason=reason.strip(),
                 added_later=prev.added_later or state.is_ended,
+                **changes,
             )
             self._save_observation(obs)
         self._notify(lambda lst: lst.observation_saved(obs))
@@ -556,7 +517,7 @@ class Recorder:
         author: str = "",
     ) -> Observation:
         """Store hand-entered vitals as MANUAL readings (alarms see them) plus one observation."""
-        _check_vitals(systolic, diastolic, spo2, heart_rate)
+        check_manual_vitals(systolic=systolic, diastolic=diastolic, spo2=spo2, heart_rate=heart_rate)
         with self._lock:
             self._require_state()
             at = self._past_or_now(occurred_at)
@@ -720,29 +681,3 @@ def _tell_dose(sensor: Sensor, at: datetime) -> None:
     dose_given = getattr(sensor, "dose_given", None)
     if callable(dose_given):
         dose_given(at)
-
-
-_VITAL_RANGES: Final = {
-    "systolic": (40.0, 300.0, "mmHg"),
-    "diastolic": (20.0, 200.0, "mmHg"),
-    "spo2": (50.0, 100.0, "%"),
-    "heart_rate": (20.0, 250.0, "bpm"),
-}
-
-
-def _check_vitals(
-    systolic: float | None, diastolic: float | None, spo2: float | None, heart_rate: float | None
-) -> None:
-    given = {"systolic": systolic, "diastolic": diastolic, "spo2": spo2, "heart_rate": heart_rate}
-    if all(v is None for v in given.values()):
-        raise ValueError("enter at least one vital sign")
-    if (systolic is None) != (diastolic is None):
-        raise ValueError("blood pressure needs both systolic and diastolic values")
-    for field, value in given.items():
-        if value is None:
-            continue
-        low, high, unit = _VITAL_RANGES[field]
-        if not low <= value <= high:
-            raise ValueError(f"{field} must be between {low:g} and {high:g} {unit}, got {value:g}")
-    if systolic is not None and diastolic is not None and diastolic >= systolic:
-        raise ValueError(f"diastolic ({diastolic:g}) must be below systolic ({systolic:g})")
