@@ -1,4 +1,4 @@
-"""The alarm banner and the session's alarm list.
+"""The alarm banner (the session's alarm list is :mod:`ui.alarm_list`, re-exported here).
 
 :class:`AlarmBanner` shows the most urgent active alarm: its label, the value
 against the limit, and since when; a count of the other alarms; and the two
@@ -40,26 +40,24 @@ from datetime import datetime
 from typing import Protocol
 
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from kapmonitor.clock import Clock, SystemClock
-from kapmonitor.types import STREAM_UNITS, AlarmPriority, AlarmState, AlarmTransition, Stream
-from ui.theme import DARK, Theme, qcolor
+from kapmonitor.types import STREAM_UNITS, AlarmPriority, AlarmState, Stream
+from ui.alarm_list import AlarmListWidget, format_value
+from ui.theme import DARK, Theme
 
 __all__ = ["FLASH_HZ", "AlarmBanner", "AlarmListWidget", "BannerAlarm", "flash_lit", "format_since"]
+
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +111,6 @@ def format_since(since: datetime, now: datetime) -> str:
     return f"since {since.astimezone().strftime('%H:%M:%S')} ({elapsed})"
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.0f}" if abs(x) >= 10 else f"{x:.1f}"
-
-
 def describe_value(alarm: BannerAlarm) -> str:
     """``152 bpm when raised · limit 140 bpm`` (whichever parts are known).
 
@@ -128,9 +122,9 @@ def describe_value(alarm: BannerAlarm) -> str:
     sep = "" if unit == "%" else " "
     parts = []
     if alarm.value is not None:
-        parts.append(f"{_fmt(alarm.value)}{sep}{unit} when raised".strip())
+        parts.append(f"{format_value(alarm.value)}{sep}{unit} when raised".strip())
     if alarm.limit is not None:
-        parts.append(f"limit {_fmt(alarm.limit)}{sep}{unit}".strip())
+        parts.append(f"limit {format_value(alarm.limit)}{sep}{unit}".strip())
     return " · ".join(parts)
 
 
@@ -360,62 +354,3 @@ class AlarmBanner(QFrame):
             f"QLabel#alarmOthers {{ color: {fg}; font-size: 18px; background: transparent; }}"
             f"QPushButton {{ font-size: 17px; }}"
         )
-
-
-class AlarmListWidget(QTableWidget):
-    """Every alarm transition of the session, newest first: time (local), alarm, priority, action."""
-
-    COLUMNS = ("Time", "Alarm", "Priority", "Action", "Value")
-
-    def __init__(self, theme: Theme = DARK, parent: QWidget | None = None) -> None:
-        super().__init__(0, len(self.COLUMNS), parent)
-        self._theme = theme
-        self.setHorizontalHeaderLabels(list(self.COLUMNS))
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setAlternatingRowColors(False)
-        self.setWordWrap(False)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col in (0, 2, 3, 4):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        self.setStyleSheet("QTableWidget { font-size: 16px; }")
-        self._placeholder = QLabel("No alarms in this session", self.viewport())
-        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._placeholder.setStyleSheet(f"color: {theme.text_dim}; font-size: 17px;")
-        self._update_placeholder()
-
-    def add_transitions(self, transitions: Sequence[AlarmTransition]) -> None:
-        """Append transitions (as they arrive); the newest shows at the top."""
-        for t in transitions:
-            self.insertRow(0)
-            unit = STREAM_UNITS.get(t.stream, "") if t.stream is not None else ""
-            value = f"{_fmt(t.value)} {unit}".strip() if t.value is not None else ""
-            cells = (
-                t.at.astimezone().strftime("%H:%M:%S"),
-                t.label,
-                t.priority.value,
-                t.action.replace("_", " "),
-                value,
-            )
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 2:
-                    item.setForeground(qcolor(self._theme.alarm[t.priority]))
-                item.setData(Qt.ItemDataRole.UserRole, t.alarm_id)
-                self.setItem(0, col, item)
-        self._update_placeholder()
-
-    def set_transitions(self, transitions: Sequence[AlarmTransition]) -> None:
-        """Replace the list (e.g. after resuming a session), oldest first in ``transitions``."""
-        self.setRowCount(0)
-        self.add_transitions(transitions)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._placeholder.resize(self.viewport().size())
-
-    def _update_placeholder(self) -> None:
-        self._placeholder.setVisible(self.rowCount() == 0)
-        self._placeholder.resize(self.viewport().size())

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -43,10 +42,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kapmonitor.settings import ClinicSettings, QuickTag, ScaleDefinition
+from kapmonitor.settings import ClinicSettings
 from kapmonitor.types import AlarmPriority, Observation, ObservationKind
 from ui.check_prompt import CheckPrompt
 from ui.observation_commands import ObservationCommands
+from ui.observation_inputs import (
+    VITAL_RANGES,
+    VitalsError,
+    clear_layout,
+    parse_vitals,
+    scale_button_text,
+    tag_button,
+)
 from ui.observation_timeline import EditObservationDialog, ObservationTimeline, ReasonDialog, describe
 from ui.theme import DARK, Theme
 
@@ -54,49 +61,7 @@ __all__ = ["VITAL_RANGES", "CheckPrompt", "ObservationPanel", "VitalsError", "pa
 
 log = logging.getLogger(__name__)
 
-VITAL_RANGES: dict[str, tuple[float, float, str, str]] = {
-    "systolic": (40.0, 300.0, "mmHg", "Systolic"),
-    "diastolic": (20.0, 200.0, "mmHg", "Diastolic"),
-    "spo2": (50.0, 100.0, "%", "SpO₂"),
-    "heart_rate": (20.0, 250.0, "bpm", "Heart rate"),
-}
-"""Accepted ranges of hand-entered vitals (the recorder enforces the same)."""
-
 _DIGIT_KEYS = {getattr(Qt.Key, f"Key_{d}"): str(d) for d in range(1, 10)}
-
-
-class VitalsError(ValueError):
-    """A hand-entered vital is invalid; ``field`` names it (``systolic``...)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def parse_vitals(texts: dict[str, str]) -> dict[str, float | None]:
-    """Parse the four vitals fields (empty = not measured); raise :class:`VitalsError` on bad input."""
-    values: dict[str, float | None] = {}
-    for field, (low, high, unit, label) in VITAL_RANGES.items():
-        raw = texts.get(field, "").strip().replace(",", ".")
-        if not raw:
-            values[field] = None
-            continue
-        try:
-            value = float(raw)
-        except ValueError:
-            raise VitalsError(field, f"{label}: enter a number in {unit}, got {raw!r}") from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise VitalsError(field, f"{label} must be between {low:g} and {high:g} {unit}, got {raw}")
-        values[field] = value
-    if all(v is None for v in values.values()):
-        raise VitalsError("systolic", "Enter at least one vital sign")
-    sys_v, dia_v = values["systolic"], values["diastolic"]
-    if (sys_v is None) != (dia_v is None):
-        missing = "diastolic" if dia_v is None else "systolic"
-        raise VitalsError(missing, "Blood pressure needs both systolic and diastolic values")
-    if sys_v is not None and dia_v is not None and dia_v >= sys_v:
-        raise VitalsError("diastolic", f"Diastolic ({dia_v:g}) must be below systolic ({sys_v:g})")
-    return values
 
 
 class ObservationPanel(QFrame):
@@ -449,16 +414,16 @@ class ObservationPanel(QFrame):
                 self._shortcuts.append(sc)
 
     def _build_tags(self) -> None:
-        _clear_layout(self._tags_grid)
+        clear_layout(self._tags_grid)
         self.tag_buttons = {}
         for i, tag in enumerate(self._settings.quick_tags):
-            button = _tag_button(tag)
+            button = tag_button(tag)
             button.clicked.connect(partial(self.record_tag, tag.key))
             self.tag_buttons[tag.key] = button
             self._tags_grid.addWidget(button, i // 5, i % 5)
 
     def _build_scales(self) -> None:
-        _clear_layout(self._scales_box)
+        clear_layout(self._scales_box)
         self.scale_buttons = {}
         for scale in self._settings.shown_scales:
             row = QHBoxLayout()
@@ -468,7 +433,7 @@ class ObservationPanel(QFrame):
             row.addWidget(caption)
             buttons: dict[int, QPushButton] = {}
             for value, anchor in scale.values:
-                button = QPushButton(_scale_text(scale, value))
+                button = QPushButton(scale_button_text(scale, value))
                 button.setMinimumSize(52, 48)
                 button.setToolTip(f"{scale.label} {value}: {anchor}")
                 button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
@@ -478,30 +443,3 @@ class ObservationPanel(QFrame):
             row.addStretch(1)
             self.scale_buttons[scale.name] = buttons
             self._scales_box.addLayout(row)
-
-
-def _scale_text(scale: ScaleDefinition, value: int) -> str:
-    if all(len(text) <= 10 for _, text in scale.values):
-        return next(text for v, text in scale.values if v == value)
-    return f"{value:+d}" if any(v < 0 for v, _ in scale.values) and value else str(value)
-
-
-def _tag_button(tag: QuickTag) -> QPushButton:
-    button = QPushButton(f"{tag.key}  {tag.label}")
-    button.setMinimumHeight(48)
-    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-    button.setToolTip(f"Press {tag.key} on an empty line, or Alt+{tag.key} at any time")
-    return button
-
-
-def _clear_layout(layout: QGridLayout | QVBoxLayout | QHBoxLayout) -> None:
-    while layout.count():
-        item = layout.takeAt(0)
-        if item is None:
-            break
-        widget = item.widget()
-        if widget is not None:
-            widget.deleteLater()
-        child = item.layout()
-        if child is not None:
-            _clear_layout(child)  # type: ignore[arg-type]

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -39,11 +38,11 @@ from PySide6.QtWidgets import (
 )
 
 from kapmonitor import __version__
-from kapmonitor.alarm_settings import LIMIT_RANGES, MAX_DELAY_S, AlarmSettings, LimitRule
+from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.protocols import ProtocolError, TreatmentProtocol
 from kapmonitor.settings import DOSE_UNITS, ClinicSettings
 from kapmonitor.store import SessionSpec
-from kapmonitor.types import AlarmPriority
+from ui.alarm_limits import AlarmLimitsEditor, error_label, show_error_text
 from ui.theme import DARK, Theme
 
 __all__ = ["CLIENT_CODE_RE", "AlarmLimitsEditor", "StartSessionDialog", "validate_client_code"]
@@ -60,122 +59,6 @@ def validate_client_code(code: str) -> str:
     if not CLIENT_CODE_RE.match(code.strip()):
         return "Use 2-32 letters, digits, - or _ (no spaces), e.g. K-017"
     return ""
-
-
-def _error_label(theme: Theme) -> QLabel:
-    label = QLabel("")
-    label.setWordWrap(True)
-    label.setStyleSheet(f"color: {theme.alarm[AlarmPriority.MEDIUM]}; font-size: 14px;")
-    label.setVisible(False)
-    return label
-
-
-def _show(label: QLabel, text: str) -> None:
-    label.setText(text)
-    label.setVisible(bool(text))
-
-
-class AlarmLimitsEditor(QWidget):
-    """Edit each limit rule's on/off, limit and delay; errors shown on the rule's row.
-
-    Also used by the clinic settings dialog.
-    """
-
-    def __init__(self, alarms: AlarmSettings, theme: Theme = DARK, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._base = alarms
-        self._theme = theme
-        self.enabled: dict[str, QCheckBox] = {}
-        self.limit: dict[str, QDoubleSpinBox] = {}
-        self.delay: dict[str, QDoubleSpinBox] = {}
-        self.errors: dict[str, QLabel] = {}
-        grid = QGridLayout(self)
-        for col, head in enumerate(("Alarm", "Priority", "Limit", "Delay", "")):
-            h = QLabel(head)
-            h.setProperty("role", "caption")
-            grid.addWidget(h, 0, col)
-        for i, rule in enumerate(alarms.rules):
-            row = 1 + 2 * i
-            box = QCheckBox(rule.label)
-            box.setChecked(rule.enabled)
-            box.setMinimumHeight(36)
-            lo, hi = LIMIT_RANGES.get(rule.stream, (0.0, 1000.0))
-            if rule.relative_to_baseline:
-                lo, hi = 1.0, hi - lo
-            limit = QDoubleSpinBox()
-            limit.setDecimals(0)
-            limit.setRange(lo, hi)
-            limit.setValue(rule.limit)
-            sign = (
-                ("≥ baseline +" if rule.direction == "above" else "< baseline −")
-                if rule.relative_to_baseline
-                else ("≥" if rule.direction == "above" else "<")
-            )
-            limit.setPrefix(f"{sign} ")
-            limit.setSuffix(f" {rule.unit}")
-            limit.setMinimumHeight(36)
-            delay = QDoubleSpinBox()
-            delay.setDecimals(0)
-            delay.setRange(0.0, MAX_DELAY_S)
-            delay.setValue(rule.delay_s)
-            delay.setSuffix(" s")
-            delay.setSpecialValueText("at once")
-            delay.setMinimumHeight(36)
-            prio = QLabel(rule.priority.value)
-            prio.setStyleSheet(f"color: {theme.alarm[rule.priority]};")
-            err = _error_label(theme)
-            grid.addWidget(box, row, 0)
-            grid.addWidget(prio, row, 1)
-            grid.addWidget(limit, row, 2)
-            grid.addWidget(delay, row, 3)
-            grid.addWidget(err, row + 1, 0, 1, 4)
-            self.enabled[rule.alarm_id] = box
-            self.limit[rule.alarm_id] = limit
-            self.delay[rule.alarm_id] = delay
-            self.errors[rule.alarm_id] = err
-
-    def settings(self) -> AlarmSettings:
-        """The edited settings (not yet validated)."""
-        rules = []
-        for rule in self._base.rules:
-            rid = rule.alarm_id
-            rules.append(
-                dataclasses.replace(
-                    rule,
-                    enabled=self.enabled[rid].isChecked(),
-                    limit=float(self.limit[rid].value()),
-                    delay_s=float(self.delay[rid].value()),
-                )
-            )
-        return dataclasses.replace(self._base, rules=tuple(rules))
-
-    def validate(self) -> AlarmSettings | None:
-        """Validated settings, or None with the error shown next to the rule it names."""
-        for err in self.errors.values():
-            _show(err, "")
-        candidate = self.settings()
-        try:
-            candidate.validate()
-        except ValueError as exc:
-            self.show_error(str(exc))
-            return None
-        return candidate
-
-    def show_error(self, message: str) -> str:
-        """Place ``message`` ("hr_high.limit: ...") beside its rule; return the rule id or ""."""
-        head, _, rest = message.partition(": ")
-        rule_id = head.split(".")[0]
-        if rule_id in self.errors:
-            _show(self.errors[rule_id], rest or message)
-            self.limit[rule_id].setFocus()
-            return rule_id
-        first = next(iter(self.errors.values()), None)
-        if first is not None:
-            _show(first, message)
-        return ""
-
-    def rule(self, alarm_id: str) -> LimitRule:
-        return self.settings().rule(alarm_id)
 
 
 class StartSessionDialog(QDialog):
@@ -208,7 +91,7 @@ class StartSessionDialog(QDialog):
         assert client_line is not None  # an editable combo box always has one
         client_line.setPlaceholderText("e.g. K-017")
         self.client.setMinimumHeight(40)
-        self.client_error = _error_label(theme)
+        self.client_error = error_label(theme)
         hint = QLabel("A pseudonymous code only — never the client's name.")
         hint.setProperty("role", "caption")
 
@@ -232,7 +115,7 @@ class StartSessionDialog(QDialog):
         ):
             custom_row.addWidget(QLabel(label))
             custom_row.addWidget(box)
-        self.protocol_error = _error_label(theme)
+        self.protocol_error = error_label(theme)
 
         self.dose = QLineEdit()
         self.dose.setPlaceholderText("amount (optional)")
@@ -243,14 +126,14 @@ class StartSessionDialog(QDialog):
         dose_row = QHBoxLayout()
         dose_row.addWidget(self.dose, 1)
         dose_row.addWidget(self.unit)
-        self.dose_error = _error_label(theme)
+        self.dose_error = error_label(theme)
         self.lot = QLineEdit()
         self.lot.setPlaceholderText("optional")
-        self.lot_error = _error_label(theme)
+        self.lot_error = error_label(theme)
         self.clinician = QLineEdit()
         self.clinician.setPlaceholderText("e.g. AB")
         self.clinician.setMaxLength(8)
-        self.clinician_error = _error_label(theme)
+        self.clinician_error = error_label(theme)
 
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -336,13 +219,13 @@ class StartSessionDialog(QDialog):
         """Validate every field, showing each message beside its field; True when all are fine."""
         ok = True
         code_error = validate_client_code(self.client.currentText())
-        _show(self.client_error, code_error)
+        show_error_text(self.client_error, code_error)
         ok &= not code_error
         try:
             self.chosen_protocol().validate()
-            _show(self.protocol_error, "")
+            show_error_text(self.protocol_error, "")
         except ProtocolError as exc:
-            _show(self.protocol_error, str(exc))
+            show_error_text(self.protocol_error, str(exc))
             ok = False
         dose_text = self.dose.text().strip().replace(",", ".")
         dose_error = ""
@@ -353,12 +236,12 @@ class StartSessionDialog(QDialog):
                     dose_error = f"Dose must be a positive number (at most 10000), got {self.dose.text()!r}"
             except ValueError:
                 dose_error = f"Dose must be a number, e.g. 100, got {self.dose.text()!r}"
-        _show(self.dose_error, dose_error)
+        show_error_text(self.dose_error, dose_error)
         ok &= not dose_error
         lot_error = (
             f"Lot must be at most {_MAX_LOT} characters" if len(self.lot.text().strip()) > _MAX_LOT else ""
         )
-        _show(self.lot_error, lot_error)
+        show_error_text(self.lot_error, lot_error)
         ok &= not lot_error
         initials = self.clinician.text().strip()
         init_error = (
@@ -370,7 +253,7 @@ class StartSessionDialog(QDialog):
                 else "Initials: letters only, e.g. AB"
             )
         )
-        _show(self.clinician_error, init_error)
+        show_error_text(self.clinician_error, init_error)
         ok &= not init_error
         alarms = self.limits.validate()
         ok &= alarms is not None

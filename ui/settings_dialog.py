@@ -51,7 +51,7 @@ from kapmonitor.settings import (
     SettingsError,
 )
 from kapmonitor.types import AlarmPriority
-from ui.session_dialog import AlarmLimitsEditor
+from ui.alarm_limits import AlarmLimitsEditor
 from ui.theme import DARK, Theme
 
 __all__ = ["SettingsDialog", "slug"]
