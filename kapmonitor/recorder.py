@@ -175,7 +175,11 @@ class Recorder:
             if self._state is not None and not self._state.is_ended:
                 raise RecorderError(f"session {self._session_id} is still running; end it first")
             spec.protocol.validate()
-            settings: dict[str, Any] = {"alarms": self._alarm_settings.to_dict(), **spec.settings}
+            chosen = spec.settings.get("alarms")
+            if isinstance(chosen, dict):
+                # limits adjusted for this session (start dialog) win over the recorder's defaults
+                self._use_alarm_settings(AlarmSettings.from_dict(chosen))
+            settings: dict[str, Any] = {**spec.settings, "alarms": self._alarm_settings.to_dict()}
             spec = replace(spec, settings=settings)
             now = self._clock.now()
             state = SessionState(spec.protocol)
@@ -199,8 +203,7 @@ class Recorder:
                 raise RecorderError(f"session {session_id} has already ended; it cannot be resumed")
             alarms = record.spec.settings.get("alarms")
             if isinstance(alarms, dict):
-                self._alarm_settings = AlarmSettings.from_dict(alarms)
-                self._engine = AlarmEngine(self._alarm_settings, self._clock)
+                self._use_alarm_settings(AlarmSettings.from_dict(alarms))
             self._reset(session_id, state)
             for obs in self._store.observations(session_id):
                 self._observations[obs.observation_id] = obs
@@ -213,6 +216,10 @@ class Recorder:
         snap = self.snapshot()
         assert snap is not None
         return snap
+
+    def _use_alarm_settings(self, settings: AlarmSettings) -> None:
+        self._alarm_settings = settings
+        self._engine = AlarmEngine(settings, self._clock)
 
     def _reset(self, session_id: int, state: SessionState) -> None:
         self._session_id = session_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -402,3 +403,20 @@ def test_threaded_simulated_session_on_a_fast_clock(tmp_path: Path) -> None:
     assert not heard.errors
     assert threading.active_count() >= 1
     store.close()
+
+
+def test_session_limits_from_the_start_dialog_are_used(store: SqlStore, clock: FakeClock) -> None:
+    rec, _ = _recorder(store, clock)
+    strict = AlarmSettings.defaults()
+    rule = strict.rule("hr_high")
+    assert rule is not None
+    strict = strict.with_rule(replace(rule, limit=100.0, delay_s=0.0))
+    spec = SessionSpec(
+        client_code="K-9", protocol=PRESETS["sublingual"], settings={"alarms": strict.to_dict()}
+    )
+    sid = rec.start_session(spec)
+    assert rec.alarm_settings == strict
+    assert store.session(sid).spec.settings["alarms"] == strict.to_dict()
+    rec.attach_sensor(ScriptedSensor())
+    _feed(rec, clock, 105, 2)
+    assert [a.alarm_id for a in rec.active_alarms()] == ["hr_high"]
