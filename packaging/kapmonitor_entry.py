@@ -1,0 +1,8 @@
+"""PyInstaller entry point: the frozen ``kapmonitor`` executable runs the same ``main`` as the console script."""
+
+import sys
+
+from ui.main import main
+
+if __name__ == "__main__":
+    sys.exit(main())
