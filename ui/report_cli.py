@@ -1,0 +1,53 @@
+"""``kapmonitor report SESSION|latest -o FILE.pdf``: the PDF session report without the window.
+
+Works headless: on Linux without a display it selects Qt's offscreen platform itself.
+Prints one line on success; on error one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from kapmonitor.cli import EXIT_OK, UsageError
+
+__all__ = ["cmd_report"]
+
+
+def _headless_if_needed() -> None:
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not display:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the report of ``args.session`` ('latest' or an id) to ``args.output``.
+
+    Raises:
+        UsageError: no such session, an unreadable database or an unwritable file (exit status 2).
+    """
+    _headless_if_needed()
+    from PySide6.QtWidgets import QApplication
+
+    from kapmonitor.clock import SystemClock
+    from kapmonitor.summary import SummaryError
+    from ui.commands import _resolve_session, open_store
+    from ui.review_data import load_review
+    from ui.review_export import ExportError, export_pdf
+
+    app = QApplication.instance() or QApplication(["kapmonitor"])
+    assert app is not None
+    clock = SystemClock()
+    path = Path(args.output)
+    with open_store(args, clock=clock) as store:
+        session_id = _resolve_session(store, args.session)
+        try:
+            data = load_review(store, session_id)
+            pages = export_pdf(store, session_id, path, generated_at=clock.now(), data=data)
+        except (ExportError, SummaryError) as exc:
+            raise UsageError(str(exc)) from exc
+    print(f"kapmonitor: wrote the report of session {session_id} ({pages} page{'s' if pages != 1 else ''}) "
+          f"to {path}")
+    return EXIT_OK

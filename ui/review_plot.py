@@ -1,0 +1,439 @@
+"""The review window's time line: the whole session on one axis, zoomable, with an overview strip.
+
+Rows, top to bottom, all sharing the x axis (minutes since the first dose; since the
+start when there was no dose): heart rate with its limit lines, SpO2, RR intervals,
+blood pressure points (when any were taken), a lane plot with alarm spans coloured
+by priority, session events and observation markers, and an overview strip of the
+whole session whose shaded region is the visible range (drag it to pan).
+
+Every data row shows the phase bands. Readings more than :data:`GAP_S` apart break
+the line (a gap is where the signal was lost); readings flagged as artifacts or
+without skin contact are left out of the line and drawn as faint dots beside it --
+nothing recorded is hidden. Curves use ``setClipToView`` and peak downsampling
+(PITFALLS #6).
+
+Mouse: wheel zooms, drag pans (x only). Keys (plot focused): ``+``/``-`` zoom,
+Left/Right pan, Home shows everything. Hovering shows the elapsed and local clock
+time and the heart rate there; a click emits :attr:`ReviewPlot.time_clicked`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from kapmonitor.alarm_settings import LimitRule
+from kapmonitor.review_series import usable_mask
+from kapmonitor.store import StreamData
+from kapmonitor.types import AlarmPriority, EventKind, Phase, Stream
+from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_elapsed
+from ui.theme import Theme, qcolor, set_role
+
+__all__ = ["GAP_S", "ReviewPlot", "with_gaps"]
+
+log = logging.getLogger(__name__)
+
+GAP_S = 5.0
+"""Readings further apart than this are drawn with a break between them."""
+MIN_SPAN_MIN = 0.5
+HINT = ("Point at the plot for the time and heart rate \u00b7 wheel or +/\u2212 to zoom \u00b7 drag or "
+        "\u2190/\u2192 to pan \u00b7 Home: whole session \u00b7 click: nearest entry")
+_AXIS_WIDTH_PX = 60
+_LANES = {"notes": 0.0, "events": 1.0, "alarms": 2.0}
+_EVENT_KINDS = {EventKind.DOSE_GIVEN: "d", EventKind.BOOSTER_GIVEN: "d", EventKind.CHECK_DONE: "s",
+                EventKind.CHECK_DISMISSED: "s", EventKind.SENSOR_LOST: "x", EventKind.SESSION_RESUMED: "t",
+                EventKind.SESSION_ENDED: "s"}
+
+
+def with_gaps(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+              gap: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``x``/``y`` with a NaN row inserted wherever consecutive ``x`` are more than ``gap`` apart."""
+    if x.size < 2:
+        return x, y
+    breaks = np.flatnonzero(np.diff(x) > gap) + 1
+    if breaks.size == 0:
+        return x, y
+    mid = (x[breaks - 1] + x[breaks]) / 2.0
+    return np.insert(x, breaks, mid), np.insert(y, breaks, np.nan)
+
+
+class _View(pg.GraphicsLayoutWidget):
+    """The plot canvas; handles the zoom and pan keys itself."""
+
+    def __init__(self, owner: ReviewPlot) -> None:
+        super().__init__()
+        self._owner = owner
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self._owner.zoom(2.0)
+        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
+            self._owner.zoom(0.5)
+        elif key == Qt.Key.Key_Left:
+            self._owner.pan(-0.25)
+        elif key == Qt.Key.Key_Right:
+            self._owner.pan(0.25)
+        elif key == Qt.Key.Key_Home:
+            self._owner.show_all()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+
+class ReviewPlot(QWidget):
+    """The whole session on one zoomable time axis (see the module docstring).
+
+    Signals:
+        time_clicked(float): the user clicked the plot at this UTC time (Unix seconds).
+        range_changed(float, float): the visible range changed (minutes since the dose).
+    """
+
+    time_clicked = Signal(float)
+    range_changed = Signal(float, float)
+
+    def __init__(self, data: ReviewData, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._data = data
+        self._theme = theme
+        self._anchor = data.anchor.timestamp()
+        start = data.record.started_at.timestamp()
+        self._x0 = (start - self._anchor) / 60.0
+        self._x1 = max((data.last_activity.timestamp() - self._anchor) / 60.0, self._x0 + MIN_SPAN_MIN)
+        self._syncing = False
+        self._plots: list[pg.PlotItem] = []
+        self._obs_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        self.hover_label = QLabel(HINT, self)
+        set_role(self.hover_label, "caption")
+        self.view = _View(self)
+        self.view.setBackground(theme.window)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.hover_label)
+        layout.addWidget(self.view, 1)
+        self._build()
+
+    # ------------------------------------------------------------------------- building
+    def _x(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return (t - self._anchor) / 60.0
+
+    def _new_plot(self, row: int, label: str, *, height: int | None = None) -> pg.PlotItem:
+        plot: pg.PlotItem = self.view.addPlot(row=row, col=0)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(qcolor(self._theme.border))
+            axis.setTextPen(qcolor(self._theme.text_dim))
+        plot.getAxis("left").setWidth(_AXIS_WIDTH_PX)
+        plot.setLabel("left", label, color=self._theme.text_dim)
+        plot.showGrid(x=True, y=True, alpha=0.12)
+        if height is not None:
+            plot.setMaximumHeight(height)
+            plot.setMinimumHeight(height)
+        return plot
+
+    def _build(self) -> None:
+        d, t = self._data, self._theme
+        streams = d.streams
+        hr = self._new_plot(0, "Heart rate (bpm)")
+        hr.setMinimumHeight(220)
+        self.hr_plot = hr
+        rows = [hr]
+        self._line(hr, streams.get(Stream.HEART_RATE), t.heart_rate, 1.6)
+        self._limits(hr, Stream.HEART_RATE, d.rules, d.report.hr_baseline)
+        hr.setYRange(*self._y_range(streams.get(Stream.HEART_RATE), 40.0, 145.0), padding=0)
+        row = 1
+        for stream, colour, title, lo_hi in ((Stream.SPO2, t.spo2, "SpO\u2082 (%)", (85.0, 100.0)),
+                                             (Stream.RR_INTERVAL, t.rr, "RR (ms)", (400.0, 1300.0))):
+            data = streams.get(stream)
+            if data is None or len(data) == 0:
+                continue
+            plot = self._new_plot(row, title, height=95)
+            self._line(plot, data, colour, 1.0)
+            self._limits(plot, stream, d.rules, None)
+            plot.setYRange(*self._y_range(data, *lo_hi), padding=0)
+            rows.append(plot)
+            row += 1
+        if d.report.bp_points:
+            plot = self._new_plot(row, "BP (mmHg)", height=110)
+            self._bp(plot)
+            rows.append(plot)
+            row += 1
+        lanes = self._new_plot(row, "", height=80)
+        self.lanes_plot = lanes
+        self._lanes(lanes)
+        rows.append(lanes)
+        for plot in rows:
+            self._phase_bands(plot, labels=plot is hr)
+            plot.setMouseEnabled(x=True, y=False)
+            plot.setLimits(xMin=self._x0, xMax=self._x1, minXRange=MIN_SPAN_MIN)
+            if plot is not hr:
+                plot.setXLink(hr)
+            if plot is not lanes:
+                plot.getAxis("bottom").setStyle(showValues=False)
+        lanes.setLabel("bottom", "minutes since dose" if d.record.dose_at else "minutes since start",
+                       color=t.text_dim)
+        self._plots = rows
+        self._overview(row + 1)
+        self.selection = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(qcolor(t.accent), width=2))
+        self.selection.setVisible(False)
+        hr.addItem(self.selection, ignoreBounds=True)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(qcolor(t.text_dim), width=1))
+        self.cursor.setVisible(False)
+        hr.addItem(self.cursor, ignoreBounds=True)
+        hr.setXRange(self._x0, self._x1, padding=0)
+        hr.getViewBox().sigXRangeChanged.connect(self._on_range)
+        self.view.scene().sigMouseMoved.connect(self._on_move)
+        self.view.scene().sigMouseClicked.connect(self._on_click)
+        self._on_range()
+
+    def _y_range(self, data: StreamData | None, lo: float, hi: float) -> tuple[float, float]:
+        if data is None or len(data) == 0:
+            return lo, hi
+        values = data.value[usable_mask(data)]
+        if values.size == 0:
+            return lo, hi
+        return min(lo, float(np.percentile(values, 0.5)) - 5), max(hi, float(np.percentile(values, 99.5)) + 5)
+
+    def _line(self, plot: pg.PlotItem, data: StreamData | None, colour: str, width: float) -> None:
+        if data is None or len(data) == 0:
+            return
+        ok = usable_mask(data)
+        x, y = with_gaps(self._x(data.t[ok]), data.value[ok], GAP_S / 60.0)
+        curve = plot.plot(x, y, pen=pg.mkPen(qcolor(colour), width=width), connect="finite")
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        if (~ok).any():
+            plot.plot(self._x(data.t[~ok]), data.value[~ok], pen=None, symbol="o", symbolSize=3,
+                      symbolPen=None, symbolBrush=qcolor(self._theme.stale))
+
+    def _limits(self, plot: pg.PlotItem, stream: Stream, rules: Sequence[LimitRule],
+                baseline: float | None) -> None:
+        for rule in rules:
+            if not rule.enabled or rule.stream is not stream:
+                continue
+            limit = rule.threshold(baseline)
+            if limit is None:
+                continue
+            style = Qt.PenStyle.DotLine if rule.relative_to_baseline else Qt.PenStyle.DashLine
+            # Labels sit at the right end, clear of the phase names at the top left; the small
+            # plots show the number only, so neighbouring limits never overprint each other.
+            text = f"{rule.label} {limit:g}" if plot is self.hr_plot else f"{limit:g}"
+            line = pg.InfiniteLine(pos=limit, angle=0, movable=False,
+                                   pen=pg.mkPen(qcolor(self._theme.threshold), width=1, style=style),
+                                   label=text,
+                                   labelOpts={"position": 0.99, "color": qcolor(self._theme.threshold),
+                                              "anchors": [(1, 1), (1, 1)]})
+            plot.addItem(line, ignoreBounds=True)
+
+    def _bp(self, plot: pg.PlotItem) -> None:
+        pts = self._data.report.bp_points
+        x = np.array([(p.at.timestamp() - self._anchor) / 60.0 for p in pts])
+        sys_ = np.array([p.systolic for p in pts])
+        dia = np.array([p.diastolic for p in pts])
+        pen = pg.mkPen(qcolor(self._theme.text), width=2)
+        plot.plot(np.repeat(x, 2), np.column_stack([sys_, dia]).ravel(), pen=pen, connect="pairs")
+        plot.plot(x, sys_, pen=None, symbol="t1", symbolSize=9, symbolBrush=qcolor(self._theme.text_strong))
+        plot.plot(x, dia, pen=None, symbol="t", symbolSize=9, symbolBrush=qcolor(self._theme.text_strong))
+        self._limits(plot, Stream.BP_SYSTOLIC, self._data.rules, None)
+        plot.setYRange(min(50.0, float(dia.min()) - 10), max(190.0, float(sys_.max()) + 10), padding=0)
+
+    def _lanes(self, plot: pg.PlotItem) -> None:
+        d, t = self._data, self._theme
+        plot.setYRange(-0.6, 2.6, padding=0)
+        plot.getAxis("left").setTicks([[(v, k) for k, v in _LANES.items()]])
+        plot.getAxis("left").setGrid(False)
+        spans = d.report.alarm_spans
+        if spans:
+            x0 = np.array([(s.start.timestamp() - self._anchor) / 60.0 for s in spans])
+            x1 = np.array([(s.end.timestamp() - self._anchor) / 60.0 for s in spans])
+            brushes = [qcolor(t.alarm[AlarmPriority(s.priority)], 200) for s in spans]
+            bars = pg.BarGraphItem(x0=x0, width=np.maximum(x1 - x0, 0.25), y=_LANES["alarms"], height=0.6,
+                                   brushes=brushes, pen=None)
+            plot.addItem(bars)
+        marks = [(e.at, _EVENT_KINDS[e.kind]) for e in d.events if e.kind in _EVENT_KINDS]
+        if marks:
+            xs = [(m.timestamp() - self._anchor) / 60.0 for m, _ in marks]
+            plot.plot(xs, [_LANES["events"]] * len(marks), pen=None, symbol=[s for _, s in marks],
+                      symbolSize=10, symbolBrush=qcolor(t.accent))
+        self._draw_observations()
+
+    def set_data(self, data: ReviewData) -> None:
+        """Show a new observation history (after a late correction); the rest is unchanged."""
+        self._data = data
+        self._draw_observations()
+
+    def _draw_observations(self) -> None:
+        """Observation markers in the notes lane and faint lines across the heart-rate plot.
+
+        Added-later observations are amber; withdrawn ones are not drawn.
+        """
+        t = self._theme
+        for plot, item in self._obs_items:
+            plot.removeItem(item)
+        self._obs_items = []
+        obs = [o for o in current_observations(self._data.observations) if not o.deleted]
+        if not obs:
+            return
+        x = [(o.occurred_at.timestamp() - self._anchor) / 60.0 for o in obs]
+        brushes = [qcolor(t.alarm[AlarmPriority.MEDIUM]) if o.added_later else qcolor(t.observation)
+                   for o in obs]
+        marks = pg.PlotDataItem(x, [_LANES["notes"]] * len(obs), pen=None, symbol="t1", symbolSize=11,
+                                symbolBrush=brushes)
+        self.lanes_plot.addItem(marks)
+        self._obs_items.append((self.lanes_plot, marks))
+        pen = pg.mkPen(qcolor(t.observation, 150), width=1, style=Qt.PenStyle.DashLine)
+        for xi in x:
+            line = pg.InfiniteLine(pos=xi, angle=90, movable=False, pen=pen)
+            self.hr_plot.addItem(line, ignoreBounds=True)
+            self._obs_items.append((self.hr_plot, line))
+
+    @property
+    def observation_marker_count(self) -> int:
+        """Observations drawn (for tests and the status line)."""
+        return sum(1 for plot, _ in self._obs_items if plot is self.hr_plot)
+
+    def _phase_bands(self, plot: pg.PlotItem, *, labels: bool) -> None:
+        t = self._theme
+        for phase in self._data.report.phases:
+            x0 = (phase.start.timestamp() - self._anchor) / 60.0
+            x1 = (phase.end.timestamp() - self._anchor) / 60.0
+            band = pg.LinearRegionItem((x0, x1), movable=False, pen=pg.mkPen(None),
+                                       brush=qcolor(t.phase[Phase(phase.phase)], t.band_alpha))
+            band.setZValue(-20)
+            plot.addItem(band, ignoreBounds=True)
+            if labels:
+                text = pg.TextItem(phase.phase.value, color=qcolor(t.text_dim), anchor=(0, 0))
+                text.setPos(x0, plot.getViewBox().viewRange()[1][1])
+                plot.addItem(text, ignoreBounds=True)
+
+    def _overview(self, row: int) -> None:
+        plot = self._new_plot(row, "whole", height=70)
+        self.overview_plot = plot
+        hr = self._data.streams.get(Stream.HEART_RATE)
+        self._line(plot, hr, self._theme.heart_rate, 1.0)
+        self._phase_bands(plot, labels=False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.setXRange(self._x0, self._x1, padding=0)
+        plot.setYRange(*self._y_range(hr, 50.0, 110.0), padding=0)
+        plot.getAxis("left").setStyle(showValues=False)
+        self.region = pg.LinearRegionItem((self._x0, self._x1), brush=qcolor(self._theme.accent, 50),
+                                          bounds=(self._x0, self._x1))
+        self.region.setZValue(10)
+        plot.addItem(self.region)
+        self.region.sigRegionChanged.connect(self._on_region)
+
+    # ---------------------------------------------------------------------------- range
+    def visible_range(self) -> tuple[float, float]:
+        """The visible x range in minutes since the dose."""
+        (lo, hi), _ = self.hr_plot.getViewBox().viewRange()
+        return float(lo), float(hi)
+
+    def full_range(self) -> tuple[float, float]:
+        return self._x0, self._x1
+
+    def set_visible_range(self, lo: float, hi: float) -> None:
+        span = max(hi - lo, MIN_SPAN_MIN)
+        lo = min(max(lo, self._x0), self._x1 - span)
+        self.hr_plot.setXRange(max(lo, self._x0), min(lo + span, self._x1), padding=0)
+
+    def zoom(self, factor: float) -> None:
+        """Zoom about the centre: ``factor`` > 1 zooms in."""
+        lo, hi = self.visible_range()
+        centre, half = (lo + hi) / 2, (hi - lo) / 2 / factor
+        self.set_visible_range(centre - half, centre + half)
+
+    def pan(self, fraction: float) -> None:
+        """Move by ``fraction`` of the visible width (negative: back in time)."""
+        lo, hi = self.visible_range()
+        shift = (hi - lo) * fraction
+        self.set_visible_range(lo + shift, hi + shift)
+
+    def show_all(self) -> None:
+        self.hr_plot.setXRange(self._x0, self._x1, padding=0)
+
+    def center_on(self, epoch_s: float) -> None:
+        """Mark ``epoch_s`` and bring it into view (keeping the zoom, or 30 min when showing all)."""
+        x = (epoch_s - self._anchor) / 60.0
+        self.selection.setPos(x)
+        self.selection.setVisible(True)
+        lo, hi = self.visible_range()
+        span = hi - lo
+        if span >= (self._x1 - self._x0) * 0.95:
+            span = 30.0
+        elif lo + span * 0.1 <= x <= hi - span * 0.1:
+            return
+        self.set_visible_range(x - span / 2, x + span / 2)
+
+    def _on_range(self, *_: object) -> None:
+        lo, hi = self.visible_range()
+        if not self._syncing:
+            self._syncing = True
+            try:
+                self.region.setRegion((max(lo, self._x0), min(hi, self._x1)))
+            finally:
+                self._syncing = False
+        self.range_changed.emit(lo, hi)
+
+    def _on_region(self) -> None:
+        if self._syncing:
+            return
+        lo, hi = self.region.getRegion()
+        self._syncing = True
+        try:
+            self.hr_plot.setXRange(float(lo), float(hi), padding=0)
+        finally:
+            self._syncing = False
+        self.range_changed.emit(*self.visible_range())
+
+    # ---------------------------------------------------------------------------- mouse
+    def _x_at(self, pos: QPointF) -> float | None:
+        for plot in self._plots:
+            if plot.sceneBoundingRect().contains(pos):
+                return float(plot.getViewBox().mapSceneToView(pos).x())
+        return None
+
+    def describe(self, x_min: float) -> str:
+        """The hover text for minute ``x_min``: elapsed, clock time, heart rate there."""
+        epoch = self._anchor + x_min * 60.0
+        moment = datetime.fromtimestamp(epoch, tz=UTC)
+        parts = [fmt_elapsed(x_min * 60.0, with_seconds=True), fmt_clock(moment, seconds=True)]
+        hr = self._data.streams.get(Stream.HEART_RATE)
+        if hr is not None and len(hr):
+            i = int(np.searchsorted(hr.t, epoch))
+            near = [j for j in (i - 1, i) if 0 <= j < len(hr)]
+            j = min(near, key=lambda k: abs(float(hr.t[k]) - epoch))
+            if abs(float(hr.t[j]) - epoch) <= GAP_S:
+                parts.append(f"HR {hr.value[j]:.0f} bpm")
+            else:
+                parts.append("HR no signal")
+        return "   ".join(parts)
+
+    def _on_move(self, pos: QPointF) -> None:
+        x = self._x_at(pos)
+        if x is None:
+            return
+        self.cursor.setPos(x)
+        self.cursor.setVisible(True)
+        self.hover_label.setText(self.describe(x))
+
+    def _on_click(self, event: object) -> None:
+        button = getattr(event, "button", None)
+        if button is None or button() != Qt.MouseButton.LeftButton:
+            return
+        x = self._x_at(event.scenePos())  # type: ignore[attr-defined]
+        if x is not None:
+            self.view.setFocus()
+            self.time_clicked.emit(self._anchor + x * 60.0)

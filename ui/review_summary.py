@@ -1,0 +1,152 @@
+"""The per-phase summary as tables of text, shared by the review window and the PDF report.
+
+:func:`phase_table` gives one column per phase (heart rate, time beyond each heart-rate
+limit, HRV on artifact-cleaned RR intervals and the share flagged, lowest SpO2, alarms);
+:func:`check_table` the vitals at each scheduled check with the blood-pressure change
+from baseline; :func:`discharge_lines` when the session met its minimum observation and
+its discharge checklist. :class:`SummaryView` shows the three in the review window.
+The rules behind every figure are in :mod:`kapmonitor.summary`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kapmonitor.summary import SessionReport
+from ui.review_data import fmt_clock, fmt_elapsed, fmt_minutes
+from ui.theme import set_role
+
+__all__ = ["SummaryView", "Table", "check_table", "discharge_lines", "phase_table"]
+
+Table = tuple[list[str], list[list[str]]]
+"""(header, rows) of text cells."""
+
+_DASH = "\u2013"
+
+
+def _num(value: float | None, fmt: str = ".0f") -> str:
+    return _DASH if value is None else format(value, fmt)
+
+
+def _secs(seconds: float) -> str:
+    if seconds <= 0:
+        return "0"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def phase_table(report: SessionReport) -> Table:
+    """Rows of figures, one column per phase the session entered."""
+    header = ["", *(p.phase.value.capitalize() for p in report.phases)]
+    ps = report.phases
+    rows = [
+        ["From", *(fmt_clock(p.start) for p in ps)],
+        ["Duration", *(fmt_minutes(p.duration_s) for p in ps)],
+        ["HR min / mean / max (bpm)",
+         *(f"{_num(p.hr_min)} / {_num(p.hr_mean)} / {_num(p.hr_max)}" if p.hr_n else _DASH for p in ps)],
+    ]
+    for rule in report.rules:
+        limit = rule.threshold(report.hr_baseline)
+        if limit is None:
+            continue
+        op = "\u2265" if rule.direction == "above" else "<"
+        rows.append([f"Time HR {op} {limit:g} ({rule.label.lower()})",
+                     *(_secs(p.time_beyond_s.get(rule.alarm_id, 0.0)) for p in ps)])
+    rows += [
+        ["RMSSD / SDNN (ms)",
+         *(f"{p.hrv.rmssd_ms:.0f} / {p.hrv.sdnn_ms:.0f}" if p.hrv else _DASH for p in ps)],
+        ["RR intervals flagged",
+         *(f"{p.rr_flagged_share * 100:.1f} % of {p.rr_n}" if p.rr_flagged_share is not None else _DASH
+           for p in ps)],
+        ["SpO\u2082 lowest (%)", *(_num(p.spo2_min) for p in ps)],
+        ["Alarms raised", *(str(p.alarms_raised) for p in ps)],
+    ]
+    return header, rows
+
+
+def check_table(report: SessionReport, anchor_s: float) -> Table:
+    """Vitals at each scheduled check: time, BP and its change from baseline, HR, SpO2, state."""
+    header = ["Check", "Time", "BP (mmHg)", "\u0394 from baseline", "HR", "SpO\u2082", "State"]
+    rows = []
+    for c in report.checks:
+        when = _DASH
+        if c.moment is not None:
+            when = f"{fmt_clock(c.moment)} ({fmt_elapsed(c.moment.timestamp() - anchor_s)})"
+        bp = _DASH if c.bp is None else f"{c.bp.systolic:.0f}/{c.bp.diastolic:.0f}"
+        delta = _DASH
+        if c.bp is not None and c.bp.delta_systolic is not None and c.bp.delta_diastolic is not None:
+            delta = f"{c.bp.delta_systolic:+.0f}/{c.bp.delta_diastolic:+.0f}"
+        state = c.state + (f": {c.note}" if c.note else "")
+        rows.append([c.label, when, bp, delta, _num(c.heart_rate), _num(c.spo2), state])
+    return header, rows
+
+
+def discharge_lines(report: SessionReport) -> list[str]:
+    """Minimum observation, discharge checklist, fit to leave and the discharge criteria, in words."""
+    lines = []
+    if report.min_observation_at is None:
+        lines.append("Minimum observation: no dose was given.")
+    elif report.min_observation_met_at is not None:
+        lines.append(f"Minimum observation met at {fmt_clock(report.min_observation_met_at)}.")
+    else:
+        lines.append(f"Minimum observation NOT met: it ends at {fmt_clock(report.min_observation_at)}, "
+                     f"the record stops at {fmt_clock(report.until)}.")
+    if report.discharge_checks_done_at is not None:
+        lines.append(f"Discharge checklist done at {fmt_clock(report.discharge_checks_done_at)}.")
+    elif any(c.timing.value == "before_discharge" for c in report.checks):
+        lines.append("Discharge checklist NOT done.")
+    if report.fit_to_leave_at is not None:
+        lines.append(f"Fit to leave from {fmt_clock(report.fit_to_leave_at)}.")
+    for c in report.discharge:
+        verdict = "not evaluated" if c.met is None else ("met" if c.met else "NOT met")
+        lines.append(f"{c.label}: {verdict} ({c.detail}).")
+    return lines
+
+
+def _fill(table: QTableWidget, content: Table) -> None:
+    header, rows = content
+    table.setColumnCount(len(header))
+    table.setRowCount(len(rows))
+    table.setHorizontalHeaderLabels(header)
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem(text))
+    table.resizeColumnsToContents()
+
+
+def _table(parent: QWidget) -> QTableWidget:
+    table = QTableWidget(parent)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+class SummaryView(QWidget):
+    """The per-phase table, the checks table and the discharge lines."""
+
+    def __init__(self, report: SessionReport, anchor_s: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.phases = _table(self)
+        self.checks = _table(self)
+        self.discharge = QLabel(self)
+        self.discharge.setWordWrap(True)
+        set_role(self.discharge, "caption")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.phases, 3)
+        layout.addWidget(self.checks, 2)
+        layout.addWidget(self.discharge)
+        _fill(self.phases, phase_table(report))
+        _fill(self.checks, check_table(report, anchor_s))
+        self.discharge.setText("  ".join(discharge_lines(report)))
