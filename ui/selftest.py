@@ -328,6 +328,20 @@ def _describe() -> str:
             f"Python {platform.python_version()}, {platform.system()} {platform.machine()}")
 
 
+_HARMLESS_QT_MESSAGES = (
+    "does not support propagateSizeHints",  # every window geometry change on the offscreen platform
+    "qt.multimedia.symbolsresolver",  # optional PipeWire/VA-API libraries probed at start
+)
+
+
+def _quiet_qt_messages(mode: Any, context: Any, message: str) -> None:
+    """Qt's messages to stderr, without the harmless offscreen noise that would bury real problems."""
+    category = getattr(context, "category", "") or ""
+    if any(text in message or text == category for text in _HARMLESS_QT_MESSAGES):
+        return
+    sys.stderr.write((f"{category}: " if category and category != "default" else "") + message + "\n")
+
+
 def run_self_test(args: argparse.Namespace | None = None) -> int:
     """Run every check (see the module docstring); 0 if all passed, 1 otherwise."""
     os.environ["QT_QPA_PLATFORM"] = os.environ.get(PLATFORM_ENV_VAR) or "offscreen"
@@ -338,7 +352,10 @@ def run_self_test(args: argparse.Namespace | None = None) -> int:
     test.check("alarm sounds are bundled", check_sounds)
 
     from PySide6 import __version__ as pyside_version
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
+
+    previous_handler = qInstallMessageHandler(_quiet_qt_messages)
 
     app = QApplication.instance() or QApplication(["kapmonitor"])
     app.setApplicationName("kapmonitor-selftest")
@@ -375,6 +392,7 @@ def run_self_test(args: argparse.Namespace | None = None) -> int:
         if test.failed:
             keep.append(True)
             test.line(f"     files kept for inspection in {work}")
+    qInstallMessageHandler(previous_handler)
     elapsed = time.monotonic() - started
     if test.failed:
         test.line(f"self-test FAILED: {len(test.failed)} of {test.passed + len(test.failed)} checks "
