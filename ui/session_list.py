@@ -166,18 +166,28 @@ class SessionFilter(QSortFilterProxyModel):
         self._protocol: str | None = None
         self.setSortRole(SORT_ROLE)
 
+    def _refilter(self, change: Callable[[], None]) -> None:
+        # Qt 6.9 replaced invalidateFilter() by this pair; older Qt only has the former.
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - Qt < 6.9
+            change()
+            self.invalidateFilter()
+
     def set_text(self, text: str) -> None:
-        self._text = text.strip().lower()
-        self.invalidateFilter()
+        self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
 
     def set_dates(self, first: date | None, last: date | None) -> None:
         """Only sessions started (local date) from ``first`` to ``last`` inclusive; None: open end."""
-        self._from, self._to = first, last
-        self.invalidateFilter()
+        def change() -> None:
+            self._from, self._to = first, last
+
+        self._refilter(change)
 
     def set_protocol(self, name: str | None) -> None:
-        self._protocol = name
-        self.invalidateFilter()
+        self._refilter(lambda: setattr(self, "_protocol", name))
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         model = self.sourceModel()
