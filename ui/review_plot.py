@@ -212,7 +212,8 @@ class ReviewPlot(QWidget):
             return
         ok = usable_mask(data)
         x, y = with_gaps(self._x(data.t[ok]), data.value[ok], GAP_S / 60.0)
-        curve = plot.plot(x, y, pen=pg.mkPen(qcolor(colour), width=width), connect="finite")
+        # Dense 1 Hz traces gain nothing visible from antialiasing, which costs most of the paint.
+        curve = plot.plot(x, y, pen=pg.mkPen(qcolor(colour), width=width), connect="finite", antialias=False)
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
         if (~ok).any():
