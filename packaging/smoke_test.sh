@@ -7,7 +7,7 @@
 # (env -i: no virtual environment, no PYTHONPATH, PATH=/usr/bin:/bin, a fresh HOME):
 #   1. kapmonitor --version
 #   2. kapmonitor --self-test (window offscreen, simulated session, database, CSV export)
-#   3. kapmonitor record --sensor simulated --speed 600 --minutes 10, then sessions and export
+#   3. kapmonitor record --sensor simulated --speed 600 --minutes 10, then sessions, export and report
 #   4. install.sh --user into the fresh HOME (menu entry, icon, command), the installed command, uninstall.sh
 # and reports the unpacked size. Exit status 0 only if everything passed.
 set -eu
@@ -61,6 +61,13 @@ grep -q "recorded event session_ended" "$tmp/record.out" || fail "record did not
 rows=$(($(wc -l <"$tmp/work/session.csv") - 1))
 [ "$rows" -gt 100 ] || fail "export wrote only $rows rows"
 echo "exported $rows CSV rows"
+(cd "$tmp/work" && run "$bundle/kapmonitor" --db "$db" report latest -o "$tmp/work/session.pdf" 2>/dev/null) \
+    || fail "report failed"
+head -c 5 "$tmp/work/session.pdf" | grep -q '%PDF-' || fail "report did not write a PDF"
+if command -v pdftotext >/dev/null 2>&1; then  # the bundled font must reach the PDF (PITFALLS.md #11)
+    pdftotext "$tmp/work/session.pdf" - | grep -q "session report" || fail "the PDF report has no text"
+fi
+echo "wrote a $(($(wc -c <"$tmp/work/session.pdf") / 1024)) KiB PDF report"
 
 step "install.sh --user / uninstall.sh --user (fresh HOME)"
 run "$bundle/install.sh" --user >/dev/null || fail "install.sh failed"
