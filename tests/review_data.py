@@ -69,13 +69,18 @@ class RecordedSession:
 _CACHE: dict[str, RecordedSession] = {}
 
 
-def record_session(directory: Path, *, seed: int = 7) -> RecordedSession:
-    """Record the scripted session into ``directory/review.db`` (once per process and directory)."""
-    key = str(directory)
+def record_session(directory: Path, *, seed: int = 7, client: str = CLIENT, start: datetime = START,
+                   protocol: str = "sublingual", end: bool = True) -> RecordedSession:
+    """Record the scripted session into ``directory/review.db`` (once per process and arguments).
+
+    Further calls with another client or start add sessions to the same database. With
+    ``end=False`` the recorder is closed without ending the session, as a crash leaves it.
+    """
+    key = f"{directory}|{client}|{start.isoformat()}"
     if key in _CACHE:
         return _CACHE[key]
     path = directory / "review.db"
-    clock = FakeClock(start=START)
+    clock = FakeClock(start=start)
     store = SqlStore.open(path, clock=clock, flush_interval_s=0.05)
     rec = Recorder(store, clock, AlarmSettings.defaults(), autotick=False)
     # Faults in clock seconds after the sensor started (5 min before the dose): the strap loses its
@@ -85,7 +90,7 @@ def record_session(directory: Path, *, seed: int = 7) -> RecordedSession:
     sensor = SimulatedSensor(clock, seed=seed, faults=faults)
     notes: list[str] = []
     try:
-        sid = rec.start_session(SessionSpec(CLIENT, PRESETS["sublingual"], DOSE_MG, lot=LOT,
+        sid = rec.start_session(SessionSpec(client, PRESETS[protocol], DOSE_MG, lot=LOT,
                                             clinician_initials=CLINICIAN, app_version="test"))
         rec.attach_sensor(_ManualSensor(sensor))
 
@@ -133,7 +138,8 @@ def record_session(directory: Path, *, seed: int = 7) -> RecordedSession:
         rec.complete_check("vitals_discharge")
         notes.append("BP 126/80 mmHg")
         run_for(MINUTES_AFTER_DOSE - 121)
-        rec.end_session("fit to leave")
+        if end:
+            rec.end_session("fit to leave")
     finally:
         rec.close()
         store.close()

@@ -32,9 +32,9 @@ from PySide6.QtWidgets import QApplication
 
 from kapmonitor import __version__
 from kapmonitor.types import AlarmPriority, EventKind, Phase, Stream
+from ui.review_canvas import GAP_S, with_gaps
 from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_date, fmt_elapsed, fmt_minutes
 from ui.review_entries import describe_observation
-from ui.review_plot import GAP_S, with_gaps
 from ui.review_summary import Table, check_table, discharge_lines, phase_table
 from ui.theme import LIGHT, Theme, qcolor, register_fonts
 

@@ -27,13 +27,13 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.review_series import usable_mask
 from kapmonitor.store import StreamData
 from kapmonitor.types import AlarmPriority, EventKind, Phase, Stream
+from ui.review_canvas import GAP_S, ReviewCanvas, with_gaps
 from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_elapsed
 from ui.theme import Theme, qcolor, set_role
 
@@ -41,8 +41,6 @@ __all__ = ["GAP_S", "ReviewPlot", "with_gaps"]
 
 log = logging.getLogger(__name__)
 
-GAP_S = 5.0
-"""Readings further apart than this are drawn with a break between them."""
 MIN_SPAN_MIN = 0.5
 HINT = ("Point at the plot for the time and heart rate \u00b7 wheel or +/\u2212 to zoom \u00b7 drag or "
         "\u2190/\u2192 to pan \u00b7 Home: whole session \u00b7 click: nearest entry")
@@ -51,44 +49,6 @@ _LANES = {"notes": 0.0, "events": 1.0, "alarms": 2.0}
 _EVENT_KINDS = {EventKind.DOSE_GIVEN: "d", EventKind.BOOSTER_GIVEN: "d", EventKind.CHECK_DONE: "s",
                 EventKind.CHECK_DISMISSED: "s", EventKind.SENSOR_LOST: "x", EventKind.SESSION_RESUMED: "t",
                 EventKind.SESSION_ENDED: "s"}
-
-
-def with_gaps(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
-              gap: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``x``/``y`` with a NaN row inserted wherever consecutive ``x`` are more than ``gap`` apart."""
-    if x.size < 2:
-        return x, y
-    breaks = np.flatnonzero(np.diff(x) > gap) + 1
-    if breaks.size == 0:
-        return x, y
-    mid = (x[breaks - 1] + x[breaks]) / 2.0
-    return np.insert(x, breaks, mid), np.insert(y, breaks, np.nan)
-
-
-class _View(pg.GraphicsLayoutWidget):
-    """The plot canvas; handles the zoom and pan keys itself."""
-
-    def __init__(self, owner: ReviewPlot) -> None:
-        super().__init__()
-        self._owner = owner
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        key = event.key()
-        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self._owner.zoom(2.0)
-        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
-            self._owner.zoom(0.5)
-        elif key == Qt.Key.Key_Left:
-            self._owner.pan(-0.25)
-        elif key == Qt.Key.Key_Right:
-            self._owner.pan(0.25)
-        elif key == Qt.Key.Key_Home:
-            self._owner.show_all()
-        else:
-            super().keyPressEvent(event)
-            return
-        event.accept()
 
 
 class ReviewPlot(QWidget):
@@ -115,7 +75,7 @@ class ReviewPlot(QWidget):
         self._obs_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
         self.hover_label = QLabel(HINT, self)
         set_role(self.hover_label, "caption")
-        self.view = _View(self)
+        self.view = ReviewCanvas(self)
         self.view.setBackground(theme.window)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -153,9 +113,9 @@ class ReviewPlot(QWidget):
         rows = [hr]
         self._line(hr, streams.get(Stream.HEART_RATE), t.heart_rate, 1.6)
         self._limits(hr, Stream.HEART_RATE, d.rules, d.report.hr_baseline)
-        hr.setYRange(*self._y_range(streams.get(Stream.HEART_RATE), 40.0, 145.0), padding=0)
+        hr.setYRange(*self._y_range(streams.get(Stream.HEART_RATE), 30.0, 152.0), padding=0)
         row = 1
-        for stream, colour, title, lo_hi in ((Stream.SPO2, t.spo2, "SpO\u2082 (%)", (85.0, 100.0)),
+        for stream, colour, title, lo_hi in ((Stream.SPO2, t.spo2, "SpO\u2082 (%)", (84.0, 101.0)),
                                              (Stream.RR_INTERVAL, t.rr, "RR (ms)", (400.0, 1300.0))):
             data = streams.get(stream)
             if data is None or len(data) == 0:
@@ -187,12 +147,18 @@ class ReviewPlot(QWidget):
                        color=t.text_dim)
         self._plots = rows
         self._overview(row + 1)
+        for event in d.events:
+            if event.kind in (EventKind.DOSE_GIVEN, EventKind.BOOSTER_GIVEN):
+                x = (event.at.timestamp() - self._anchor) / 60.0
+                pen = pg.mkPen(qcolor(t.text), width=1.5)
+                dose = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pen)
+                hr.addItem(dose, ignoreBounds=True)
         self.selection = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(qcolor(t.accent), width=2))
         self.selection.setVisible(False)
         hr.addItem(self.selection, ignoreBounds=True)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(qcolor(t.text_dim), width=1))
-        self.cursor.setVisible(False)
-        hr.addItem(self.cursor, ignoreBounds=True)
+        self.hover_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(qcolor(t.text_dim), width=1))
+        self.hover_line.setVisible(False)
+        hr.addItem(self.hover_line, ignoreBounds=True)
         hr.setXRange(self._x0, self._x1, padding=0)
         hr.getViewBox().sigXRangeChanged.connect(self._on_range)
         self.view.scene().sigMouseMoved.connect(self._on_move)
@@ -229,14 +195,14 @@ class ReviewPlot(QWidget):
             if limit is None:
                 continue
             style = Qt.PenStyle.DotLine if rule.relative_to_baseline else Qt.PenStyle.DashLine
-            # Labels sit at the right end, clear of the phase names at the top left; the small
+            # Labels sit under the line at the right end, clear of the phase names at the top; the small
             # plots show the number only, so neighbouring limits never overprint each other.
             text = f"{rule.label} {limit:g}" if plot is self.hr_plot else f"{limit:g}"
             line = pg.InfiniteLine(pos=limit, angle=0, movable=False,
                                    pen=pg.mkPen(qcolor(self._theme.threshold), width=1, style=style),
                                    label=text,
                                    labelOpts={"position": 0.99, "color": qcolor(self._theme.threshold),
-                                              "anchors": [(1, 1), (1, 1)]})
+                                              "anchors": [(1, 0), (1, 0)]})
             plot.addItem(line, ignoreBounds=True)
 
     def _bp(self, plot: pg.PlotItem) -> None:
@@ -249,7 +215,7 @@ class ReviewPlot(QWidget):
         plot.plot(x, sys_, pen=None, symbol="t1", symbolSize=9, symbolBrush=qcolor(self._theme.text_strong))
         plot.plot(x, dia, pen=None, symbol="t", symbolSize=9, symbolBrush=qcolor(self._theme.text_strong))
         self._limits(plot, Stream.BP_SYSTOLIC, self._data.rules, None)
-        plot.setYRange(min(50.0, float(dia.min()) - 10), max(190.0, float(sys_.max()) + 10), padding=0)
+        plot.setYRange(min(50.0, float(dia.min()) - 10), max(205.0, float(sys_.max()) + 10), padding=0)
 
     def _lanes(self, plot: pg.PlotItem) -> None:
         d, t = self._data, self._theme
@@ -316,8 +282,10 @@ class ReviewPlot(QWidget):
             band.setZValue(-20)
             plot.addItem(band, ignoreBounds=True)
             if labels:
+                # alternate heights: short phases side by side never overprint each other's names
+                y_lo, y_hi = plot.getViewBox().viewRange()[1]
                 text = pg.TextItem(phase.phase.value, color=qcolor(t.text_dim), anchor=(0, 0))
-                text.setPos(x0, plot.getViewBox().viewRange()[1][1])
+                text.setPos(x0, y_hi - (y_hi - y_lo) * 0.055 * (Phase(phase.phase).order % 2))
                 plot.addItem(text, ignoreBounds=True)
 
     def _overview(self, row: int) -> None:
@@ -426,8 +394,8 @@ class ReviewPlot(QWidget):
         x = self._x_at(pos)
         if x is None:
             return
-        self.cursor.setPos(x)
-        self.cursor.setVisible(True)
+        self.hover_line.setPos(x)
+        self.hover_line.setVisible(True)
         self.hover_label.setText(self.describe(x))
 
     def _on_click(self, event: object) -> None:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from db.store import SqlStore
 from kapmonitor.clock import Clock
 from ui.late_correction import LateInput, LateObservationDialog, add_late_observation, correct_observation
-from ui.review_data import ReviewData, fmt_date, fmt_minutes, load_review
+from ui.review_data import ReviewData, fmt_clock, fmt_date, fmt_minutes, load_review
 from ui.review_entries import EntryList
 from ui.review_export import export_csv, export_pdf, suggested_name
 from ui.review_plot import ReviewPlot
@@ -97,8 +97,13 @@ class ReviewWindow(QMainWindow):
         self.setCentralWidget(split)
         self._toolbar()
         state = "" if data.record.ended_at else "  \u2014  NOT ENDED (interrupted)"
-        self.status = QLabel(f"{spec.client_code}  \u00b7  {spec.protocol.name}  \u00b7  "
-                             f"monitored {fmt_minutes(data.report.monitoring_s)}{state}", self)
+        dose = "dose not entered" if spec.dose_amount is None else f"{spec.dose_amount:g} {spec.dose_unit}"
+        dosed = f"dose given {fmt_clock(data.record.dose_at)}" if data.record.dose_at else "no dose given"
+        self.status = QLabel(
+            f"Client {spec.client_code}  \u00b7  {fmt_date(data.record.started_at)}  \u00b7  "
+            f"{spec.protocol.name} {dose}  \u00b7  {dosed}  \u00b7  "
+            f"clinician {spec.clinician_initials or '?'}  \u00b7  "
+            f"monitored {fmt_minutes(data.report.monitoring_s)}{state}", self)
         set_role(self.status, "caption")
         self.statusBar().addWidget(self.status, 1)
         self.entries.entry_selected.connect(self.plot.center_on)

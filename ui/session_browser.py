@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from db.store import SqlStore
 from kapmonitor.clock import Clock
-from ui.review_data import load_review
+from ui.review_data import ReviewData, load_review
 from ui.review_export import export_csv, export_pdf, suggested_name
 from ui.review_window import ReviewWindow
 from ui.session_list import SessionListWidget
@@ -117,8 +117,10 @@ class SessionListWindow(QMainWindow):
         if self._worker is None:
             export_pdf(self._store, session_id, target, generated_at=self._clock.now())
             return
-        self._worker.run_in_worker(
-            lambda: load_review(self._store, session_id),
-            lambda data: export_pdf(self._store, session_id, target, generated_at=self._clock.now(),
-                                    data=data),
-            self._error)
+        def write(data: ReviewData) -> None:
+            try:
+                export_pdf(self._store, session_id, target, generated_at=self._clock.now(), data=data)
+            except Exception as exc:
+                self._error(exc)
+
+        self._worker.run_in_worker(lambda: load_review(self._store, session_id), write, self._error)

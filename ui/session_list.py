@@ -50,7 +50,7 @@ from db.store import SqlStore
 from kapmonitor.clock import Clock
 from kapmonitor.session import SessionState
 from kapmonitor.store import SessionSummary
-from kapmonitor.types import SessionEvent
+from kapmonitor.types import AlarmPriority, SessionEvent
 from ui.review_data import fmt_clock, fmt_date, fmt_minutes
 from ui.theme import Theme, qcolor, set_role
 from ui.worker import DbWorker
@@ -64,8 +64,13 @@ RESUME_WITHIN = timedelta(hours=6)
 """An unfinished session can be resumed (its clock continued) only this soon after its last activity."""
 
 COLUMNS = ("Client", "Date", "Start", "Protocol", "Dose", "Duration", "Phase reached", "Observations",
-           "Alarms", "Status")
+           "Alarm log", "Status")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+_HEADER_TIPS = {
+    5: "From the start to the end (or to the last recorded activity of an unfinished session)",
+    7: "Observations written (each edit of one counts once more)",
+    8: "Entries in the alarm log: each alarm raised, acknowledged, escalated, cleared...",
+}
 _Index = QModelIndex | QPersistentModelIndex
 T = TypeVar("T")
 
@@ -120,6 +125,8 @@ class SessionTableModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return _HEADER_TIPS.get(section)
         return None
 
     @staticmethod
@@ -143,7 +150,7 @@ class SessionTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return s.session_id
         if s.ended_at is None and role == Qt.ItemDataRole.ForegroundRole and col in (0, 9):
-            return qcolor(self._theme.alarm[next(iter(self._theme.alarm))])
+            return qcolor(self._theme.alarm[AlarmPriority.MEDIUM])
         if s.ended_at is None and role == Qt.ItemDataRole.FontRole and col == 9:
             font = QFont()
             font.setBold(True)
