@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -54,6 +55,8 @@ Emission = Reading | SensorStatus | SensorInfo
 """One call to make on the sink: reading_received, status_changed or info_received."""
 
 HR_PACKET_INTERVAL_S = 1.0
+#: Beats the reported heart rate is averaged over (real straps smooth over a few beats).
+HR_SMOOTHING_BEATS = 6
 _WALL_JUMP_TOLERANCE_S = 1.0
 
 
@@ -112,6 +115,7 @@ class SimulationEngine:
         self._next_spo2_k = 0
         self._bp_due_s: float | None = None
         self._last_bpm: int | None = None
+        self._recent_rr: deque[int] = deque(maxlen=HR_SMOOTHING_BEATS)
         self._status: tuple[SensorState, bool | None, int | None] = (SensorState.CONNECTING, None, None)
         self._battery_sent: int | None = None
 
@@ -252,8 +256,11 @@ class SimulationEngine:
             packet = heart_rate_packet(0, CONTACT_NOT_DETECTED)
             beats = []
         else:
-            if beats:
-                bpm = round(60.0 * 1024 * len(beats) / sum(b.rr_1024 for b in beats))
+            self._recent_rr.extend(b.rr_1024 for b in beats)
+            if self._recent_rr:
+                # Like real straps, report HR averaged over the last few beats, so a single
+                # ectopic or missed beat nudges the number instead of spiking it.
+                bpm = round(60.0 * 1024 * len(self._recent_rr) / sum(self._recent_rr))
             elif self._last_bpm is not None:
                 bpm = self._last_bpm
             else:
