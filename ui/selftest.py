@@ -22,7 +22,6 @@ platform instead.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import shutil
@@ -36,23 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from kapmonitor import __version__
+from ui.selftest_session import CheckFailed, SessionRun, check_database, check_export, require
 
-__all__ = ["PLATFORM_ENV_VAR", "SPEED", "SelfTest", "run_self_test"]
+__all__ = ["PLATFORM_ENV_VAR", "CheckFailed", "SelfTest", "run_self_test"]
 
 PLATFORM_ENV_VAR = "KAPMONITOR_SELF_TEST_PLATFORM"
-SPEED = 600.0
-"""Clock speed of the simulated session: one session minute passes in 0.1 s."""
-BASELINE_MIN = 2.0
-AFTER_DOSE_MIN = 13.0
-"""Long enough to pass the sublingual protocol's 10-minute onset into the effect window."""
-NOTE_TEXT = "self-test note: calm, eyes closed"
-CLIENT_CODE = "SELFTEST"
-WAIT_S = 20.0
-"""The longest any single step may take in real time before it counts as failed."""
-
-
-class CheckFailed(Exception):
-    """A self-test check did not pass; the message says what was wrong."""
 
 
 class SelfTest:
@@ -90,18 +77,14 @@ class SelfTest:
         self.line(f"FAIL {name}: not run ({why})")
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise CheckFailed(message)
-
 
 # ------------------------------------------------------------------------- assets
 def check_migrations() -> str:
     from db.migrate import MIGRATIONS_DIR, head_revision
 
     scripts = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
-    _require(bool(scripts), f"no migration scripts in {MIGRATIONS_DIR / 'versions'}")
-    _require((MIGRATIONS_DIR / "env.py").is_file(), f"{MIGRATIONS_DIR / 'env.py'} is missing")
+    require(bool(scripts), f"no migration scripts in {MIGRATIONS_DIR / 'versions'}")
+    require((MIGRATIONS_DIR / "env.py").is_file(), f"{MIGRATIONS_DIR / 'env.py'} is missing")
     return f"{len(scripts)} script(s), head {head_revision()}"
 
 
@@ -111,9 +94,9 @@ def check_sounds() -> str:
     total = 0.0
     for name in SOUND_FILES.values():
         path = sounds_dir() / name
-        _require(path.is_file(), f"{path} is missing")
+        require(path.is_file(), f"{path} is missing")
         with wave.open(str(path), "rb") as wav:
-            _require(wav.getnframes() > 0, f"{path} holds no sound")
+            require(wav.getnframes() > 0, f"{path} holds no sound")
             total += wav.getnframes() / wav.getframerate()
     return f"{len(SOUND_FILES)} WAV files, {total:.1f} s"
 
@@ -122,7 +105,7 @@ def check_fonts() -> str:
     from ui.theme import register_fonts
 
     families = register_fonts()
-    _require(bool(families), "the bundled fonts could not be registered with Qt")
+    require(bool(families), "the bundled fonts could not be registered with Qt")
     return ", ".join(families)
 
 
@@ -133,7 +116,7 @@ def check_icon() -> str:
 
     path = icon_path(256)
     image = QImage(str(path))
-    _require(not image.isNull(), f"{path} is missing or not an image")
+    require(not image.isNull(), f"{path} is missing or not an image")
     return f"{path.name} {image.width()}x{image.height()}"
 
 
@@ -149,164 +132,6 @@ def check_audio() -> str:
     if not outputs:
         return "Qt Multimedia loads; no audio output device here, so alarms would be visual only"
     return f"Qt Multimedia loads; audio output: {outputs[0].description()}"
-
-
-# ------------------------------------------------------------------------ session
-def _wait(app: Any, condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    """Run the Qt event loop until ``condition()``; CheckFailed after ``timeout_s`` real seconds."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise CheckFailed(f"timed out after {timeout_s:g} s waiting for {what}")
-        app.processEvents()
-        time.sleep(0.01)
-    app.processEvents()
-
-
-class SessionRun:
-    """The simulated session through the real window, step by step (each step one check)."""
-
-    def __init__(self, app: Any, db_path: Path) -> None:
-        self.app = app
-        self.db_path = db_path
-        self.parts: Any = None
-        self.session_id: int | None = None
-        self.phases_seen: set[str] = set()
-        self.readings_seen = 0
-        self.observation_ids: list[str] = []
-
-    def open_window(self) -> str:
-        from db.migrate import current_revision, head_revision
-        from db.store import SqlStore
-        from devices.simulated import SimulatedSensor
-        from kapmonitor.clock import ScaledClock
-        from kapmonitor.sensor import Sensor
-        from ui.app import build_app
-
-        clock = ScaledClock(SPEED)
-        store = SqlStore.open(str(self.db_path), clock=clock)
-        revision = current_revision(store.engine)
-        _require(revision == head_revision(), f"schema is {revision}, expected {head_revision()}")
-
-        def sensors() -> list[Sensor]:
-            return [SimulatedSensor(clock, seed=20260301)]
-
-        args = argparse.Namespace(db=str(self.db_path), demo=True, speed=SPEED)
-        self.parts = build_app(args, self.app, clock=clock, store=store, sensors_for_session=sensors)
-        bridge = self.parts.bridge
-        bridge.snapshot_arrived.connect(lambda snap: self.phases_seen.add(snap.phase.value))
-        bridge.reading_arrived.connect(self._count_reading)
-        bridge.observation_arrived.connect(lambda obs: self.observation_ids.append(obs.observation_id))
-        window = self.parts.window
-        window.resize(1280, 800)
-        window.show()
-        _wait(self.app, window.isVisible, "the window to show")
-        return f"schema {revision}, platform {self.app.platformName()}"
-
-    def _count_reading(self, *_: object) -> None:
-        self.readings_seen += 1
-
-    def start_session(self) -> str:
-        from kapmonitor.protocols import find_protocol
-        from kapmonitor.store import SessionSpec
-
-        started: list[int] = []
-        window = self.parts.window
-        window.session_started.connect(started.append)
-        spec = SessionSpec(client_code=CLIENT_CODE, protocol=find_protocol("sublingual"), dose_amount=100.0,
-                           app_version=__version__)
-        window.start_session(spec)
-        _wait(self.app, lambda: bool(started), "the session to start")
-        self.session_id = started[0]
-        clock = self.parts.clock
-        t0 = clock.now()
-        _wait(self.app, lambda: (clock.now() - t0).total_seconds() >= BASELINE_MIN * 60
-              and self.readings_seen > 0, "baseline readings from the simulated sensor")
-        return f"session {self.session_id}, {self.readings_seen} baseline readings shown"
-
-    def dose_and_run(self) -> str:
-        recorder, clock = self.parts.recorder, self.parts.clock
-        self.parts.window.give_dose()
-        _wait(self.app, lambda: recorder.state is not None and recorder.state.first_dose_at is not None,
-              "the dose to be saved")
-        dose_at = recorder.state.first_dose_at
-        _wait(self.app, lambda: (clock.now() - dose_at).total_seconds() >= AFTER_DOSE_MIN * 60,
-              f"{AFTER_DOSE_MIN:g} session minutes after the dose")
-        _wait(self.app, lambda: "effect" in self.phases_seen, "the effect phase", timeout_s=5.0)
-        return f"{AFTER_DOSE_MIN:g} min at x{SPEED:g}; phases shown: {', '.join(sorted(self.phases_seen))}"
-
-    def observe(self) -> str:
-        panel = self.parts.window.observations
-        _require(panel is not None, "the window has no observation panel")
-        before = len(self.observation_ids)
-        panel.text_line.setText(NOTE_TEXT)
-        panel.save_note()
-        _wait(self.app, lambda: len(self.observation_ids) > before, "the note to be saved")
-        return "note typed in the observation panel and saved"
-
-    def end(self) -> str:
-        from kapmonitor.types import EventKind
-
-        ended: list[object] = []
-        self.parts.bridge.event_arrived.connect(
-            lambda event: ended.append(event) if event.kind is EventKind.SESSION_ENDED else None)
-        self.parts.window.end_session("self-test complete")
-        _wait(self.app, lambda: bool(ended), "the session to end")
-        pixmap = self.parts.window.grab()
-        _require(not pixmap.isNull() and pixmap.width() > 0, "the window could not be drawn")
-        return f"window drawn at {pixmap.width()}x{pixmap.height()}"
-
-    def close(self) -> None:
-        if self.parts is not None:
-            self.parts.window.close_without_asking()
-            self.parts.shutdown()
-            self.parts = None
-
-
-# ----------------------------------------------------------------------- database
-def check_database(db_path: Path, session_id: int) -> str:
-    import sqlite3
-
-    from db.store import SqlStore
-    from kapmonitor.types import EventKind, Phase, Stream
-
-    with sqlite3.connect(db_path) as conn:
-        result = conn.execute("PRAGMA integrity_check").fetchone()[0]
-    _require(result == "ok", f"integrity_check says {result!r}")
-    with SqlStore.open(str(db_path)) as store:
-        store.check_integrity()
-        record = store.session(session_id)
-        _require(record.ended_at is not None, "the session is not marked as ended")
-        hr = store.load_stream(session_id, Stream.HEART_RATE)
-        _require(len(hr.t) > 0, "no heart-rate readings were stored")
-        kinds = {e.kind for e in store.events(session_id)}
-        for needed in (EventKind.SESSION_STARTED, EventKind.DOSE_GIVEN, EventKind.SESSION_ENDED):
-            _require(needed in kinds, f"no {needed.value} event was stored")
-        notes = [o for o in store.observations(session_id) if o.text == NOTE_TEXT]
-        _require(len(notes) == 1, f"expected the typed note once, found {len(notes)}")
-        summary = next(s for s in store.sessions() if s.session_id == session_id)
-        _require(summary.phase_reached.order >= Phase.EFFECT.order,
-                 f"phase reached is {summary.phase_reached.value!r}, expected the effect window or later")
-    return (f"integrity ok, {len(hr.t)} heart-rate readings, phase reached {summary.phase_reached.value}, "
-            "note stored")
-
-
-def check_export(db_path: Path, session_id: int, out_path: Path) -> str:
-    from db.export import COLUMNS, export_session_csv
-    from db.store import SqlStore
-
-    with SqlStore.open(str(db_path)) as store, open(out_path, "w", encoding="utf-8", newline="") as out:
-        rows = export_session_csv(store, session_id, out)
-    with open(out_path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        _require(tuple(reader.fieldnames or ()) == COLUMNS, f"unexpected header {reader.fieldnames}")
-        parsed = list(reader)
-    _require(len(parsed) == rows, f"export reported {rows} rows, the file has {len(parsed)}")
-    kinds = {r["kind"] for r in parsed}
-    _require("reading" in kinds, f"no reading rows in the export (kinds: {sorted(kinds)})")
-    _require(any(r["text"] == NOTE_TEXT for r in parsed), "the note is not in the export")
-    _require(all(r["client_code"] == CLIENT_CODE for r in parsed), "rows with the wrong client code")
-    return f"{rows} rows, {out_path.stat().st_size // 1024} KiB, parses as CSV"
 
 
 # ---------------------------------------------------------------------------- run
@@ -374,15 +199,19 @@ def run_self_test(args: argparse.Namespace | None = None) -> int:
             ("observation typed and saved", run.observe),
             ("session ends; window draws", run.end),
         ]
+        session_ok = False
         try:
             for index, (name, step) in enumerate(steps):
                 if not test.check(name, step):
                     for later, _ in steps[index + 1:]:
                         test.skip(later, "an earlier step failed")
                     break
+            else:
+                session_ok = True
         finally:
-            run.close()
-        if run.session_id is not None and not test.failed:
+            if run.parts is not None:
+                test.check("window closes; recorder and database shut down cleanly", run.close)
+        if session_ok and run.session_id is not None:
             sid = run.session_id
             test.check("database is intact and holds the session", lambda: check_database(db_path, sid))
             test.check("session exports to CSV", lambda: check_export(db_path, sid, work / "session.csv"))
