@@ -4,8 +4,10 @@ zoom, late corrections, CSV and PDF exports) on a session recorded with the real
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -291,6 +293,32 @@ def test_filter_by_date_range_and_protocol(listing: tuple) -> None:  # type: ign
     assert codes(widget) == ["X-0100"]
     widget.set_date_range(None, None)
     assert codes(widget) == ["K-0004", "X-0100", "K-0001"]
+
+
+def test_sort_by_column_keeps_the_selection(listing: tuple) -> None:  # type: ignore[type-arg]
+    widget, _store, ids = listing
+    widget.select_session(ids["X-0100"])
+    widget.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # client code, any case
+    assert codes(widget) == ["K-0001", "K-0002", "k-0003", "K-0004", "X-0100"]
+    selected = widget.selected()
+    assert selected is not None and selected.client_code == "X-0100"
+    widget.table.sortByColumn(9, Qt.SortOrder.DescendingOrder)  # unfinished first
+    assert codes(widget)[0] == "K-0004"
+    widget.search.setText("k-")
+    assert set(codes(widget)) == {"K-0001", "K-0002", "k-0003", "K-0004"}
+
+
+def test_thousands_of_sessions_list_and_filter_quickly(listing: tuple) -> None:  # type: ignore[type-arg]
+    widget = listing[0]
+    base = widget.model.sessions[0]
+    many = [dataclasses.replace(base, session_id=i, client_code=f"K-{i:05d}",
+                                started_at=base.started_at - timedelta(hours=i)) for i in range(1, 5001)]
+    started = time.perf_counter()
+    widget.set_sessions(many)
+    widget.search.setText("K-049")
+    elapsed = time.perf_counter() - started
+    assert codes(widget)[0] == "K-04900" and len(codes(widget)) == 100  # newest first
+    assert elapsed < 2.0  # ~0.15 s here; generous for a loaded CI machine
 
 
 def test_open_and_resume_signals(listing: tuple, qtbot: QtBot) -> None:  # type: ignore[type-arg]

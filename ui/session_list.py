@@ -110,11 +110,49 @@ class SessionTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._theme = theme
         self.sessions: list[SessionSummary] = []
+        self._keys: list[tuple[str, float, float, str, float, float, int, int, int, int]] = []
+        self._days: list[date] = []
+        self._sort: tuple[int, Qt.SortOrder] = (1, Qt.SortOrder.DescendingOrder)
 
     def set_sessions(self, sessions: list[SessionSummary]) -> None:
         self.beginResetModel()
         self.sessions = list(sessions)
+        # Sort keys computed once: sorting thousands of rows asks for them tens of thousands of times.
+        self._keys = [(s.client_code.lower(), s.started_at.timestamp(), s.started_at.timestamp(),
+                       s.protocol_name, s.dose_amount or 0.0, self.duration_s(s), s.phase_reached.order,
+                       s.observation_count, s.alarm_count, 0 if s.ended_at else 1) for s in self.sessions]
+        self._days = [s.started_at.astimezone().date() for s in self.sessions]
+        self._apply_sort()
         self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the rows in Python on the precomputed keys (the proxy then keeps this order).
+
+        Sorting in the proxy would ask :meth:`data` for a key tens of thousands of times.
+        """
+        self._sort = (column, order)
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        before = [self.sessions[i.row()].session_id for i in old]
+        self._apply_sort()
+        row_of = {s.session_id: r for r, s in enumerate(self.sessions)}
+        moved = [self.index(row_of[sid], i.column()) for sid, i in zip(before, old, strict=True)]
+        self.changePersistentIndexList(old, moved)
+        self.layoutChanged.emit()
+
+    def _apply_sort(self) -> None:
+        column, order = self._sort
+        if not 0 <= column < len(COLUMNS) or not self.sessions:
+            return
+        rows = sorted(range(len(self.sessions)), key=lambda r: self._keys[r][column],
+                      reverse=order == Qt.SortOrder.DescendingOrder)
+        self.sessions = [self.sessions[r] for r in rows]
+        self._keys = [self._keys[r] for r in rows]
+        self._days = [self._days[r] for r in rows]
+
+    def day(self, row: int) -> date:
+        """The local start date of ``row``."""
+        return self._days[row]
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self.sessions)
@@ -144,9 +182,7 @@ class SessionTableModel(QAbstractTableModel):
                     fmt_minutes(self.duration_s(s)), s.phase_reached.value, str(s.observation_count),
                     str(s.alarm_count), "ended" if s.ended_at else "UNFINISHED")[col]
         if role == SORT_ROLE:
-            return (s.client_code, s.started_at.timestamp(), s.started_at.timestamp(), s.protocol_name,
-                    s.dose_amount or 0.0, self.duration_s(s), s.phase_reached.order, s.observation_count,
-                    s.alarm_count, 0 if s.ended_at else 1)[col]
+            return self._keys[index.row()][col]
         if role == Qt.ItemDataRole.UserRole:
             return s.session_id
         if s.ended_at is None and role == Qt.ItemDataRole.ForegroundRole and col in (0, 9):
@@ -173,6 +209,12 @@ class SessionFilter(QSortFilterProxyModel):
         self._protocol: str | None = None
         self.setSortRole(SORT_ROLE)
 
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting is the source model's (fast, on precomputed keys); the proxy keeps its order."""
+        model = self.sourceModel()
+        assert isinstance(model, SessionTableModel)
+        model.sort(column, order)
+
     def _refilter(self, change: Callable[[], None]) -> None:
         # Qt 6.9 replaced invalidateFilter() by this pair; older Qt only has the former.
         if hasattr(self, "beginFilterChange"):
@@ -182,6 +224,13 @@ class SessionFilter(QSortFilterProxyModel):
         else:  # pragma: no cover - Qt < 6.9
             change()
             self.invalidateFilter()
+
+    def set_filters(self, text: str, first: date | None, last: date | None, protocol: str | None) -> None:
+        """All filters at once (one pass over the rows)."""
+        def change() -> None:
+            self._text, self._from, self._to, self._protocol = text.strip().lower(), first, last, protocol
+
+        self._refilter(change)
 
     def set_text(self, text: str) -> None:
         self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
@@ -204,7 +253,7 @@ class SessionFilter(QSortFilterProxyModel):
             return False
         if self._protocol is not None and s.protocol_name != self._protocol:
             return False
-        day = s.started_at.astimezone().date()
+        day = model.day(source_row)
         if self._from is not None and day < self._from:
             return False
         return not (self._to is not None and day > self._to)
@@ -254,8 +303,10 @@ class SessionListWidget(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setResizeContentsPrecision(40)  # size columns from the first rows, not all thousands
+        header.setStretchLastSection(True)
         self.count = QLabel("", self)
         set_role(self.count, "caption")
         self.buttons = {name: QPushButton(text, self) for name, text in (
@@ -347,15 +398,13 @@ class SessionListWidget(QWidget):
         self._filters_changed()
 
     def _filters_changed(self, *_: object) -> None:
-        self.proxy.set_text(self.search.text())
         dates = self.use_dates.isChecked()
         self.date_from.setEnabled(dates)
         self.date_to.setEnabled(dates)
         first = self.date_from.date().toPython() if dates else None
         last = self.date_to.date().toPython() if dates else None
-        self.proxy.set_dates(first if isinstance(first, date) else None,
-                             last if isinstance(last, date) else None)
-        self.proxy.set_protocol(self.protocol.currentData())
+        self.proxy.set_filters(self.search.text(), first if isinstance(first, date) else None,
+                               last if isinstance(last, date) else None, self.protocol.currentData())
         shown, total = self.proxy.rowCount(), self.model.rowCount()
         unfinished = sum(1 for s in self.model.sessions if s.ended_at is None)
         text = f"{shown} of {total} sessions" if shown != total else f"{total} sessions"
