@@ -355,3 +355,38 @@ def test_close_unfinished_with_reason(listing: tuple) -> None:  # type: ignore[t
         close_unfinished(store, sid, "again")
     with pytest.raises(ValueError, match="reason"):
         close_unfinished(store, ids["K-0001"], " ")
+
+
+# ------------------------------------------------------------------------------ list window
+def test_list_window_exports_and_opens_reviews(recorded: RecordedSession, store: SqlStore, qtbot: QtBot,
+                                               worker: DbWorker, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from ui.session_browser import SessionListWindow
+
+    window = SessionListWindow(store, worker=worker, clock=FakeClock(start=NOW), theme=LIGHT)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.list.model.rowCount() == 1, timeout=5000)
+    assert window.list.select_session(recorded.session_id)
+    target = tmp_path / "from-list.csv"
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.list.buttons["csv"].click()
+    qtbot.waitUntil(lambda: worker.pending == 0 and target.exists(), timeout=10000)
+    cli = tmp_path / "cli.csv"
+    args = argparse.Namespace(db=str(recorded.path), session="latest", output=str(cli), deidentify=False)
+    assert cmd_export(args) == 0
+    assert target.read_bytes() == cli.read_bytes()
+
+    pdf = tmp_path / "from-list"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(pdf), ""))
+    window.list.buttons["pdf"].click()
+    qtbot.waitUntil(lambda: worker.pending == 0 and pdf.with_suffix(".pdf").exists(), timeout=10000)
+    assert pdf.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+
+    with qtbot.waitSignal(window.review_opened, timeout=10000):
+        window.list.buttons["open"].click()
+    review = window.reviews[recorded.session_id]
+    assert review.data.session_id == recorded.session_id and review.isVisible()
+    review.close()
