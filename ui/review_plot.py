@@ -115,7 +115,7 @@ class ReviewPlot(QWidget):
         self._limits(hr, Stream.HEART_RATE, d.rules, d.report.hr_baseline)
         hr.setYRange(*self._y_range(streams.get(Stream.HEART_RATE), 30.0, 152.0), padding=0)
         row = 1
-        for stream, colour, title, lo_hi in ((Stream.SPO2, t.spo2, "SpO\u2082 (%)", (84.0, 101.0)),
+        for stream, colour, title, lo_hi in ((Stream.SPO2, t.spo2, "SpO\u2082 (%)", (80.0, 101.0)),
                                              (Stream.RR_INTERVAL, t.rr, "RR (ms)", (400.0, 1300.0))):
             data = streams.get(stream)
             if data is None or len(data) == 0:
