@@ -1,4 +1,4 @@
-"""PyInstaller entry point: the frozen ``kapmonitor`` executable runs the same ``main`` as the console script."""
+"""PyInstaller entry point: the frozen ``kapmonitor`` runs the same ``main`` as the console script."""
 
 import sys
 
