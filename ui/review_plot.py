@@ -89,7 +89,7 @@ class ReviewPlot(QWidget):
         return (t - self._anchor) / 60.0
 
     def _new_plot(self, row: int, label: str, *, height: int | None = None) -> pg.PlotItem:
-        plot: pg.PlotItem = self.view.addPlot(row=row, col=0)
+        plot: pg.PlotItem = self.view.addPlot(row=row, col=0, enableMenu=False)
         plot.setMenuEnabled(False)
         plot.hideButtons()
         for name in ("left", "bottom"):
