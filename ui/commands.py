@@ -91,7 +91,7 @@ def clinic_alarm_settings(store: SqlStore) -> AlarmSettings:
     return AlarmSettings.defaults()
 
 
-def _resolve_session(store: SqlStore, ref: str) -> int:
+def resolve_session(store: SqlStore, ref: str) -> int:
     if ref == "latest":
         sessions = store.sessions()
         if not sessions:
@@ -161,7 +161,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from db.export import export_session_csv
 
     with open_store(args) as store:
-        session_id = _resolve_session(store, args.session)
+        session_id = resolve_session(store, args.session)
         if args.output is None:
             export_session_csv(store, session_id, sys.stdout, deidentify=args.deidentify)
             return EXIT_OK
@@ -391,4 +391,4 @@ def _finish(recorder: Recorder, interrupted: list[str], progress: _Progress) -> 
     return EXIT_OK
 
 
-__all__ = ["cmd_export", "cmd_record", "cmd_sessions", "open_store"]
+__all__ = ["cmd_export", "cmd_record", "cmd_sessions", "open_store", "resolve_session"]

@@ -33,7 +33,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from kapmonitor.clock import SystemClock
     from kapmonitor.summary import SummaryError
-    from ui.commands import _resolve_session, open_store
+    from ui.commands import resolve_session, open_store
     from ui.review_data import load_review
     from ui.review_export import ExportError, export_pdf
 
@@ -42,7 +42,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     clock = SystemClock()
     path = Path(args.output)
     with open_store(args, clock=clock) as store:
-        session_id = _resolve_session(store, args.session)
+        session_id = resolve_session(store, args.session)
         try:
             data = load_review(store, session_id)
             pages = export_pdf(store, session_id, path, generated_at=clock.now(), data=data)
