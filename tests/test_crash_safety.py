@@ -10,6 +10,7 @@ Each trial kills the recording process without warning, then checks that:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -52,10 +53,8 @@ class Run:
             reader.join(timeout=10)
         for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if pipe is not None:
-                try:
+                with contextlib.suppress(BrokenPipeError):
                     pipe.close()
-                except BrokenPipeError:
-                    pass
 
 
 def _start(db: Path, *extra: str) -> Run:

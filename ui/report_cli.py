@@ -33,7 +33,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from kapmonitor.clock import SystemClock
     from kapmonitor.summary import SummaryError
-    from ui.commands import resolve_session, open_store
+    from ui.commands import open_store, resolve_session
     from ui.review_data import load_review
     from ui.review_export import ExportError, export_pdf
 
