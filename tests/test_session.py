@@ -683,9 +683,30 @@ def test_replay_rebuilds_the_live_state(proto: TreatmentProtocol, steps: list[tu
     # every phase change recorded agrees with the final clock, and none lies after the end
     for event in persisted:
         if event.kind is EventKind.PHASE_CHANGED:
-            assert live.phase_at(event.at) is Phase(str(event.data["phase"]))
+            # a phase that lasted no time at all (dosed and ended in the same instant) is
+            # overtaken at that instant by the end
+            zero_length = live.ended_at is not None and event.at == live.ended_at
+            expected = Phase.ENDED if zero_length else Phase(str(event.data["phase"]))
+            assert live.phase_at(event.at) is expected
             assert live.phase_at(event.at - timedelta(microseconds=1)) is Phase(str(event.data["from"]))
             assert live.ended_at is None or event.at <= live.ended_at
     # ticks are idempotent: a second call at the same time finds nothing new
     live.due_events(final)
     assert live.due_events(final) == []
+
+
+def test_dosed_and_ended_in_the_same_instant_replays_exactly() -> None:
+    # found by hypothesis: a zero-length onset recorded and then overtaken by the end
+    live = SessionState(SL)
+    events = [live.start(T0), live.give_dose(T0), *live.due_events(T0), live.end(T0)]
+    assert [e.kind for e in events] == [
+        EventKind.SESSION_STARTED, EventKind.DOSE_GIVEN, EventKind.PHASE_CHANGED,
+        EventKind.CHECK_DUE, EventKind.SESSION_ENDED,
+    ]
+    assert live.phase_at(T0) is Phase.ENDED
+    replayed = SessionState.replay(SL, events)
+    later = T0 + timedelta(hours=1)
+    assert replayed.snapshot(later) == live.snapshot(later)
+    (closing,) = live.due_events(later)  # the change to "ended", stamped at the end
+    assert closing.data["phase"] == "ended"
+    assert closing.at == T0
