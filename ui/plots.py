@@ -120,6 +120,7 @@ class LivePlots(QWidget):
         self._limits: dict[str, float] = {}
         self._limit_items: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
         self._obs: dict[str, tuple[float, Observation, pg.InfiniteLine]] = {}
+        self._in_plot: set[pg.InfiniteLine] = set()
         self._alarm_marks: list[tuple[float, AlarmTransition, pg.InfiniteLine, pg.InfiniteLine]] = []
         self._build()
         self._frame_s = 1.0 / frame_hz
@@ -150,7 +151,7 @@ class LivePlots(QWidget):
         layout.addWidget(self.spo2_plot, 2)
         layout.addWidget(self.rr_plot, 2)
         layout.addWidget(self.overview_plot, 2)
-        self.hr_curve = _curve(self.hr_plot, t.heart_rate, 2.0)
+        self.hr_curve = _curve(self.hr_plot, t.heart_rate, 1.0)
         self.spo2_curve = _curve(self.spo2_plot, t.spo2, 1.0)
         self.rr_curve = _curve(self.rr_plot, t.rr, 1.0)
         self.overview_curve = _curve(self.overview_plot, t.heart_rate, 1.0)
@@ -261,7 +262,7 @@ class LivePlots(QWidget):
         """Mark (or move, or remove if deleted) an observation on the heart-rate plot."""
         old = self._obs.pop(observation.observation_id, None)
         if old is not None:
-            self.hr_plot.removeItem(old[2])
+            self._show_marker(old[2], False)
         if observation.deleted:
             return
         t_epoch = observation.occurred_at.timestamp()
@@ -271,7 +272,6 @@ class LivePlots(QWidget):
                                             style=Qt.PenStyle.DotLine),
                                label=label, labelOpts={"position": 0.93, "color": qcolor(self._theme.text),
                                                        "fill": qcolor(self._theme.window, 180)})
-        self.hr_plot.addItem(line)
         self._obs[observation.observation_id] = (t_epoch, observation, line)
         self._place_markers()
 
@@ -285,7 +285,6 @@ class LivePlots(QWidget):
                                labelOpts={"position": 0.05, "color": qcolor(colour),
                                           "fill": qcolor(self._theme.window, 200)})
         overview = pg.InfiniteLine(angle=90, movable=False, pen=pen)
-        self.hr_plot.addItem(live)
         self.overview_plot.addItem(overview)
         self._alarm_marks.append((transition.at.timestamp(), transition, live, overview))
         self._place_markers()
@@ -354,6 +353,7 @@ class LivePlots(QWidget):
             return False
         self._last_x_now = x_now
         view.setXRange(left, x_now + self._window_min * 0.015, padding=0)
+        self._cull_markers()
         return True
 
     def _fit_hr(self, y: np.ndarray) -> None:
@@ -449,3 +449,24 @@ class LivePlots(QWidget):
         for t_epoch, _tr, live, overview in self._alarm_marks:
             live.setPos(self._x(t_epoch))
             overview.setPos(self._x(t_epoch))
+        self._cull_markers()
+
+    def _cull_markers(self) -> None:
+        """Keep only markers inside the visible window in the plot.
+
+        Every labelled line in a plot is updated on every scroll, visible or not;
+        a long session would otherwise pay for all its markers on every frame.
+        """
+        (left, right), _ = self.hr_plot.getViewBox().viewRange()
+        margin = (right - left) * 0.02
+        lines = [line for _, _, line in self._obs.values()] + [live for _, _, live, _ in self._alarm_marks]
+        for line in lines:
+            self._show_marker(line, left - margin <= line.value() <= right + margin)
+
+    def _show_marker(self, line: pg.InfiniteLine, shown: bool) -> None:
+        if shown and line not in self._in_plot:
+            self.hr_plot.addItem(line)
+            self._in_plot.add(line)
+        elif not shown and line in self._in_plot:
+            self.hr_plot.removeItem(line)
+            self._in_plot.discard(line)
