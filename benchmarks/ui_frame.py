@@ -46,7 +46,7 @@ from kapmonitor.clock import SystemClock
 from kapmonitor.protocols import PRESETS
 from kapmonitor.session import SessionState
 from kapmonitor.store import SessionSpec
-from kapmonitor.types import Reading, Stream
+from kapmonitor.types import Observation, ObservationKind, Reading, Stream
 from ui.plots import LivePlots
 from ui.theme import DARK, apply_theme
 
