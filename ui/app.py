@@ -41,6 +41,7 @@ from ui.bridge import AlarmsChange, RecorderBridge
 from ui.main_window import BedsideWindow
 from ui.observation_commands import ObservationCommands
 from ui.observation_panel import ObservationPanel
+from ui.observation_timeline import describe as describe_observation
 from ui.theme import apply_theme, theme_by_name
 from ui.worker import DbWorker
 
@@ -137,7 +138,8 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     recorder.add_listener(bridge)
     worker = DbWorker()
     window = BedsideWindow(recorder=recorder, bridge=bridge, worker=worker, clock=clock, theme=theme,
-                           sensors_for_session=sensors_for_session)
+                           sensors_for_session=sensors_for_session,
+                           describe=lambda obs: describe_observation(obs, settings))
     commands = ObservationCommands(recorder, worker.run_in_worker, clock)
     window.set_observation_panel(ObservationPanel(settings, commands, theme))
     audio = AlarmAudio(settings.audio)

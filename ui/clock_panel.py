@@ -362,7 +362,7 @@ class ClockPanel(QFrame):
             if snap.min_observation_met:
                 return "Minimum observation time reached"
             left = max(0.0, (snap.min_observation_at - snap.now).total_seconds() - drift)
-            return f"Minimum observation reached in {format_clock(left)}"
+            return f"Minimum observation in {format_clock(left)}"
         return ""
 
     def _render_check(self, snap: SessionSnapshot, drift: float) -> None:

@@ -116,6 +116,7 @@ class BedsideWindow(QMainWindow):
         theme: colours.
         sensors_for_session: makes the sensors to attach when a session starts or
             resumes (e.g. the simulated sensor in demo mode); may return none.
+        describe: words for an observation's marker on the plot (default: its text or name).
 
     Signals:
         session_started(int session_id): a session was started or resumed.
@@ -131,7 +132,7 @@ class BedsideWindow(QMainWindow):
 
     def __init__(self, *, recorder: Recorder, bridge: RecorderBridge, worker: DbWorker, clock: Clock,
                  theme: Theme, sensors_for_session: Callable[[], Sequence[Sensor]] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 describe: Callable[[Observation], str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._recorder = recorder
         self._bridge = bridge
@@ -140,6 +141,7 @@ class BedsideWindow(QMainWindow):
         self._theme = theme
         self._sensors_for_session = sensors_for_session or (lambda: ())
         self._force_close = False
+        self._describe = describe
         self.observations: ObservationPanel | None = None
         self.setWindowTitle("kapmonitor — bedside")
         self._build()
@@ -287,7 +289,7 @@ class BedsideWindow(QMainWindow):
 
     @Slot(Observation)
     def _on_observation(self, observation: Observation) -> None:
-        self.plots.add_observation(observation)
+        self.plots.add_observation(observation, self._describe(observation) if self._describe else None)
 
     @Slot(AlarmsChange)
     def _on_alarms(self, change: AlarmsChange) -> None:
@@ -315,7 +317,7 @@ class BedsideWindow(QMainWindow):
         for data in streams:
             self.plots.load_history(data.stream, data.t, data.value, data.flags)
         for obs in observations:
-            self.plots.add_observation(obs)
+            self._on_observation(obs)
 
     # ----------------------------------------------------------------- commands
     def _run(self, what: str, fn: Callable[[], T], on_done: Callable[[T], None] | None = None) -> None:

@@ -258,15 +258,23 @@ class LivePlots(QWidget):
             self._limit_items.append((plot, line))
         self._y_range = None
 
-    def add_observation(self, observation: Observation) -> None:
-        """Mark (or move, or remove if deleted) an observation on the heart-rate plot."""
+    def add_observation(self, observation: Observation, label: str | None = None) -> None:
+        """Mark (or move, or remove if deleted) an observation on the heart-rate plot.
+
+        ``label`` is the text shown at the marker (default: the note text, or name and
+        value); it is cut to 28 characters.
+        """
         old = self._obs.pop(observation.observation_id, None)
         if old is not None:
             self._show_marker(old[2], False)
         if observation.deleted:
             return
         t_epoch = observation.occurred_at.timestamp()
-        label = observation.name if observation.value is None else f"{observation.name} {observation.value:g}"
+        if label is None:
+            label = observation.text or (observation.name if observation.value is None
+                                         else f"{observation.name} {observation.value:g}")
+        if len(label) > 28:
+            label = label[:27].rstrip() + "…"
         line = pg.InfiniteLine(angle=90, movable=False,
                                pen=pg.mkPen(qcolor(self._theme.observation, 150), width=1,
                                             style=Qt.PenStyle.DotLine),
@@ -281,9 +289,8 @@ class LivePlots(QWidget):
             return
         colour = self._theme.alarm[transition.priority]
         pen = pg.mkPen(qcolor(colour, 170), width=2)
-        live = pg.InfiniteLine(angle=90, movable=False, pen=pen, label=transition.label,
-                               labelOpts={"position": 0.05, "color": qcolor(colour),
-                                          "fill": qcolor(self._theme.window, 200)})
+        live = pg.InfiniteLine(angle=90, movable=False, pen=pen)  # no label: the banner names it
+        live.setToolTip(transition.label)
         overview = pg.InfiniteLine(angle=90, movable=False, pen=pen)
         self.overview_plot.addItem(overview)
         self._alarm_marks.append((transition.at.timestamp(), transition, live, overview))
@@ -316,8 +323,11 @@ class LivePlots(QWidget):
         self._soon.stop()
 
     @Slot()
-    def render_frame(self) -> None:
-        """Push new samples to the curves and scroll the window to the clock's now."""
+    def render_frame(self, full: bool = False) -> None:
+        """Push new samples to the curves and scroll the window to the clock's now.
+
+        ``full`` also redraws the throttled whole-session overview now.
+        """
         if self._anchor is None:
             return
         self._rendered_at = time.monotonic()
@@ -343,6 +353,8 @@ class LivePlots(QWidget):
             pts = self._manual[stream]
             if pts and len(pts) != len(item.xData if item.xData is not None else ()):
                 item.setData([p[0] for p in pts], [p[1] for p in pts])
+        if full:
+            self._overview_drawn_at = -math.inf
         self._render_overview(x_now)
 
     def _scroll_to(self, x_now: float, left: float) -> bool:

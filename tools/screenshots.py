@@ -1,0 +1,174 @@
+"""Screenshots of the bedside window at three moments of a simulated session.
+
+Usage::
+
+    .venv/bin/python tools/screenshots.py [--out docs/screenshots] [--theme dark|light] [--offscreen]
+
+Without a display it re-runs itself under ``xvfb-run`` (Debian: ``apt-get install
+xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0
+libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-xkb1``), so the window is
+a real X11 window; ``--offscreen`` uses Qt's offscreen platform instead.
+
+The session is the real app (``ui.app.build_app``: recorder, SQLite store in a
+temporary folder, bridge, DB worker) with the simulated sensor, on a clock the
+script moves forward (a fast clock: two hours take a few seconds). It saves:
+
+* ``1-preparation.png``  -- baseline being recorded, pre-dose check due;
+* ``2-effect-alarm.png`` -- 40 min after the dose, a high blood pressure entered at
+  the +40 min check raises a high-priority alarm;
+* ``3-integration.png``  -- 80 min after the dose, alarm handled, notes on the plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _reexec_under_xvfb() -> int:
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        print("no display and no xvfb-run: install xvfb or pass --offscreen", file=sys.stderr)
+        return 2
+    cmd = [xvfb, "-a", "-s", "-screen 0 1920x1200x24", sys.executable, *sys.argv]
+    return subprocess.call(cmd, env=dict(os.environ, KAPMONITOR_UNDER_XVFB="1"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Save screenshots of the bedside window.")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--theme", default="dark", choices=("dark", "light"))
+    parser.add_argument("--offscreen", action="store_true", help="use Qt's offscreen platform, not Xvfb")
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
+    opts = parser.parse_args()
+    if opts.offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    elif not os.environ.get("DISPLAY") and not os.environ.get("KAPMONITOR_UNDER_XVFB"):
+        return _reexec_under_xvfb()
+    return _shoot(opts)
+
+
+def _shoot(opts: argparse.Namespace) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from db.store import SqlStore
+    from devices.simulated import SimulatedSensor
+    from kapmonitor.clock import FakeClock
+    from kapmonitor.protocols import PRESETS
+    from kapmonitor.sensor import SensorSink
+    from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
+    from kapmonitor.store import SessionSpec
+    from kapmonitor.types import ObservationKind
+    from ui.app import build_app
+
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+    class ManualSensor:
+        """The simulated sensor, moved forward by this script with the clock."""
+
+        def __init__(self) -> None:
+            self.sim = SimulatedSensor(clock, seed=11)
+
+        @property
+        def sensor_id(self) -> str:
+            return self.sim.sensor_id
+
+        def start(self, sink: SensorSink) -> None:
+            self.sim.start_manual(sink)
+
+        def stop(self) -> None:
+            self.sim.stop()
+
+        def request_blood_pressure(self) -> bool:
+            return self.sim.request_blood_pressure()
+
+        def dose_given(self, at: datetime) -> None:
+            self.sim.dose_given(at)
+
+    app = QApplication.instance() or QApplication(["kapmonitor-screenshots"])
+    assert isinstance(app, QApplication)
+    sensor = ManualSensor()
+    opts.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqlStore.open(Path(tmp) / "shots.db", clock=clock, flush_interval_s=0.05)
+        store.put_setting(SETTINGS_KEY, ClinicSettings.defaults().with_changes(theme=opts.theme).to_dict())
+        parts = build_app(argparse.Namespace(db=None, demo=True, speed=None), app, clock=clock, store=store,
+                          sensors_for_session=lambda: [sensor], autotick=False)  # type: ignore[list-item]
+        window, recorder = parts.window, parts.recorder
+        window.resize(opts.width, opts.height)
+        window.show()
+
+        def settle(rounds: int = 30) -> None:
+            for _ in range(rounds):
+                recorder.tick()
+                app.processEvents()
+            while parts.worker.pending:
+                app.processEvents()
+            window.clock_panel.refresh()
+            window.vitals.refresh()
+            window.plots.render_frame(full=True)
+            app.processEvents()
+
+        def run(seconds: float, step: float = 5.0) -> None:
+            done = 0.0
+            while done < seconds:
+                clock.advance(step)
+                done += step
+                sensor.sim.advance_to()
+                recorder.tick()
+                app.processEvents()
+
+        def shot(name: str) -> None:
+            settle()
+            path = opts.out / name
+            window.grab().save(str(path))
+            print(f"saved {path}")
+
+        window.start_session(SessionSpec("K-104", PRESETS["sublingual"], dose_amount=100.0,
+                                         clinician_initials="AB"))
+        settle()
+        run(7 * 60, step=1.0)
+        shot("1-preparation.png")
+
+        recorder.complete_check("vitals_pre_dose")
+        recorder.record_manual_vitals(systolic=124, diastolic=78)
+        run(60, step=1.0)
+        recorder.give_dose()
+        run(6 * 60)
+        recorder.add_observation(ObservationKind.TAG, "nausea")
+        run(9 * 60)
+        recorder.add_observation(ObservationKind.SCALE, "moaas", value=4)
+        run(14 * 60)
+        recorder.add_observation(ObservationKind.NOTE, "note", text="describes floating, calm")
+        run(11 * 60)
+        recorder.record_manual_vitals(systolic=186, diastolic=112)  # the +40 min check: high
+        run(25, step=1.0)
+        shot("2-effect-alarm.png")
+
+        recorder.acknowledge_alarm()
+        recorder.add_observation(ObservationKind.INTERVENTION, "reassurance", text="BP explained, resting")
+        run(10 * 60)
+        recorder.record_manual_vitals(systolic=152, diastolic=94)
+        recorder.complete_check("vitals_40_min", note="recheck 152/94")
+        run(30 * 60)
+        recorder.add_observation(ObservationKind.NOTE, "note", text="talking about the experience")
+        run(5 * 60)
+        shot("3-integration.png")
+
+        window.close_without_asking()
+        parts.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
