@@ -329,3 +329,63 @@ def test_db_worker_runs_in_order_off_the_gui_thread_and_reports_back(qtbot) -> N
     worker.shutdown()
     with pytest.raises(RuntimeError, match="shut down"):
         worker.run_in_worker(lambda: 1)
+
+
+# ------------------------------------------------------------------ window
+def test_main_window_assembled_help_keys_and_close_guard(qtbot, qapp, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from db.store import SqlStore
+    from kapmonitor.store import SessionSpec
+    from ui.app import build_app
+    from ui.device_panel import SIMULATED_ADDRESS, DevicePanel
+    from ui.sensor_dialog import SensorDialog
+
+    clock = FakeClock(T0)
+    store = SqlStore.open(tmp_path / "w.db", clock=clock, flush_interval_s=0.05)
+    parts = build_app(argparse.Namespace(db=None, demo=False, speed=None), qapp, clock=clock, store=store,
+                      autotick=False)
+    window = parts.window
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+        for widget in (window.banner, window.clock_panel, window.vitals, window.plots, window.observations):
+            assert widget is not None and widget.isVisibleTo(window)
+        assert not window.end_button.isEnabled()
+        qtbot.keyClick(window, Qt.Key.Key_F1)
+        assert window.help.isVisible()
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+        assert not window.help.isVisible()
+        qtbot.keyClick(window, Qt.Key.Key_Plus)
+        assert window.plots.window_minutes == 30.0
+        qtbot.keyClick(window, Qt.Key.Key_Minus)
+        qtbot.keyClick(window, Qt.Key.Key_Minus)
+        assert window.plots.window_minutes == 10.0
+        window.start_session(SessionSpec("K-1", PRESETS["intranasal"]))
+        qtbot.waitUntil(lambda: parts.recorder.session_id is not None and window.end_button.isEnabled(),
+                        timeout=3000)
+        # the sensors dialog connects the simulated sensor through the worker
+        dialog = SensorDialog(DevicePanel(None, DARK), parts.recorder, parts.worker.run_in_worker, clock,
+                              None, DARK, window)
+        dialog.connect_sensor(SIMULATED_ADDRESS, "Simulated")
+        qtbot.waitUntil(lambda: len(parts.recorder.sensors) == 1, timeout=3000)
+        dialog.connect_sensor("AA:BB:CC:DD:EE:FF", "Polar H10")
+        assert "Bluetooth is not available" in dialog.panel.message.text()
+        # closing mid-session asks; "No" keeps the window open
+        asked: list[str] = []
+
+        def answer_no(*args: object) -> QMessageBox.StandardButton:
+            asked.append(str(args[1]))
+            return QMessageBox.StandardButton.No
+
+        monkeypatch.setattr(QMessageBox, "question", answer_no)
+        window.close()
+        assert asked == ["Session still running"] and window.isVisible()
+    finally:
+        window.close_without_asking()
+        parts.shutdown()

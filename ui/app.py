@@ -28,6 +28,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from db.paths import resolve_db_location
 from db.store import SqlStore
+from devices.runtime import BleRuntime
+from devices.scanner import LiveScanner
 from devices.simulated import SimulatedSensor
 from kapmonitor import __version__
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
@@ -38,11 +40,13 @@ from kapmonitor.store import SessionSpec, StoreError, StreamData
 from kapmonitor.types import Stream
 from ui.audio import AlarmAudio
 from ui.bridge import AlarmsChange, RecorderBridge
+from ui.device_panel import DevicePanel
 from ui.main_window import BedsideWindow
 from ui.observation_commands import ObservationCommands
 from ui.observation_panel import ObservationPanel
 from ui.observation_timeline import describe as describe_observation
-from ui.theme import apply_theme, theme_by_name
+from ui.sensor_dialog import SensorDialog
+from ui.theme import Theme, apply_theme, theme_by_name
 from ui.worker import DbWorker
 
 __all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "load_clinic_settings", "make_clock", "run_gui"]
@@ -66,16 +70,41 @@ class AppParts:
     worker: DbWorker
     window: BedsideWindow
     audio: AlarmAudio
+    theme: Theme
     demo: bool
+    runtime: BleRuntime | None = None
+    scanner: LiveScanner | None = None
+    sensor_dialog: SensorDialog | None = None
     sensors: list[Sensor] = field(default_factory=list)
 
     def shutdown(self) -> None:
         """Stop sensors and the ticker (the session stays resumable), then the worker and the store."""
         self.audio.stop()
+        if self.scanner is not None:
+            self.scanner.stop()
         self.worker.shutdown(wait=True)
         self.recorder.close()
         self.recorder.remove_listener(self.bridge)
+        if self.runtime is not None:
+            self.runtime.stop()
         self.store.close()
+
+    def open_sensors(self) -> None:
+        """Show the sensors dialog (made on first use; the BLE runtime starts then)."""
+        if self.sensor_dialog is None:
+            try:
+                self.runtime = BleRuntime()
+                self.runtime.start()
+                self.scanner = LiveScanner(self.runtime)
+            except Exception as exc:  # no Bluetooth stack: the simulated sensor still works
+                log.warning("Bluetooth unavailable: %s", exc)
+                self.runtime, self.scanner = None, None
+            panel = DevicePanel(self.scanner, self.theme)
+            self.sensor_dialog = SensorDialog(panel, self.recorder, self.worker.run_in_worker, self.clock,
+                                              self.runtime, self.theme, self.window)
+            self.bridge.sensor_status_arrived.connect(self.sensor_dialog.set_sensor_status)
+        self.sensor_dialog.show()
+        self.sensor_dialog.raise_()
 
 
 def make_clock(args: argparse.Namespace) -> Clock:
@@ -151,7 +180,7 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
         title += f" — clock ×{clock.speed:g}"
     window.setWindowTitle(title)
     return AppParts(app=app, clock=clock, store=store, settings=settings, recorder=recorder, bridge=bridge,
-                    worker=worker, window=window, audio=audio, demo=demo)
+                    worker=worker, window=window, audio=audio, theme=theme, demo=demo)
 
 
 def _sound(audio: AlarmAudio, change: AlarmsChange) -> None:
@@ -187,12 +216,27 @@ def offer_resume(parts: AppParts, parent: QWidget) -> bool:
 
 def ask_new_session(parts: AppParts) -> None:
     """Open the start-session dialog; start the session it describes."""
-    from ui.session_dialog import StartSessionDialog  # the dialog module is optional at build time
+    from ui.session_dialog import StartSessionDialog
 
-    dialog = StartSessionDialog(parts.settings, parent=parts.window)
+    known = sorted({s.client_code for s in parts.store.sessions()})
+    dialog = StartSessionDialog(parts.settings, known, parts.theme, parts.window)
     if dialog.exec():
         spec: SessionSpec = dialog.spec()
         parts.window.start_session(spec)
+
+
+def ask_end_session(parts: AppParts) -> None:
+    """Confirm the end (minimum observation, discharge checklist, reason) and end the session."""
+    from ui.end_session_dialog import EndSessionDialog
+
+    snapshot, protocol = parts.recorder.snapshot(), parts.recorder.protocol
+    if snapshot is None or protocol is None or snapshot.ended_at is not None:
+        return
+    dialog = EndSessionDialog.from_snapshot(snapshot, protocol.min_observation_min,
+                                            parts.settings.discharge_checklist,
+                                            parts.theme, parts.window)
+    if dialog.exec():
+        parts.window.end_session(dialog.end_reason())
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -208,6 +252,8 @@ def run_gui(args: argparse.Namespace) -> int:
         return 1
     window = parts.window
     window.new_session_requested.connect(lambda: ask_new_session(parts))
+    window.end_session_requested.connect(lambda: ask_end_session(parts))
+    window.sensors_requested.connect(parts.open_sensors)
     window.show()
     if not offer_resume(parts, window):
         ask_new_session(parts)

@@ -15,6 +15,7 @@ B              Booster given
 C              Mark the due check done
 A / P          Acknowledge alarm / pause alarm audio
 N              Write a note (focus the note field)
+S              Sensors (find and connect)
 + / -          Longer / shorter heart-rate window
 F1 or ?        Show or hide this help
 Ctrl+N         New session      Ctrl+E   End session
@@ -73,6 +74,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("A", "Acknowledge the alarm shown"),
     ("P", "Pause alarm audio"),
     ("N", "Write a note"),
+    ("S", "Sensors: find and connect"),
     ("+  /  −", "Longer / shorter heart-rate window"),
     ("F1  or  ?", "Show or hide this help"),
     ("Ctrl+N", "New session"),
@@ -121,14 +123,15 @@ class BedsideWindow(QMainWindow):
     Signals:
         session_started(int session_id): a session was started or resumed.
         session_closed(): the window closed (the app shuts the recorder down).
-        new_session_requested() / end_session_requested(): Ctrl+N / Ctrl+E or the footer
-            buttons; the app opens the start / end dialog.
+        new_session_requested() / end_session_requested() / sensors_requested(): Ctrl+N /
+            Ctrl+E / S or the footer buttons; the app opens the start / end / sensors dialog.
     """
 
     session_started = Signal(int)
     session_closed = Signal()
     new_session_requested = Signal()
     end_session_requested = Signal()
+    sensors_requested = Signal()
 
     def __init__(self, *, recorder: Recorder, bridge: RecorderBridge, worker: DbWorker, clock: Clock,
                  theme: Theme, sensors_for_session: Callable[[], Sequence[Sensor]] | None = None,
@@ -195,7 +198,10 @@ class BedsideWindow(QMainWindow):
         self.end_button.setEnabled(False)
         self.help_button = QPushButton("Keys (F1)")
         self.help_button.clicked.connect(self.toggle_help)
-        for button in (self.help_button, self.new_button, self.end_button):
+        self.sensors_button = QPushButton("Sensors… (S)")
+        self.sensors_button.setToolTip("Find and connect sensors (S)")
+        self.sensors_button.clicked.connect(self.sensors_requested)
+        for button in (self.help_button, self.sensors_button, self.new_button, self.end_button):
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             footer.addWidget(button)
         outer.addLayout(footer)
@@ -251,6 +257,7 @@ class BedsideWindow(QMainWindow):
             ("B", self.clock_panel.ask_booster),
             ("C", self.focus_check),
             ("N", self.focus_note),
+            ("S", self.sensors_requested.emit),
             ("+", lambda: self.step_window(+1)),
             ("=", lambda: self.step_window(+1)),
             ("-", lambda: self.step_window(-1)),
