@@ -389,3 +389,54 @@ def test_main_window_assembled_help_keys_and_close_guard(qtbot, qapp, tmp_path, 
     finally:
         window.close_without_asking()
         parts.shutdown()
+
+
+def test_history_loaded_after_live_readings_goes_before_them(qtbot) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock(T0)
+    plots = LivePlots(DARK, lambda: clock.now().timestamp())
+    qtbot.addWidget(plots)
+    t0 = T0.timestamp()
+    for i in range(5):  # live readings after resuming, at t0+100..104
+        plots.add_reading("heart_rate", 80.0, t0 + 100 + i, 0, "s")
+    stored_t = t0 + np.arange(0.0, 103.0)  # stored history overlaps the live readings
+    plots.load_history(Stream.HEART_RATE, stored_t, np.full(stored_t.shape, 70.0),
+                       np.zeros(stored_t.shape, dtype=np.int32))
+    buf = plots.buffer(Stream.HEART_RATE)
+    assert np.all(np.diff(buf.x) >= 0)
+    finite = buf.y[np.isfinite(buf.y)]
+    assert finite.tolist() == [70.0] * 100 + [80.0] * 5
+
+
+def test_unfinished_session_resumes_with_its_history_and_clock(qtbot, qapp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from db.store import SqlStore
+    from kapmonitor.store import SessionSpec
+    from ui.app import build_app, history_loader
+
+    clock = FakeClock(T0)
+    args = argparse.Namespace(db=None, demo=False, speed=None)
+    store = SqlStore.open(tmp_path / "r.db", clock=clock, flush_interval_s=0.05)
+    first = build_app(args, qapp, clock=clock, store=store, autotick=False)
+    sid = first.recorder.start_session(SessionSpec("K-9", PRESETS["sublingual"]))
+    for _ in range(120):
+        clock.advance(1)
+        first.recorder.reading_received(Reading(Stream.HEART_RATE, 66.0, clock.now(), "strap"))
+    first.recorder.give_dose()
+    clock.advance(300)
+    first.window.close_without_asking()
+    first.shutdown()  # like a crash: the session is not ended
+
+    store2 = SqlStore.open(tmp_path / "r.db", clock=clock, flush_interval_s=0.05)
+    second = build_app(args, qapp, clock=clock, store=store2, autotick=False)
+    try:
+        unfinished = store2.latest_unfinished()
+        assert unfinished is not None and unfinished.session_id == sid
+        second.window.resume_session(sid, history_loader(store2, sid))
+        qtbot.waitUntil(lambda: "K-9" in second.window.session_label.text(), timeout=3000)
+        assert second.window.clock_panel.clock.text() == "05:00", "the clock continues from the dose"
+        assert len(second.window.plots.buffer(Stream.HEART_RATE)) == 120
+        assert second.window.plots.anchored_on_dose
+    finally:
+        second.window.close_without_asking()
+        second.shutdown()

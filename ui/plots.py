@@ -201,7 +201,7 @@ class LivePlots(QWidget):
 
     def load_history(self, stream: Stream, t_epoch: np.ndarray, values: np.ndarray,
                      flags: np.ndarray | None = None) -> None:
-        """Bulk-load a stored stream (resume after a crash) before live readings arrive."""
+        """Bulk-load a stored stream (resume after a crash), before any live readings already shown."""
         if stream not in self._buffers or len(t_epoch) == 0:
             return
         keep = np.ones(len(t_epoch), dtype=bool)
@@ -211,8 +211,18 @@ class LivePlots(QWidget):
                 keep &= (flags & int(ReadingFlag.ARTIFACT)) == 0
         if self._anchor is None:
             self._anchor = float(t_epoch[0])
-        self._buffers[stream].extend((np.asarray(t_epoch)[keep] - self._anchor) / 60.0,
-                                     np.asarray(values)[keep])
+        buf = self._buffers[stream]
+        x_hist = (np.asarray(t_epoch, dtype=np.float64)[keep] - self._anchor) / 60.0
+        y_hist = np.asarray(values, dtype=np.float64)[keep]
+        # Live readings may have arrived first (the sensor reattaches while history loads):
+        # history goes before them, overlapping history is dropped.
+        live_x, live_y = buf.x.copy(), buf.y.copy()
+        if len(live_x):
+            older = x_hist < live_x[0]
+            x_hist, y_hist = x_hist[older], y_hist[older]
+        buf.clear()
+        buf.extend(x_hist, y_hist)
+        buf.extend(live_x, live_y)
 
     def set_snapshot(self, snapshot: SessionSnapshot) -> None:
         """Anchor the axis on the dose (or start) and draw the phase bands."""
