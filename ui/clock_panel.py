@@ -105,12 +105,15 @@ class ProgressBand(QWidget):
 
     def set_state(self, protocol: TreatmentProtocol | None, since_dose_s: float | None, ended: bool,
                   check_offsets_s: list[float]) -> None:
-        new = (protocol, since_dose_s, ended, check_offsets_s)
-        if new == (self._protocol, self._since_dose_s, self._ended, self._check_offsets):
-            return
+        before = (self._protocol, self._ended, self._check_offsets, self._marker_px())
         self._protocol, self._since_dose_s, self._ended = protocol, since_dose_s, ended
         self._check_offsets = check_offsets_s
-        self.update()
+        if (protocol, ended, check_offsets_s, self._marker_px()) != before:
+            self.update()  # repaint only when something visible moved (the marker by a whole pixel)
+
+    def _marker_px(self) -> int | None:
+        fraction = self.marker_fraction()
+        return None if fraction is None else round(fraction * self.width())
 
     def marker_fraction(self) -> float | None:
         """Where the "now" marker sits, 0..1 across the band (None without a protocol)."""
@@ -271,8 +274,11 @@ class ClockPanel(QFrame):
 
     @Slot(object)
     def set_snapshot(self, snapshot: SessionSnapshot) -> None:
+        """Take a new snapshot; redraw now only if what it says changed (the timer moves the clock)."""
+        old = self._snapshot
         self._snapshot = snapshot
-        self.refresh()
+        if old is None or _what_changed(old) != _what_changed(snapshot):
+            self.refresh()
 
     @Slot()
     def ask_dose(self) -> None:
@@ -386,3 +392,10 @@ class ClockPanel(QFrame):
         else:
             left = max(0.0, snap.time_to_next_check_s - drift)
             self.check.setText(f"Next check: {check.label} in {format_clock(left)}")
+
+
+def _what_changed(snap: SessionSnapshot) -> tuple[object, ...]:
+    """The parts of a snapshot that change the panel other than the passing of time."""
+    return (snap.phase, snap.first_dose_at, snap.last_dose_at, snap.ended_at, snap.booster_count,
+            snap.next_check.name if snap.next_check else None,
+            snap.next_check.state if snap.next_check else None, snap.min_observation_met)
