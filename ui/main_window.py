@@ -12,7 +12,8 @@ Keyboard (usable without looking; also in the help overlay, F1):
 =============  ==============================================
 D              Dose given (confirm, minutes ago adjustable)
 B              Booster given
-C              Mark the due check done
+C              Go to the due check (type BP, Enter) or mark it done
+1-9            Quick tags, on an empty note line (observation panel)
 A / P          Acknowledge alarm / pause alarm audio
 N              Write a note (focus the note field)
 S              Sensors (find and connect)
@@ -56,55 +57,19 @@ from kapmonitor.types import EventKind, Observation, SensorInfo, SensorStatus, S
 from ui.alarm_banner import AlarmBanner
 from ui.bridge import AlarmsChange, RecorderBridge
 from ui.clock_panel import ClockPanel
+from ui.help_overlay import HelpOverlay
 from ui.observation_panel import ObservationPanel
 from ui.plots import LivePlots
 from ui.theme import Theme, set_role
 from ui.vitals_panel import VitalsPanel
 from ui.worker import DbWorker
 
-__all__ = ["SHORTCUTS", "BedsideWindow", "HelpOverlay"]
+__all__ = ["BedsideWindow"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("D", "Dose given (you can say it was some minutes ago)"),
-    ("B", "Booster given"),
-    ("C", "Mark the due check done"),
-    ("A", "Acknowledge the alarm shown"),
-    ("P", "Pause alarm audio"),
-    ("N", "Write a note"),
-    ("S", "Sensors: find and connect"),
-    ("+  /  −", "Longer / shorter heart-rate window"),
-    ("F1  or  ?", "Show or hide this help"),
-    ("Ctrl+N", "New session"),
-    ("Ctrl+E", "End session"),
-    ("Esc", "Close this help"),
-)
 _WINDOW_STEPS_MIN = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 240.0)
-
-
-class HelpOverlay(QFrame):
-    """A quiet, dismissible panel listing the keyboard shortcuts over the window."""
-
-    def __init__(self, theme: Theme, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setObjectName("helpOverlay")
-        self.setStyleSheet(f"QFrame#helpOverlay {{ background: rgba(8, 12, 16, 225); border-radius: 10px; }}"
-                           f" QLabel {{ color: {theme.text_strong}; font-size: 18px; }}")
-        rows = "".join(f"<tr><td style='padding:4px 24px 4px 0'><b>{k}</b></td><td>{v}</td></tr>"
-                       for k, v in SHORTCUTS)
-        label = QLabel(f"<h2>Keyboard</h2><table>{rows}</table>")
-        label.setTextFormat(Qt.TextFormat.RichText)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(40, 30, 40, 30)
-        layout.addWidget(label, 0, Qt.AlignmentFlag.AlignCenter)
-        self.hide()
-
-    def fit(self) -> None:
-        parent = self.parentWidget()
-        if parent is not None:
-            self.setGeometry(parent.rect().adjusted(60, 60, -60, -60))
 
 
 class BedsideWindow(QMainWindow):
