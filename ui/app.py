@@ -23,6 +23,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -40,7 +41,7 @@ from kapmonitor.store import SessionSpec, StoreError, StreamData
 from kapmonitor.types import Stream
 from ui.audio import AlarmAudio
 from ui.bridge import AlarmsChange, RecorderBridge
-from ui.device_panel import DevicePanel
+from ui.device_panel import DevicePanel, ScannerLike
 from ui.main_window import BedsideWindow
 from ui.observation_commands import ObservationCommands
 from ui.observation_panel import ObservationPanel
@@ -99,7 +100,8 @@ class AppParts:
             except Exception as exc:  # no Bluetooth stack: the simulated sensor still works
                 log.warning("Bluetooth unavailable: %s", exc)
                 self.runtime, self.scanner = None, None
-            panel = DevicePanel(self.scanner, self.theme)
+            # cast: DevicePanel's ScannerLike types on_update as `object` (LiveScanner's is narrower)
+            panel = DevicePanel(cast("ScannerLike | None", self.scanner), self.theme)
             self.sensor_dialog = SensorDialog(panel, self.recorder, self.worker.run_in_worker, self.clock,
                                               self.runtime, self.theme, self.window)
             self.bridge.sensor_status_arrived.connect(self.sensor_dialog.set_sensor_status)

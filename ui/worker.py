@@ -14,6 +14,7 @@ smuggled through a signal typed ``object``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -95,7 +96,7 @@ class DbWorker(QObject):
         if self._pending == 1:
             self.busy_changed.emit(True)
         future = self._executor.submit(fn)
-        future.add_done_callback(lambda f, j=job_id: self._finished_in_thread(j, f))
+        future.add_done_callback(functools.partial(self._finished_in_thread, job_id))
 
     def _finished_in_thread(self, job_id: int, future: Future[Any]) -> None:
         with self._lock:
