@@ -110,6 +110,7 @@ class BedsideWindow(QMainWindow):
         self._sensors_for_session = sensors_for_session or (lambda: ())
         self._force_close = False
         self._describe = describe
+        self._side_full_width = 0
         self.observations: ObservationPanel | None = None
         self.setWindowTitle("kapmonitor — bedside")
         self._build()
@@ -190,9 +191,12 @@ class BedsideWindow(QMainWindow):
         scroll.setWidget(panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Full width when the screen allows; on a small laptop screen it scrolls instead of
+        # pushing the window wider than the screen.
         bar_w = scroll.verticalScrollBar().sizeHint().width()
-        scroll.setMinimumWidth(panel.minimumSizeHint().width() + bar_w)
+        full_w = panel.minimumSizeHint().width() + bar_w
+        scroll.setMinimumWidth(min(full_w, 480))
+        self._side_full_width = full_w
         self.add_side_widget(scroll, 5)
         self._bridge.observation_arrived.connect(panel.observation_arrived)
         self._bridge.snapshot_arrived.connect(panel.snapshot_arrived)
@@ -427,6 +431,13 @@ class BedsideWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self.observations is not None:
+            # give the observation panel its full width only when the plots keep at least 800 px
+            item = self.side.itemAt(0)
+            scroll = item.widget() if item is not None else None
+            if scroll is not None:
+                room = self.width() - 800 - 40
+                scroll.setMinimumWidth(max(480, min(self._side_full_width, room)))
         if self.help.isVisible():
             self.help.fit()
 

@@ -147,6 +147,9 @@ class LivePlots(QWidget):
             plot.setXLink(self.hr_plot)
             plot.hide()
         self.spo2_plot.setYRange(85, 101, padding=0)
+        self.hr_plot.setMinimumHeight(170)
+        for plot in (self.spo2_plot, self.rr_plot, self.overview_plot):
+            plot.setMinimumHeight(70)
         layout.addWidget(self.hr_plot, 6)
         layout.addWidget(self.spo2_plot, 2)
         layout.addWidget(self.rr_plot, 2)
