@@ -349,6 +349,7 @@ class ClockPanel(QFrame):
         self.dose_button.setEnabled(not ended and snap.first_dose_at is None)
         self.dose_button.setVisible(snap.first_dose_at is None)
         self.booster_button.setEnabled(not ended and snap.first_dose_at is not None)
+        self.booster_button.setVisible(snap.first_dose_at is not None)
         proto = self._protocol
         offsets = []
         if proto is not None:
