@@ -158,7 +158,7 @@ def test_whole_session_through_the_window(qtbot, session) -> None:  # type: igno
     qtbot.keyClick(obs_panel.text_line, Qt.Key.Key_1)
     _wait_for(qtbot, parts, lambda: len(recorder.observations()) >= 2)
     _run(parts, clock, sensor, 2)
-    assert len(window.plots._obs) >= 2, "observations are marked on the plot once saved"
+    qtbot.waitUntil(lambda: len(window.plots._obs) >= 2, timeout=3000)  # marked on the plot once saved
 
     # --- into the effect window; a link drop: stale, alarm raised, acknowledged, resolved ------
     _run(parts, clock, sensor, 12 * 60, step=15.0)
@@ -206,8 +206,8 @@ def test_whole_session_through_the_window(qtbot, session) -> None:  # type: igno
     assert window.clock_panel.phase.text() == "Integration"
     window.end_session("client fit to leave")
     _wait_for(qtbot, parts, lambda: recorder.snapshot().ended_at is not None)
-    QApplication.processEvents()
-    assert window.clock_panel.phase.text() == "Ended"
+    # the window hears of it through the bridge (queued), then shows it
+    qtbot.waitUntil(lambda: window.clock_panel.phase.text() == "Ended", timeout=3000)
     assert not window.session_running()
 
     # --- what the database holds ---------------------------------------------------------------
