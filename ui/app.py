@@ -77,6 +77,7 @@ class AppParts:
     scanner: LiveScanner | None = None
     sensor_dialog: SensorDialog | None = None
     sensors: list[Sensor] = field(default_factory=list)
+    session_list: QWidget | None = None
 
     def shutdown(self) -> None:
         """Stop sensors and the ticker (the session stays resumable), then the worker and the store."""
@@ -241,11 +242,62 @@ def ask_end_session(parts: AppParts) -> None:
         parts.window.end_session(dialog.end_reason())
 
 
+def open_past_sessions(parts: AppParts) -> QWidget:
+    """Show the session list (review, exports, resume or close unfinished sessions)."""
+    from ui.session_browser import SessionListWindow
+
+    if parts.session_list is None:
+        browser = SessionListWindow(parts.store, worker=parts.worker, clock=parts.clock, theme=parts.theme)
+        browser.resume_requested.connect(lambda sid: resume_from_list(parts, sid))
+        parts.session_list = browser
+    parts.session_list.show()
+    parts.session_list.raise_()
+    parts.session_list.activateWindow()
+    return parts.session_list
+
+
+def resume_from_list(parts: AppParts, session_id: int) -> bool:
+    """Resume an unfinished session chosen in the list, unless another one is running."""
+    snapshot = parts.recorder.snapshot()
+    if snapshot is not None and snapshot.ended_at is None:
+        QMessageBox.information(
+            parts.window, "A session is running",
+            f"Session {parts.recorder.session_id} is still running. End it before resuming "
+            f"session {session_id}.")
+        return False
+    parts.window.resume_session(session_id, history_loader(parts.store, session_id))
+    parts.window.raise_()
+    return True
+
+
+def open_settings(parts: AppParts) -> None:
+    """Edit the clinic's defaults; saved to the database on the DB worker."""
+    from ui.settings_dialog import SettingsDialog
+
+    def save(settings: ClinicSettings) -> None:
+        parts.settings = settings
+        parts.audio.set_settings(settings.audio)
+        panel = getattr(parts.window, "observations", None)
+        if isinstance(panel, ObservationPanel):
+            panel.set_settings(settings)
+        parts.worker.run_in_worker(
+            lambda: parts.store.put_setting(SETTINGS_KEY, settings.to_dict()),
+            on_error=lambda exc: QMessageBox.warning(
+                parts.window, "Settings not saved", f"The clinic settings could not be saved: {exc}"),
+        )
+
+    SettingsDialog(parts.settings, save, parts.theme, parts.window).exec()
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Open the bedside window and run until it closes; returns the exit status."""
     app = QApplication.instance() or QApplication(["kapmonitor"])
     assert isinstance(app, QApplication)
     app.setApplicationName("kapmonitor")
+    app.setDesktopFileName("kapmonitor")
+    from ui.icons import app_icon
+
+    app.setWindowIcon(app_icon())
     try:
         parts = build_app(args, app)
     except (StoreError, ValueError) as exc:
