@@ -16,6 +16,7 @@ from db.engine import create_engine_for
 from db.migrate import head_revision, upgrade_to_head
 from db.models import Base
 from db.store import SqlStore
+from db.writer import COUNTER_SQL, session_totals
 from kapmonitor.protocols import PRESETS
 from kapmonitor.store import SessionSpec
 from kapmonitor.types import (
@@ -61,17 +62,19 @@ def median_of(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def session_rows(session_id: int, start: datetime, seed: int) -> list[tuple[int, str, int, float, str, int]]:
-    """A 4-hour session: heart rate 1 Hz, RR ~1.2 Hz, SpO2 1 Hz, in arrival (time) order."""
+def session_rows(session_id: int, start: datetime, seed: int,
+                 seconds: int = SESSION_S) -> list[tuple[int, str, int, float, str, int]]:
+    """A session of ``seconds`` (4 hours by default): heart rate 1 Hz, RR ~1.2 Hz, SpO2 1 Hz,
+    in arrival (time) order."""
     rng = np.random.default_rng(seed)
     t0 = int(start.timestamp() * 1000)
-    hr_t = t0 + np.arange(SESSION_S) * 1000 + rng.integers(0, 40, SESSION_S)
-    hr_v = np.round(72 + 8 * np.sin(np.arange(SESSION_S) / 900) + rng.normal(0, 2, SESSION_S), 0)
-    rr_n = int(SESSION_S * 1.2)
+    hr_t = t0 + np.arange(seconds) * 1000 + rng.integers(0, 40, seconds)
+    hr_v = np.round(72 + 8 * np.sin(np.arange(seconds) / 900) + rng.normal(0, 2, seconds), 0)
+    rr_n = int(seconds * 1.2)
     rr_t = t0 + np.cumsum(rng.normal(833, 40, rr_n)).astype(np.int64)
     rr_v = np.round(rng.normal(833, 40, rr_n) * 1000 / 1024) * 1024 / 1000
-    sp_t = t0 + np.arange(SESSION_S) * 1000 + 500
-    sp_v = np.round(97 + rng.normal(0, 0.7, SESSION_S))
+    sp_t = t0 + np.arange(seconds) * 1000 + 500
+    sp_v = np.round(97 + rng.normal(0, 0.7, seconds))
     flags = (rng.random(rr_n) < 0.01).astype(np.int64)
     rows = [(session_id, "heart_rate", int(t), float(v), SENSOR, 0) for t, v in zip(hr_t, hr_v, strict=True)]
     rows += [(session_id, "rr_interval", int(t), float(v), SENSOR, int(f))
@@ -82,9 +85,14 @@ def session_rows(session_id: int, start: datetime, seed: int) -> list[tuple[int,
     return rows
 
 
-def review_db(n_sessions: int) -> Path:
-    """A database of ``n_sessions`` 4-hour sessions, cached under /tmp by schema revision and size."""
-    path = Path(f"/tmp/kapmonitor-bench-{head_revision()}-v{DATA_VERSION}-{n_sessions}.db")
+def review_db(n_sessions: int, recorded_s: int = SESSION_S) -> Path:
+    """A database of ``n_sessions`` 4-hour sessions, cached under /tmp by schema revision and size.
+
+    ``recorded_s`` shortens the readings of each session (default: all 4 hours,
+    ~46 k readings); events, observations and alarms are those of 4 hours.
+    """
+    cut = "" if recorded_s == SESSION_S else f"-s{recorded_s}"
+    path = Path(f"/tmp/kapmonitor-bench-{head_revision()}-v{DATA_VERSION}-{n_sessions}{cut}.db")
     if path.exists():
         return path
     print(f"building {path} ({n_sessions} sessions; cached for later runs)...", flush=True)
@@ -118,8 +126,12 @@ def review_db(n_sessions: int) -> Path:
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("DROP INDEX ix_readings_session_stream_t")
     for i, sid in enumerate(ids):
+        rows = session_rows(sid, T0 + timedelta(days=i, minutes=1), i, recorded_s)
         conn.executemany("INSERT INTO readings (session_id, stream, t_ms, value, sensor_id, flags) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", session_rows(sid, T0 + timedelta(days=i, minutes=1), i))
+                         "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        # Bypassing the store's writer, so advance the session counters as it would (db.writer).
+        conn.executemany(COUNTER_SQL.format(ph="?"), [
+            (n, last, last, s) for s, (n, last) in session_totals(rows).items()])
         conn.commit()
     (ix,) = index
     conn.execute(f"CREATE INDEX {ix.name} ON readings ({', '.join(c.name for c in ix.columns)})")

@@ -3,7 +3,8 @@
 Store path: ``SqlStore.load_stream`` three times. Baseline: a bare ``sqlite3``
 connection, the same query, ``np.fromiter`` of the same rows. Goals: ratio
 store/baseline <= 1.5 and under 100 ms. Also times the session list
-(``sessions()``: counts for every session in SQL) on the same database.
+(``sessions()``: one SQL query reading the sessions' counters) on the same
+database; ``bench_session_list.py`` measures it against a baseline and at 2000 sessions.
 
 Run: ``.venv/bin/python benchmarks/bench_review_load.py [--quick]`` (--quick: 20 sessions).
 """

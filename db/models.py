@@ -8,9 +8,10 @@ several rooms at PostgreSQL. Enumerations are stored as their string values
 a schema change.
 
 Nothing clinical is ever updated in place or deleted: an observation edit is a
-new revision row; the only updates are the session's derived times
-(``dose_at``, ``ended_at``, ``end_reason``), a sensor's descriptive details and
-a clinic setting's value.
+new revision row; the only updates are the session's derived values
+(``dose_at``, ``ended_at``, ``end_reason``, and the reading counters
+``reading_count``/``last_reading_ms`` kept by ``db.writer``), a sensor's
+descriptive details and a clinic setting's value.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -96,6 +98,10 @@ class SessionRow(Base):
     """Time of the first ``dose_given`` event (boosters do not move it)."""
     ended_at: Mapped[datetime | None] = mapped_column(index=True)
     end_reason: Mapped[str] = mapped_column(Text)
+    reading_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    """Readings stored for this session; kept by the reading writer in the transaction of each batch."""
+    last_reading_ms: Mapped[int | None] = mapped_column(BigInteger)
+    """Latest ``readings.t_ms`` of any stream (NULL: none yet); kept with ``reading_count``."""
 
 
 class SessionEventRow(Base):

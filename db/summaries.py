@@ -1,5 +1,11 @@
 """The session list, computed in SQL: one query with GROUP BY subqueries (no N+1).
 
+Readings are not counted here: ``sessions.reading_count`` and
+``sessions.last_reading_ms`` are kept exact by the reading writer in the
+transaction of each batch (``db.writer``), so the list costs the same whether
+a session holds ten readings or a million. Observations, alarms and events
+(tens per session) are still grouped here.
+
 ``phase_reached`` is the furthest phase the stored events show, never
 ``ended``: ``dose_given`` means at least onset; a ``phase_changed`` event names
 its phase in ``data["phase"]``. Ending is shown by ``ended_at``, so a session
@@ -14,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Subquery, and_, case, func, select
 
-from db.models import AlarmLogRow, ClientRow, ObservationRow, ReadingRow, SessionEventRow, SessionRow
+from db.models import AlarmLogRow, ClientRow, ObservationRow, SessionEventRow, SessionRow
 from db.sqltypes import from_epoch_ms
 from kapmonitor.store import SessionSummary
-from kapmonitor.types import EventKind, Phase, Stream
+from kapmonitor.types import EventKind, Phase
 
 __all__ = ["load_summaries"]
 
@@ -47,15 +53,6 @@ def load_summaries(
             query = query.where(sid.in_(session_ids))
         return query.subquery()
 
-    r = grouped(ReadingRow, func.count().label("n"))
-    # The latest reading per stream is one index seek each; a max() inside the GROUP BY above
-    # would double the cost of the scan that counting needs anyway.
-    last_reading = [
-        select(func.max(ReadingRow.t_ms))
-        .where(ReadingRow.session_id == SessionRow.id, ReadingRow.stream == stream.value)
-        .scalar_subquery()
-        for stream in Stream
-    ]
     o = grouped(ObservationRow, func.count().label("n"), func.max(ObservationRow.recorded_at).label("last"))
     a = grouped(AlarmLogRow, func.count().label("n"), func.max(AlarmLogRow.at).label("last"))
     e = grouped(SessionEventRow, func.max(SessionEventRow.at).label("last"),
@@ -65,10 +62,10 @@ def load_summaries(
             SessionRow.id, ClientRow.code, SessionRow.protocol_name, SessionRow.route,
             SessionRow.dose_amount, SessionRow.dose_unit, SessionRow.started_at, SessionRow.dose_at,
             SessionRow.ended_at,
-            r.c.n, o.c.n, o.c.last, a.c.n, a.c.last, e.c.last, e.c.rank, *last_reading,
+            SessionRow.reading_count, o.c.n, o.c.last, a.c.n, a.c.last, e.c.last, e.c.rank,
+            SessionRow.last_reading_ms,
         )
         .join(ClientRow, ClientRow.id == SessionRow.client_id)
-        .outerjoin(r, r.c.session_id == SessionRow.id)
         .outerjoin(o, o.c.session_id == SessionRow.id)
         .outerjoin(a, a.c.session_id == SessionRow.id)
         .outerjoin(e, e.c.session_id == SessionRow.id)
@@ -83,12 +80,11 @@ def load_summaries(
     out: list[SessionSummary] = []
     for row in conn.execute(query):
         (sid, code, proto, route, dose, unit, started, dose_at, ended,
-         n_read, n_obs, last_obs, n_alarm, last_alarm, last_event, rank) = row[:16]
+         n_read, n_obs, last_obs, n_alarm, last_alarm, last_event, rank, last_read) = row
         moments: list[datetime] = [started]
         moments += [m for m in (last_obs, last_alarm, last_event, ended) if m is not None]
-        last_read = [int(t) for t in row[16:] if t is not None]
-        if last_read:
-            moments.append(from_epoch_ms(max(last_read)))
+        if last_read is not None:
+            moments.append(from_epoch_ms(int(last_read)))
         out.append(SessionSummary(
             session_id=sid, client_code=code, protocol_name=proto, route=route,
             dose_amount=dose, dose_unit=unit, started_at=started, dose_at=dose_at, ended_at=ended,

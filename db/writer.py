@@ -7,6 +7,15 @@ in memory and one thread commits whatever is queued every ``flush_interval_s``
 The thread has its own raw DBAPI connection and uses ``executemany`` on it
 (PITFALLS #5: ~2x faster than Core ``insert()`` and ~50x faster than ORM rows).
 
+Each batch also advances its sessions' counters (``sessions.reading_count``
+and ``sessions.last_reading_ms``, which the session list reads instead of
+counting readings) with one ``UPDATE`` per session in the batch, in the SAME
+transaction as the batch's ``INSERT``. A crash or a failed commit therefore
+loses (or keeps) the rows and their count together: the counters always equal
+``COUNT(*)``/``MAX(t_ms)`` of what is committed, and a retried batch is counted
+once. Anything that inserts readings other than through this writer must
+advance the counters the same way (see :data:`COUNTER_SQL`).
+
 Errors never kill the thread silently: a failed batch is logged, kept at the
 head of the queue to be retried on the next cycle (a full disk may be freed, a
 lock released), and the error is raised once from the next :meth:`add` or
@@ -18,6 +27,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine
@@ -25,7 +36,7 @@ from sqlalchemy import Engine
 from db.errors import store_error
 from kapmonitor.store import StoreError
 
-__all__ = ["ReadingRowTuple", "ReadingWriter"]
+__all__ = ["COUNTER_SQL", "ReadingRowTuple", "ReadingWriter", "session_totals"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +44,34 @@ ReadingRowTuple = tuple[int, str, int, float, str, int]
 """``(session_id, stream, t_ms, value, sensor_id, flags)``, the column order of :data:`INSERT_COLUMNS`."""
 
 INSERT_COLUMNS = "session_id, stream, t_ms, value, sensor_id, flags"
+
+COUNTER_SQL = (
+    "UPDATE sessions SET reading_count = reading_count + {ph}, "
+    "last_reading_ms = CASE WHEN last_reading_ms IS NULL OR last_reading_ms < {ph} "
+    "THEN {ph} ELSE last_reading_ms END WHERE id = {ph}"
+)
+"""Advance one session's counters by ``(n, max_t_ms, max_t_ms, session_id)`` (portable SQL: ``CASE``,
+not SQLite's two-argument ``max`` or PostgreSQL's ``GREATEST``); ``{ph}`` is the parameter marker."""
+
+_SESSION = itemgetter(0)
+_T_MS = itemgetter(2)
+
+
+def session_totals(rows: Sequence[ReadingRowTuple]) -> dict[int, tuple[int, int]]:
+    """``{session_id: (row count, latest t_ms)}`` of a batch of reading rows.
+
+    Rows usually come in long runs of one session (one ``add_readings`` call),
+    so this groups consecutive runs and aggregates each with C-level builtins.
+    """
+    totals: dict[int, tuple[int, int]] = {}
+    for sid, run in groupby(rows, _SESSION):
+        chunk = list(run)
+        n, latest = len(chunk), max(map(_T_MS, chunk))
+        if sid in totals:
+            n0, latest0 = totals[sid]
+            n, latest = n + n0, max(latest, latest0)
+        totals[sid] = (n, latest)
+    return totals
 
 
 def placeholders(engine: Engine, count: int) -> str:
@@ -63,6 +102,7 @@ class ReadingWriter:
         self._interval = flush_interval_s
         self._write_lock = write_lock if write_lock is not None else threading.Lock()
         self._sql = f"INSERT INTO readings ({INSERT_COLUMNS}) VALUES ({placeholders(engine, 6)})"
+        self._counter_sql = COUNTER_SQL.format(ph=placeholders(engine, 1))
         self._cond = threading.Condition()
         self._pending: list[ReadingRowTuple] = []
         self._queued = 0
@@ -160,10 +200,14 @@ class ReadingWriter:
                     try:
                         if conn is None:
                             conn = self._engine.raw_connection()
+                        counters = [(n, latest, latest, sid)
+                                    for sid, (n, latest) in session_totals(batch).items()]
                         with self._write_lock:
                             cursor = conn.cursor()
                             try:
+                                # One transaction: the rows and their sessions' counters commit together.
                                 cursor.executemany(self._sql, batch)
+                                cursor.executemany(self._counter_sql, counters)
                             finally:
                                 cursor.close()
                             conn.commit()
