@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
 from db.paths import resolve_db_location
 from db.store import SqlStore
@@ -274,19 +275,56 @@ def open_settings(parts: AppParts) -> None:
     """Edit the clinic's defaults; saved to the database on the DB worker."""
     from ui.settings_dialog import SettingsDialog
 
-    def save(settings: ClinicSettings) -> None:
-        parts.settings = settings
-        parts.audio.set_settings(settings.audio)
-        panel = getattr(parts.window, "observations", None)
-        if isinstance(panel, ObservationPanel):
-            panel.set_settings(settings)
-        parts.worker.run_in_worker(
-            lambda: parts.store.put_setting(SETTINGS_KEY, settings.to_dict()),
-            on_error=lambda exc: QMessageBox.warning(
-                parts.window, "Settings not saved", f"The clinic settings could not be saved: {exc}"),
-        )
+    SettingsDialog(parts.settings, lambda s: save_settings(parts, s), parts.theme, parts.window).exec()
 
-    SettingsDialog(parts.settings, save, parts.theme, parts.window).exec()
+
+def save_settings(parts: AppParts, settings: ClinicSettings) -> None:
+    """Use new clinic settings from now on and store them (on the DB worker).
+
+    A running session keeps the limits it started with (they are snapshotted
+    into it); quick tags, scales and audio change at once.
+    """
+    parts.settings = settings
+    parts.audio.set_settings(settings.audio)
+    panel = getattr(parts.window, "observations", None)
+    if isinstance(panel, ObservationPanel):
+        panel.set_settings(settings)
+    parts.worker.run_in_worker(
+        lambda: parts.store.put_setting(SETTINGS_KEY, settings.to_dict()),
+        on_error=lambda exc: QMessageBox.warning(
+            parts.window, "Settings not saved", f"The clinic settings could not be saved: {exc}"),
+    )
+
+
+def install_menus(parts: AppParts) -> dict[str, QAction]:
+    """The window's menu: sessions (new, end, past), sensors, clinic settings, keys.
+
+    The footer buttons and single keys stay the way to work at the bedside; the
+    menu adds what is needed away from it (past sessions, clinic settings).
+    """
+    window = parts.window
+    actions: dict[str, QAction] = {}
+
+    def add(menu: QMenu, key: str, text: str, shortcut: str, slot: Callable[[], object]) -> None:
+        action = QAction(text, window)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        actions[key] = action
+
+    bar = window.menuBar()
+    session = bar.addMenu("&Session")
+    add(session, "new", "&New session…", "", window.new_session_requested.emit)
+    add(session, "end", "&End session…", "", window.end_session_requested.emit)
+    session.addSeparator()
+    add(session, "past", "&Past sessions…", "Ctrl+O", lambda: open_past_sessions(parts))
+    add(session, "sensors", "&Sensors…", "", window.sensors_requested.emit)
+    session.addSeparator()
+    add(session, "quit", "&Quit", "Ctrl+Q", window.close)
+    clinic = bar.addMenu("&Clinic")
+    add(clinic, "settings", "Clinic &settings…", "Ctrl+,", lambda: open_settings(parts))
+    return actions
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -308,6 +346,7 @@ def run_gui(args: argparse.Namespace) -> int:
     window.new_session_requested.connect(lambda: ask_new_session(parts))
     window.end_session_requested.connect(lambda: ask_end_session(parts))
     window.sensors_requested.connect(parts.open_sensors)
+    install_menus(parts)
     window.show()
     if not offer_resume(parts, window):
         ask_new_session(parts)
