@@ -21,7 +21,7 @@ from kapmonitor.protocols import PRESETS
 from kapmonitor.recorder import Recorder
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
 from kapmonitor.store import SessionSpec
-from ui.app import AppParts, build_app, install_menus, resume_from_list, save_settings
+from ui.app import AppParts, build_app, resume_from_list, save_settings
 
 T0 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
@@ -46,7 +46,7 @@ def _spec(code: str) -> SessionSpec:
 
 
 def test_menu_opens_past_sessions_and_settings_actions_exist(qtbot, parts: AppParts) -> None:  # type: ignore[no-untyped-def]
-    actions = install_menus(parts)
+    actions = parts.menu_actions
     assert set(actions) >= {"new", "end", "past", "sensors", "settings", "quit"}
     assert actions["past"].shortcut().toString() == "Ctrl+O"
     actions["past"].trigger()

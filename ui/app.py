@@ -79,6 +79,7 @@ class AppParts:
     sensor_dialog: SensorDialog | None = None
     sensors: list[Sensor] = field(default_factory=list)
     session_list: QWidget | None = None
+    menu_actions: dict[str, QAction] = field(default_factory=dict)
 
     def shutdown(self) -> None:
         """Stop sensors and the ticker (the session stays resumable), then the worker and the store."""
@@ -183,8 +184,10 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     if isinstance(clock, ScaledClock):
         title += f" — clock ×{clock.speed:g}"
     window.setWindowTitle(title)
-    return AppParts(app=app, clock=clock, store=store, settings=settings, recorder=recorder, bridge=bridge,
-                    worker=worker, window=window, audio=audio, theme=theme, demo=demo)
+    parts = AppParts(app=app, clock=clock, store=store, settings=settings, recorder=recorder, bridge=bridge,
+                     worker=worker, window=window, audio=audio, theme=theme, demo=demo)
+    parts.menu_actions = install_menus(parts)
+    return parts
 
 
 def _sound(audio: AlarmAudio, change: AlarmsChange) -> None:
@@ -346,7 +349,6 @@ def run_gui(args: argparse.Namespace) -> int:
     window.new_session_requested.connect(lambda: ask_new_session(parts))
     window.end_session_requested.connect(lambda: ask_end_session(parts))
     window.sensors_requested.connect(parts.open_sensors)
-    install_menus(parts)
     window.show()
     if not offer_resume(parts, window):
         ask_new_session(parts)
