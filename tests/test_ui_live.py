@@ -134,6 +134,55 @@ def test_live_plots_show_only_the_window_break_at_gaps_and_reanchor_on_dose(qtbo
     assert plots.hr_plot.getPlotItem().getAxis("bottom").labelText == "minutes since dose"
 
 
+def _subpaths(curve) -> int:  # type: ignore[no-untyped-def]
+    """Number of separate line pieces in a drawn curve (each starts with a move-to)."""
+    path = curve.curve.getPath()
+    return sum(1 for i in range(path.elementCount()) if path.elementAt(i).isMoveTo())
+
+
+def test_live_curve_is_broken_at_a_gap_not_bridged(qtbot) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock(T0)
+    plots = LivePlots(DARK, lambda: clock.now().timestamp(), window_min=5.0)
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    for i in range(120):  # 2 minutes at 1 Hz with a 30 s drop in the middle
+        if not 50 <= i < 80:
+            plots.add_reading("heart_rate", 70.0 + (i % 5), clock.now().timestamp(), 0, "s")
+        clock.advance(1)
+    plots.render_frame()
+    assert _subpaths(plots.hr_curve) == 2, "the lost signal shows as a break in the line"
+    plots.add_reading("heart_rate", 71.0, clock.now().timestamp(), 0, "s")
+    plots.render_frame()
+    assert _subpaths(plots.hr_curve) == 2
+
+
+def test_overview_redraws_only_when_it_moves_a_pixel(qtbot) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock(T0)
+    plots = LivePlots(DARK, lambda: clock.now().timestamp(), overview_every_s=2.0)
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    t = T0.timestamp() + np.arange(4 * 3600, dtype=np.float64)
+    plots.load_history(Stream.HEART_RATE, t, np.full(t.size, 70.0))
+    clock.advance(4 * 3600)
+    plots.render_frame(full=True)
+    view = plots.overview_plot.getViewBox()
+    drawn = view.viewRange()[0]
+    s_per_px = 4 * 3600 / view.width()
+    assert s_per_px > 3.0
+    clock.advance(1)
+    plots.add_reading("heart_rate", 90.0, clock.now().timestamp(), 0, "s")
+    plots.render_frame()
+    assert view.viewRange()[0] == drawn, "a sub-pixel step does not redraw the 4-hour overview"
+    assert plots.hr_curve.getOriginalDataset()[1][-1] == 90.0, "the recent plot shows the reading at once"
+    clock.advance(int(s_per_px) + 1)
+    plots.add_reading("heart_rate", 91.0, clock.now().timestamp(), 0, "s")
+    plots.render_frame()
+    assert view.viewRange()[0][1] > drawn[1], "one pixel later the overview moves"
+    assert plots.overview_curve.getOriginalDataset()[1][-1] == 91.0
+
+
 def test_live_plots_limits_markers_and_secondary_traces(qtbot) -> None:  # type: ignore[no-untyped-def]
     clock = FakeClock(T0)
     plots = LivePlots(DARK, lambda: clock.now().timestamp())

@@ -8,10 +8,15 @@ The x axis is minutes since the first dose (negative before it), or minutes
 since the session started while no dose has been given. Re-anchoring when the
 dose is given shifts the stored x values once (O(n), once per session).
 
-Cost control (PITFALLS #6): samples live in preallocated :class:`RingBuffer`
-arrays; each frame hands pyqtgraph only the *visible slice* of the live traces
-(an O(log n) view), with ``setClipToView`` and peak downsampling on every
-curve; the overview is redrawn at most every ``overview_every_s`` real seconds.
+Cost control (PITFALLS #6; measured by ``benchmarks/ui_frame.py``): samples live
+in preallocated :class:`RingBuffer` arrays; each frame hands pyqtgraph only the
+*visible slice* of the live traces (an O(log n) view, no copy), with
+``setClipToView`` and peak downsampling on every curve; traces are drawn
+aliased (antialiasing a noisy trace costs more than the rest of the plot); a
+curve gets new data only when its stream changed or the window scrolled. The
+whole-session overview is redrawn only when its right edge has moved at least
+one pixel (and at most every ``overview_every_s`` seconds of session time), and
+its trace is kept as a device pixmap, so repaints in between are a copy.
 Frames come from a ``QTimer`` (default 4 Hz), and new data is drawn at once
 when the last frame is older than one frame period (low latency, same cap);
 the x range follows the clock (real elapsed time, never counted ticks) and is
@@ -34,7 +39,7 @@ from datetime import datetime
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.session import SessionSnapshot
@@ -65,15 +70,24 @@ def _make_plot(theme: Theme, left_label: str, *, show_x: bool) -> pg.PlotWidget:
     item.setLabel("left", left_label, color=theme.text_dim)
     item.getAxis("left").setWidth(_AXIS_WIDTH_PX)  # equal widths keep linked x axes aligned
     # No grid: calmer, and a full-plot grid costs ~15 ms per repaint offscreen (measured).
-    item.getAxis("bottom").setStyle(showValues=show_x)
+    for name in ("left", "bottom"):
+        # Otherwise every x scroll re-sets each axis label's HTML (~0.1 ms each); no units, no prefix.
+        item.getAxis(name).enableAutoSIPrefix(False)
+    if show_x:
+        item.getAxis("bottom").setStyle(showValues=True)
+    else:
+        # The small plots share the heart-rate plot's x axis; their own tick rows were redrawn on
+        # every scroll (~0.7 ms each per frame) to show no numbers.
+        item.hideAxis("bottom")
     item.getViewBox().disableAutoRange()
     return plot
 
 
 def _curve(plot: pg.PlotWidget, colour: str, width: float) -> pg.PlotDataItem:
-    # Antialiased lines wider than 1 px take Qt's slow stroking path (~40 ms for 900 noisy points);
-    # a wide line is drawn aliased instead (~5 ms), a 1 px line antialiased (~3 ms).
-    curve = plot.plot(pen=pg.mkPen(qcolor(colour), width=width), antialias=width <= 1.0)
+    # Aliased: an antialiased 1 px trace of ~900 noisy points cost ~1.5 ms more per repaint than the
+    # aliased one (more than a bare plot's whole frame), and wider antialiased lines ~40 ms.
+    # connect="finite": the NaN rows the ring buffer inserts at gaps break the line.
+    curve = plot.plot(pen=pg.mkPen(qcolor(colour), width=width), antialias=False, connect="finite")
     curve.setClipToView(True)
     curve.setDownsampling(auto=True, method="peak")
     return curve
@@ -88,7 +102,7 @@ class LivePlots(QWidget):
         window_min: width of the recent-history plot in minutes.
         frame_hz: frame rate of the redraw timer.
         gap_s: a step between readings longer than this breaks the line.
-        overview_every_s: minimum real seconds between overview redraws.
+        overview_every_s: minimum seconds of session time between overview redraws.
 
     Feed it through :meth:`add_reading` (connect ``RecorderBridge.reading_arrived``),
     :meth:`set_snapshot`, :meth:`add_observation`, :meth:`add_alarm_marker`
@@ -112,7 +126,7 @@ class LivePlots(QWidget):
         self._manual: dict[Stream, list[tuple[float, float]]] = {Stream.HEART_RATE: [], Stream.SPO2: []}
         self._drawn_versions: dict[Stream, int] = {}
         self._overview_version = -1
-        self._overview_drawn_at = -math.inf
+        self._overview_drawn_x: float | None = None
         self._last_x_now: float | None = None
         self._y_range: tuple[float, float] | None = None
         self._bounds: tuple[tuple[Phase, datetime, datetime | None], ...] = ()
@@ -158,6 +172,8 @@ class LivePlots(QWidget):
         self.spo2_curve = _curve(self.spo2_plot, t.spo2, 1.0)
         self.rr_curve = _curve(self.rr_plot, t.rr, 1.0)
         self.overview_curve = _curve(self.overview_plot, t.heart_rate, 1.0)
+        # Redrawn only when it moves a pixel: in between, a repaint copies the cached pixmap.
+        self.overview_curve.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._curves = {Stream.HEART_RATE: self.hr_curve, Stream.SPO2: self.spo2_curve,
                         Stream.RR_INTERVAL: self.rr_curve}
         self._manual_items = {
@@ -367,7 +383,7 @@ class LivePlots(QWidget):
             if pts and len(pts) != len(item.xData if item.xData is not None else ()):
                 item.setData([p[0] for p in pts], [p[1] for p in pts])
         if full:
-            self._overview_drawn_at = -math.inf
+            self._overview_drawn_x = None
         self._render_overview(x_now)
 
     def _scroll_to(self, x_now: float, left: float) -> bool:
@@ -406,16 +422,24 @@ class LivePlots(QWidget):
             plot.setYRange(lo, hi, padding=0)
 
     def _render_overview(self, x_now: float) -> None:
-        # Throttled in real seconds whatever the session clock's speed.
-        now_real = time.monotonic()
+        """Redraw the whole-session plot when its right edge moved a pixel (and not too often).
+
+        Both rules use session time, so the overview keeps pace with the data whatever the
+        frame rate; new readings inside the last pixel column wait for the next redraw (the
+        recent plots show them at once).
+        """
         buf = self._buffers[Stream.HEART_RATE]
-        if now_real - self._overview_drawn_at < self._overview_every_s:
-            return
-        self._overview_drawn_at = now_real
         first = buf.x[0] if len(buf) else x_now
         if self._bounds:
             first = min(first, (self._bounds[0][1].timestamp() - (self._anchor or 0.0)) / 60.0)
-        self.overview_plot.setXRange(first, max(x_now, first + 5.0), padding=0.01)
+        right = max(x_now, first + 5.0)
+        if self._overview_drawn_x is not None:
+            px_per_min = max(1.0, self.overview_plot.getViewBox().width()) / max(1e-9, right - first)
+            moved_px = (x_now - self._overview_drawn_x) * px_per_min
+            if moved_px < 1.0 or (x_now - self._overview_drawn_x) * 60.0 < self._overview_every_s:
+                return
+        self._overview_drawn_x = x_now
+        self.overview_plot.setXRange(first, right, padding=0.01)
         if buf.version != self._overview_version:
             self._overview_version = buf.version
             self.overview_curve.setData(buf.x, buf.y)
@@ -433,7 +457,7 @@ class LivePlots(QWidget):
         self._anchor = anchor
         self._anchor_is_dose = is_dose
         self._last_x_now = None
-        self._overview_drawn_at = -math.inf
+        self._overview_drawn_x = None
         self._drawn_versions.clear()
         self._update_axis_label()
         self._draw_bands()
