@@ -238,3 +238,24 @@ def test_whole_session_through_the_window(qtbot, session) -> None:  # type: igno
     assert np.max(np.diff(hr.t)) > 30, "the link drop left a gap in the stored readings"
     bp = store.load_stream(sid, Stream.BP_SYSTOLIC)
     assert 148.0 in bp.value.tolist() and 126.0 in bp.value.tolist()
+
+
+def test_window_fits_a_laptop_screen_with_a_long_alarm(qtbot, session) -> None:  # type: ignore[no-untyped-def]
+    from kapmonitor.alarms import ActiveAlarm
+    from kapmonitor.types import AlarmCategory, AlarmPriority
+
+    parts, _clock, _sensor = session
+    window = parts.window
+    label = "Heart rate very high for longer than the configured delay, check the client now " * 2
+    alarm = ActiveAlarm("hr_very_high", label, AlarmPriority.HIGH, AlarmCategory.PHYSIOLOGICAL,
+                        AlarmState.ACTIVE, T0, 152.0, 140.0, Stream.HEART_RATE, True, True, False)
+    for _ in range(4):  # the fixture made it 1600 wide; the side column's minimum follows the width
+        window.resize(1366, 768)
+        QApplication.processEvents()
+    window.banner.set_alarms([alarm])
+    QApplication.processEvents()
+    assert window.minimumSizeHint().width() <= 1366, "a long alarm must not widen the window past a laptop"
+    title = window.banner._title
+    assert title.text().endswith("…") and len(title.text()) < len(window.banner.title_text)
+    assert title.toolTip() == window.banner.title_text, "the whole alarm text is in the tooltip"
+    assert window.banner.title_text.startswith("HIGH") and label.strip() in window.banner.title_text

@@ -30,6 +30,10 @@ flashes.
 Text is shown in both flash phases (lit: dark text on the priority colour;
 unlit: priority-coloured text on the panel colour), so the alarm is readable
 at any instant.
+
+A long alarm label is cut with "…" to the width available (the whole text in the
+tooltip), so the bedside window still fits a 1366 x 768 laptop screen with an
+alarm showing.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QElapsedTimer, QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -137,6 +141,45 @@ def most_urgent(alarms: Sequence[BannerAlarm]) -> BannerAlarm | None:
     )
 
 
+class _ElidedLabel(QLabel):
+    """One line of text cut with "…" to the width it is given; the whole text in the tooltip.
+
+    Its minimum width is small, so a long alarm label never makes the window wider than the
+    screen (a 1366 px laptop); :meth:`full_text` is what was set.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def full_text(self) -> str:
+        return self._full
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance("MEDIUM   …"), super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(0, self.width()))
+        if shown != super().text():
+            super().setText(shown)
+        self.setToolTip(self._full if shown != self._full else "")
+
+
 class AlarmBanner(QFrame):
     """A full-width strip showing the most urgent active alarm (see the module docstring).
 
@@ -176,9 +219,9 @@ class AlarmBanner(QFrame):
         self.setMinimumHeight(84)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-        self._title = QLabel("No alarms")
+        self._title = _ElidedLabel("No alarms")
         self._title.setObjectName("alarmTitle")
-        self._detail = QLabel("")
+        self._detail = _ElidedLabel("")
         self._detail.setObjectName("alarmDetail")
         self._others = QLabel("")
         self._others.setObjectName("alarmOthers")
@@ -252,11 +295,12 @@ class AlarmBanner(QFrame):
 
     @property
     def title_text(self) -> str:
-        return self._title.text()
+        """The whole title (the label may show it cut with "…" on a narrow window)."""
+        return self._title.full_text()
 
     @property
     def detail_text(self) -> str:
-        return self._detail.text()
+        return self._detail.full_text()
 
     @property
     def others_text(self) -> str:
@@ -328,7 +372,7 @@ class AlarmBanner(QFrame):
         value = describe_value(a)
         since = format_since(a.since, self._clock.now())
         text = " · ".join(p for p in (value, since) if p) + state_note
-        if text != self._detail.text():
+        if text != self._detail.full_text():
             self._detail.setText(text)
 
     def _apply_style(self) -> None:
