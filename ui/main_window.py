@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -70,6 +70,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _WINDOW_STEPS_MIN = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 240.0)
+
+
+class _SideScroll(QScrollArea):
+    """The observation column: at least ``minimumWidth``; asks for ``preferred_width`` when there is room.
+
+    Only the preferred width follows the window's width: a minimum that followed it would
+    ratchet (the window could then never be made narrower again).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.preferred_width = 0
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(max(self.minimumWidth(), self.preferred_width), hint.height())
 
 
 class BedsideWindow(QMainWindow):
@@ -111,6 +127,7 @@ class BedsideWindow(QMainWindow):
         self._force_close = False
         self._describe = describe
         self._side_full_width = 0
+        self._side_scroll: _SideScroll | None = None
         self.observations: ObservationPanel | None = None
         self.setWindowTitle("kapmonitor — bedside")
         self._build()
@@ -187,7 +204,7 @@ class BedsideWindow(QMainWindow):
         clock panel only announces checks; key C jumps to the prompt.
         """
         self.observations = panel
-        scroll = QScrollArea()
+        scroll = self._side_scroll = _SideScroll()
         scroll.setWidget(panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -196,6 +213,7 @@ class BedsideWindow(QMainWindow):
         bar_w = scroll.verticalScrollBar().sizeHint().width()
         full_w = panel.minimumSizeHint().width() + bar_w
         scroll.setMinimumWidth(min(full_w, 480))
+        scroll.preferred_width = full_w
         self._side_full_width = full_w
         self.add_side_widget(scroll, 5)
         self._bridge.observation_arrived.connect(panel.observation_arrived)
@@ -431,13 +449,14 @@ class BedsideWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if self.observations is not None:
+        scroll = self._side_scroll
+        if scroll is not None:
             # give the observation panel its full width only when the plots keep at least 800 px
-            item = self.side.itemAt(0)
-            scroll = item.widget() if item is not None else None
-            if scroll is not None:
-                room = self.width() - 800 - 40
-                scroll.setMinimumWidth(max(480, min(self._side_full_width, room)))
+            room = self.width() - 800 - 40
+            preferred = max(scroll.minimumWidth(), min(self._side_full_width, room))
+            if preferred != scroll.preferred_width:
+                scroll.preferred_width = preferred
+                scroll.updateGeometry()
         if self.help.isVisible():
             self.help.fit()
 
