@@ -334,6 +334,25 @@ def test_dose_button_confirms_with_minutes_ago(qtbot, monkeypatch) -> None:  # t
     assert blocker.args == [3.0]
 
 
+def test_dose_dialog_back_dates_only_to_the_last_recorded_event(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from ui.clock_panel import MAX_BACKDATE_MIN, DoseDialog, backdate_limit_min
+
+    now = T0 + timedelta(minutes=30)
+    last = T0 + timedelta(minutes=22, seconds=30)
+    assert backdate_limit_min(now, last) == 7, "7.5 minutes back is cut to whole minutes, never before it"
+    assert backdate_limit_min(now, None) == MAX_BACKDATE_MIN
+    assert backdate_limit_min(now, now + timedelta(seconds=5)) == 0
+    dialog = DoseDialog("Dose given", "Record?", now=now, earliest=last)
+    qtbot.addWidget(dialog)
+    dialog.minutes.setValue(20)
+    assert dialog.minutes_ago() == 7.0
+    assert dialog.limit_note.text() == (f"Can be back-dated up to 7 min: the last recorded event was at "
+                                        f"{last.astimezone().strftime('%H:%M')}.")
+    free = DoseDialog("Dose given", "Record?", now=now, earliest=T0 - timedelta(hours=5))
+    qtbot.addWidget(free)
+    assert free.minutes.maximum() == MAX_BACKDATE_MIN and free.limit_note.isHidden()
+
+
 # ------------------------------------------------------------------ bridge and worker
 def test_bridge_delivers_callbacks_from_another_thread_on_the_gui_thread(qtbot) -> None:  # type: ignore[no-untyped-def]
     bridge = RecorderBridge()

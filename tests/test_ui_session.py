@@ -262,3 +262,19 @@ def test_window_fits_a_laptop_screen_with_a_long_alarm(qtbot, session) -> None: 
     assert title.text().endswith("…") and len(title.text()) < len(window.banner.title_text)
     assert title.toolTip() == window.banner.title_text, "the whole alarm text is in the tooltip"
     assert window.banner.title_text.startswith("HIGH") and label.strip() in window.banner.title_text
+
+
+def test_dose_cannot_be_back_dated_before_the_last_recorded_event(qtbot, session) -> None:  # type: ignore[no-untyped-def]
+    parts, clock, sensor = session
+    window, recorder = parts.window, parts.recorder
+    window.start_session(SessionSpec("K-105", PRESETS["sublingual"]))
+    _wait_for(qtbot, parts, lambda: recorder.snapshot() is not None)
+    _run(parts, clock, sensor, 180)  # three minutes after the start
+    last = window.last_recorded_event_at()
+    assert last is not None and last == max(e.at for e in recorder.state.events)
+    _accept_next_dialog(minutes=10)  # the therapist asks for 10 minutes ago; 3 is as far as it goes
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    _wait_for(qtbot, parts, lambda: recorder.snapshot().first_dose_at is not None)
+    dose_at = recorder.snapshot().first_dose_at
+    assert dose_at >= last, "never before the last recorded event (which the session would refuse)"
+    assert abs((clock.now() - dose_at).total_seconds() - 180.0) < 1.0

@@ -60,19 +60,53 @@ def format_clock(seconds: float) -> str:
     return f"{sign}{minutes:02d}:{secs:02d}"
 
 
-class DoseDialog(QDialog):
-    """Short confirmation: "Dose given N minutes ago" (0 = now), Enter confirms."""
+MAX_BACKDATE_MIN = 120
+"""The furthest back a dose or booster can be dated in the confirmation."""
 
-    def __init__(self, title: str, question: str, parent: QWidget | None = None) -> None:
+
+def backdate_limit_min(now: datetime, earliest: datetime | None) -> int:
+    """Whole minutes a dose may be back-dated: never before ``earliest``, at most :data:`MAX_BACKDATE_MIN`.
+
+    The session refuses a time earlier than its last recorded event (time cannot go
+    backwards), so "N minutes ago" is offered only as far back as that event.
+    """
+    if earliest is None:
+        return MAX_BACKDATE_MIN
+    return max(0, min(MAX_BACKDATE_MIN, int((now - earliest).total_seconds() // 60)))
+
+
+class DoseDialog(QDialog):
+    """Short confirmation: "Dose given N minutes ago" (0 = now), Enter confirms.
+
+    Args:
+        title / question: the window title and the question asked.
+        now: the session clock's time when the dialog opens.
+        earliest: the last recorded session event (the dose cannot be dated before it);
+            None when nothing limits it but :data:`MAX_BACKDATE_MIN`.
+    """
+
+    def __init__(self, title: str, question: str, parent: QWidget | None = None, *,
+                 now: datetime | None = None, earliest: datetime | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
+        limit = backdate_limit_min(now, earliest) if now is not None else MAX_BACKDATE_MIN
         self.minutes = QSpinBox()
-        self.minutes.setRange(0, 120)
+        self.minutes.setRange(0, limit)
         self.minutes.setSuffix(" minutes ago")
         self.minutes.setSpecialValueText("just now")
         self.minutes.setToolTip("If you press this late, set how many minutes ago it was given")
         label = QLabel(question)
         label.setWordWrap(True)
+        self.limit_note = QLabel("")
+        set_role(self.limit_note, "caption")
+        self.limit_note.setWordWrap(True)
+        if earliest is not None and limit < MAX_BACKDATE_MIN:
+            at = earliest.astimezone().strftime("%H:%M")
+            self.limit_note.setText(f"Can be back-dated up to {limit} min: the last recorded event "
+                                    f"was at {at}." if limit else
+                                    f"Cannot be back-dated: the last recorded event was at {at}.")
+        else:
+            self.limit_note.hide()
         std = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(std.Ok | std.Cancel)
         buttons.button(std.Ok).setText("Confirm")
@@ -84,6 +118,7 @@ class DoseDialog(QDialog):
         row.addWidget(QLabel("Given"))
         row.addWidget(self.minutes, 1)
         layout.addLayout(row)
+        layout.addWidget(self.limit_note)
         layout.addWidget(buttons)
         self.minutes.setFocus()
 
@@ -197,6 +232,7 @@ class ClockPanel(QFrame):
         self._snapshot: SessionSnapshot | None = None
         self._protocol: TreatmentProtocol | None = None
         self._check_button_enabled = True
+        self._earliest_backdate: Callable[[], datetime | None] = lambda: None
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, round(1000.0 / refresh_hz)))
@@ -268,6 +304,10 @@ class ClockPanel(QFrame):
         self._check_button_enabled = enabled
         self.refresh()
 
+    def set_earliest_backdate(self, earliest: Callable[[], datetime | None]) -> None:
+        """Where the dose dialogs learn the last recorded event (the earliest time they may give)."""
+        self._earliest_backdate = earliest
+
     def set_protocol(self, protocol: TreatmentProtocol | None) -> None:
         self._protocol = protocol
         self.refresh()
@@ -285,7 +325,8 @@ class ClockPanel(QFrame):
         """Confirm "Dose given" (with how long ago) and emit ``dose_requested``."""
         if not self.dose_button.isEnabled():
             return
-        dialog = DoseDialog("Dose given", "Record the first dose? The session clock starts from it.", self)
+        dialog = DoseDialog("Dose given", "Record the first dose? The session clock starts from it.", self,
+                            now=self._now(), earliest=self._earliest_backdate())
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         self.window().activateWindow()  # keys work again at once, whatever the window manager does
         if accepted:
@@ -297,7 +338,7 @@ class ClockPanel(QFrame):
         if not self.booster_button.isEnabled():
             return
         dialog = DoseDialog("Booster given", "Record a booster dose? The clock stays on the first dose.",
-                            self)
+                            self, now=self._now(), earliest=self._earliest_backdate())
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         self.window().activateWindow()
         if accepted:

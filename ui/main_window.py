@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -140,6 +140,7 @@ class BedsideWindow(QMainWindow):
         t = self._theme
         self.banner = AlarmBanner(t, clock=self._clock)
         self.clock_panel = ClockPanel(t, self._clock.now)
+        self.clock_panel.set_earliest_backdate(self.last_recorded_event_at)
         self.vitals = VitalsPanel(t, self._clock.monotonic)
         self.plots = LivePlots(t, lambda: self._clock.now().timestamp())
         self.session_label = QLabel("No session")
@@ -192,6 +193,12 @@ class BedsideWindow(QMainWindow):
         self.help = HelpOverlay(t, central)
         self.clock_panel.setToolTip("Session clock. D: dose given, B: booster, C: check done")
         self.plots.setToolTip("Heart rate. + / − change the time window")
+
+    def last_recorded_event_at(self) -> datetime | None:
+        """The latest session event (not sensor events): a dose cannot be dated before it."""
+        state = self._recorder.state
+        events = state.events if state is not None else ()
+        return max((e.at for e in events), default=None)
 
     def add_side_widget(self, widget: QWidget, stretch: int = 1) -> None:
         """Place a panel (observations, devices) in the right-hand column."""
