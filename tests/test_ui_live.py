@@ -189,7 +189,7 @@ def test_live_plots_limits_markers_and_secondary_traces(qtbot) -> None:  # type:
     qtbot.addWidget(plots)
     plots.show()
     plots.set_limits(AlarmSettings.defaults().rules, {Stream.HEART_RATE: 70.0})
-    positions = sorted(line.value() for _, line in plots._limit_items)
+    positions = sorted(plots.limit_values)
     assert 120.0 in positions and 140.0 in positions and 45.0 in positions
     assert 100.0 in positions, "baseline 70 + 30 relative rule is drawn"
     assert plots.spo2_plot.isHidden()
@@ -202,16 +202,16 @@ def test_live_plots_limits_markers_and_secondary_traces(qtbot) -> None:  # type:
     assert len(plots.buffer(Stream.RR_INTERVAL)) == 1, "artifact RR is not drawn"
     obs = Observation("o1", 1, ObservationKind.TAG, "nausea", T0 + timedelta(minutes=1), T0)
     plots.add_observation(obs)
-    assert len(plots._obs) == 1
+    assert plots.observation_count == 1
     plots.add_observation(Observation("o1", 2, ObservationKind.TAG, "nausea", obs.occurred_at, T0,
                                       deleted=True, reason="wrong client"))
-    assert not plots._obs
+    assert plots.observation_count == 0
     raised = AlarmTransition(T0, "hr_high", "Heart rate high", AlarmPriority.MEDIUM,
                              AlarmCategory.PHYSIOLOGICAL, AlarmState.ACTIVE, "raised")
     plots.add_alarm_marker(raised)
     plots.add_alarm_marker(AlarmTransition(T0, "hr_high", "Heart rate high", AlarmPriority.MEDIUM,
                                            AlarmCategory.PHYSIOLOGICAL, AlarmState.RESOLVED, "resolved"))
-    assert len(plots._alarm_marks) == 1
+    assert plots.alarm_marker_count == 1
 
 
 # ------------------------------------------------------------------ vitals

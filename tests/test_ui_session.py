@@ -158,7 +158,8 @@ def test_whole_session_through_the_window(qtbot, session) -> None:  # type: igno
     qtbot.keyClick(obs_panel.text_line, Qt.Key.Key_1)
     _wait_for(qtbot, parts, lambda: len(recorder.observations()) >= 2)
     _run(parts, clock, sensor, 2)
-    qtbot.waitUntil(lambda: len(window.plots._obs) >= 2, timeout=3000)  # marked on the plot once saved
+    # marked on the plot once saved
+    qtbot.waitUntil(lambda: window.plots.observation_count >= 2, timeout=3000)
 
     # --- into the effect window; a link drop: stale, alarm raised, acknowledged, resolved ------
     _run(parts, clock, sensor, 12 * 60, step=15.0)

@@ -39,11 +39,12 @@ from datetime import datetime
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.session import SessionSnapshot
-from kapmonitor.types import AlarmPriority, AlarmTransition, Observation, Phase, ReadingFlag, Stream
+from kapmonitor.types import AlarmTransition, Observation, Phase, ReadingFlag, Stream
+from ui.plot_items import PlotMarkers, limit_line, make_curve, make_plot, phase_band
 from ui.ringbuffer import RingBuffer
 from ui.theme import Theme, qcolor
 
@@ -52,45 +53,8 @@ __all__ = ["LivePlots", "RingBuffer"]
 log = logging.getLogger(__name__)
 
 _PLOTTED = (Stream.HEART_RATE, Stream.SPO2, Stream.RR_INTERVAL)
-_AXIS_WIDTH_PX = 64
 _TITLES = {Stream.HEART_RATE: "Heart rate (bpm)", Stream.SPO2: "SpO\u2082 (%)",
            Stream.RR_INTERVAL: "RR (ms)"}
-
-
-def _make_plot(theme: Theme, left_label: str, *, show_x: bool) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background=theme.window)
-    plot.setMenuEnabled(False)
-    plot.setMouseEnabled(x=False, y=False)
-    plot.hideButtons()
-    item = plot.getPlotItem()
-    for name in ("left", "bottom"):
-        axis = item.getAxis(name)
-        axis.setPen(qcolor(theme.border))
-        axis.setTextPen(qcolor(theme.text_dim))
-    item.setLabel("left", left_label, color=theme.text_dim)
-    item.getAxis("left").setWidth(_AXIS_WIDTH_PX)  # equal widths keep linked x axes aligned
-    # No grid: calmer, and a full-plot grid costs ~15 ms per repaint offscreen (measured).
-    for name in ("left", "bottom"):
-        # Otherwise every x scroll re-sets each axis label's HTML (~0.1 ms each); no units, no prefix.
-        item.getAxis(name).enableAutoSIPrefix(False)
-    if show_x:
-        item.getAxis("bottom").setStyle(showValues=True)
-    else:
-        # The small plots share the heart-rate plot's x axis; their own tick rows were redrawn on
-        # every scroll (~0.7 ms each per frame) to show no numbers.
-        item.hideAxis("bottom")
-    item.getViewBox().disableAutoRange()
-    return plot
-
-
-def _curve(plot: pg.PlotWidget, colour: str, width: float) -> pg.PlotDataItem:
-    # Aliased: an antialiased 1 px trace of ~900 noisy points cost ~1.5 ms more per repaint than the
-    # aliased one (more than a bare plot's whole frame), and wider antialiased lines ~40 ms.
-    # connect="finite": the NaN rows the ring buffer inserts at gaps break the line.
-    curve = plot.plot(pen=pg.mkPen(qcolor(colour), width=width), antialias=False, connect="finite")
-    curve.setClipToView(True)
-    curve.setDownsampling(auto=True, method="peak")
-    return curve
 
 
 class LivePlots(QWidget):
@@ -133,10 +97,8 @@ class LivePlots(QWidget):
         self._band_items: list[pg.LinearRegionItem] = []
         self._limits: dict[str, float] = {}
         self._limit_items: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
-        self._obs: dict[str, tuple[float, Observation, pg.InfiniteLine]] = {}
-        self._in_plot: set[pg.InfiniteLine] = set()
-        self._alarm_marks: list[tuple[float, AlarmTransition, pg.InfiniteLine, pg.InfiniteLine]] = []
         self._build()
+        self._markers = PlotMarkers(theme, self.hr_plot, self.overview_plot, self._x)
         self._frame_s = 1.0 / frame_hz
         self._rendered_at = -math.inf
         self._timer = QTimer(self)
@@ -153,10 +115,10 @@ class LivePlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.hr_plot = _make_plot(t, _TITLES[Stream.HEART_RATE], show_x=True)
-        self.spo2_plot = _make_plot(t, _TITLES[Stream.SPO2], show_x=False)
-        self.rr_plot = _make_plot(t, _TITLES[Stream.RR_INTERVAL], show_x=False)
-        self.overview_plot = _make_plot(t, "Session", show_x=True)
+        self.hr_plot = make_plot(t, _TITLES[Stream.HEART_RATE], show_x=True)
+        self.spo2_plot = make_plot(t, _TITLES[Stream.SPO2], show_x=False)
+        self.rr_plot = make_plot(t, _TITLES[Stream.RR_INTERVAL], show_x=False)
+        self.overview_plot = make_plot(t, "Session", show_x=True)
         for plot in (self.spo2_plot, self.rr_plot):
             plot.setXLink(self.hr_plot)
             plot.hide()
@@ -168,12 +130,11 @@ class LivePlots(QWidget):
         layout.addWidget(self.spo2_plot, 2)
         layout.addWidget(self.rr_plot, 2)
         layout.addWidget(self.overview_plot, 2)
-        self.hr_curve = _curve(self.hr_plot, t.heart_rate, 1.0)
-        self.spo2_curve = _curve(self.spo2_plot, t.spo2, 1.0)
-        self.rr_curve = _curve(self.rr_plot, t.rr, 1.0)
-        self.overview_curve = _curve(self.overview_plot, t.heart_rate, 1.0)
+        self.hr_curve = make_curve(self.hr_plot, t.heart_rate, 1.0)
+        self.spo2_curve = make_curve(self.spo2_plot, t.spo2, 1.0)
+        self.rr_curve = make_curve(self.rr_plot, t.rr, 1.0)
         # Redrawn only when it moves a pixel: in between, a repaint copies the cached pixmap.
-        self.overview_curve.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.overview_curve = make_curve(self.overview_plot, t.heart_rate, 1.0, cached=True)
         self._curves = {Stream.HEART_RATE: self.hr_curve, Stream.SPO2: self.spo2_curve,
                         Stream.RR_INTERVAL: self.rr_curve}
         self._manual_items = {
@@ -273,16 +234,7 @@ class LivePlots(QWidget):
                 self._limits[key] = min(value, self._limits.get(key, math.inf))
             else:
                 self._limits[key] = max(value, self._limits.get(key, -math.inf))
-            tint = self._theme.threshold
-            style = Qt.PenStyle.DashLine if rule.priority is AlarmPriority.HIGH else Qt.PenStyle.DotLine
-            pen = pg.mkPen(qcolor(tint, 170), width=1, style=style)
-            text = f"{value:g}"
-            if rule.relative_to_baseline:
-                text += f" (baseline {'+' if rule.direction == 'above' else '−'}{rule.limit:g})"
-            line = pg.InfiniteLine(pos=value, angle=0, pen=pen, movable=False, label=text,
-                                   labelOpts={"position": 0.005, "color": qcolor(tint),
-                                              "anchors": [(0, 1), (0, 1)]})
-            line.setToolTip(rule.label)
+            line = limit_line(self._theme, rule, value)
             plot.addItem(line)
             self._limit_items.append((plot, line))
         self._y_range = None
@@ -293,37 +245,25 @@ class LivePlots(QWidget):
         ``label`` is the text shown at the marker (default: the note text, or name and
         value); it is cut to 28 characters.
         """
-        old = self._obs.pop(observation.observation_id, None)
-        if old is not None:
-            self._show_marker(old[2], False)
-        if observation.deleted:
-            return
-        t_epoch = observation.occurred_at.timestamp()
-        if label is None:
-            label = observation.text or (observation.name if observation.value is None
-                                         else f"{observation.name} {observation.value:g}")
-        if len(label) > 28:
-            label = label[:27].rstrip() + "…"
-        line = pg.InfiniteLine(angle=90, movable=False,
-                               pen=pg.mkPen(qcolor(self._theme.observation, 150), width=1,
-                                            style=Qt.PenStyle.DotLine),
-                               label=label, labelOpts={"position": 0.93, "color": qcolor(self._theme.text),
-                                                       "fill": qcolor(self._theme.window, 180)})
-        self._obs[observation.observation_id] = (t_epoch, observation, line)
-        self._place_markers()
+        self._markers.observation(observation, label)
 
     def add_alarm_marker(self, transition: AlarmTransition) -> None:
         """Mark where an alarm was raised (only ``raised`` transitions are drawn)."""
-        if transition.action != "raised":
-            return
-        colour = self._theme.alarm[transition.priority]
-        pen = pg.mkPen(qcolor(colour, 170), width=2)
-        live = pg.InfiniteLine(angle=90, movable=False, pen=pen)  # no label: the banner names it
-        live.setToolTip(transition.label)
-        overview = pg.InfiniteLine(angle=90, movable=False, pen=pen)
-        self.overview_plot.addItem(overview)
-        self._alarm_marks.append((transition.at.timestamp(), transition, live, overview))
-        self._place_markers()
+        self._markers.alarm(transition)
+
+    @property
+    def observation_count(self) -> int:
+        """Observations marked on the plot (deleted ones are not)."""
+        return self._markers.observation_count
+
+    @property
+    def alarm_marker_count(self) -> int:
+        return self._markers.alarm_count
+
+    @property
+    def limit_values(self) -> list[float]:
+        """Where the alarm-limit lines are drawn (both plots)."""
+        return [line.value() for _, line in self._limit_items]
 
     def set_window_minutes(self, minutes: float) -> None:
         """Change the recent-history width (clamped to 1..240 minutes)."""
@@ -394,7 +334,7 @@ class LivePlots(QWidget):
             return False
         self._last_x_now = x_now
         view.setXRange(left, x_now + self._window_min * 0.015, padding=0)
-        self._cull_markers()
+        self._markers.cull()
         return True
 
     def _fit_hr(self, y: np.ndarray) -> None:
@@ -461,7 +401,7 @@ class LivePlots(QWidget):
         self._drawn_versions.clear()
         self._update_axis_label()
         self._draw_bands()
-        self._place_markers()
+        self._markers.place()
 
     def _update_axis_label(self) -> None:
         text = "minutes since dose" if self._anchor_is_dose else "minutes since start (no dose yet)"
@@ -482,40 +422,8 @@ class LivePlots(QWidget):
                 continue
             x0 = self._x(start.timestamp())
             x1 = self._x(end.timestamp()) if end is not None else x0 + 100_000.0
-            brush = qcolor(self._theme.phase[phase], self._theme.band_alpha)
             for plot, overview in ((self.hr_plot, False), (self.overview_plot, True)):
-                band = pg.LinearRegionItem(values=(x0, x1), movable=False, brush=brush,
-                                           pen=pg.mkPen(None), hoverBrush=brush, hoverPen=pg.mkPen(None))
-                band.setZValue(-100)
+                band = phase_band(self._theme, phase, x0, x1)
                 band.setProperty("overview", overview)
-                band.setToolTip(phase.value.capitalize())
                 plot.addItem(band)
                 self._band_items.append(band)
-
-    def _place_markers(self) -> None:
-        for t_epoch, _obs, line in self._obs.values():
-            line.setPos(self._x(t_epoch))
-        for t_epoch, _tr, live, overview in self._alarm_marks:
-            live.setPos(self._x(t_epoch))
-            overview.setPos(self._x(t_epoch))
-        self._cull_markers()
-
-    def _cull_markers(self) -> None:
-        """Keep only markers inside the visible window in the plot.
-
-        Every labelled line in a plot is updated on every scroll, visible or not;
-        a long session would otherwise pay for all its markers on every frame.
-        """
-        (left, right), _ = self.hr_plot.getViewBox().viewRange()
-        margin = (right - left) * 0.02
-        lines = [line for _, _, line in self._obs.values()] + [live for _, _, live, _ in self._alarm_marks]
-        for line in lines:
-            self._show_marker(line, left - margin <= line.value() <= right + margin)
-
-    def _show_marker(self, line: pg.InfiniteLine, shown: bool) -> None:
-        if shown and line not in self._in_plot:
-            self.hr_plot.addItem(line)
-            self._in_plot.add(line)
-        elif not shown and line in self._in_plot:
-            self.hr_plot.removeItem(line)
-            self._in_plot.discard(line)
