@@ -5,7 +5,8 @@ Everything shown comes from the recorder through :class:`~ui.bridge.RecorderBrid
 checks, alarm acknowledgement, observations, start and end -- runs on the one
 :class:`~ui.worker.DbWorker` thread; the GUI thread never waits on Bluetooth or
 the database, and a change shows as saved only when the recorder's callback for
-the durable commit arrives.
+the durable commit arrives. The widgets and their arrangement are
+:class:`~ui.bedside_layout.BedsideLayout`; this module wires them.
 
 Keyboard (usable without looking; also in the help overlay, F1):
 
@@ -34,17 +35,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -54,14 +49,11 @@ from kapmonitor.sensor import Sensor
 from kapmonitor.session import SessionSnapshot
 from kapmonitor.store import SessionSpec, StreamData
 from kapmonitor.types import EventKind, Observation, SensorInfo, SensorStatus, SessionEvent, Stream
-from ui.alarm_banner import AlarmBanner
+from ui.bedside_layout import BedsideLayout
 from ui.bridge import AlarmsChange, RecorderBridge
-from ui.clock_panel import ClockPanel
 from ui.help_overlay import HelpOverlay
 from ui.observation_panel import ObservationPanel
-from ui.plots import LivePlots
-from ui.theme import Theme, set_role
-from ui.vitals_panel import VitalsPanel
+from ui.theme import Theme
 from ui.worker import DbWorker
 
 __all__ = ["BedsideWindow"]
@@ -70,22 +62,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _WINDOW_STEPS_MIN = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 240.0)
-
-
-class _SideScroll(QScrollArea):
-    """The observation column: at least ``minimumWidth``; asks for ``preferred_width`` when there is room.
-
-    Only the preferred width follows the window's width: a minimum that followed it would
-    ratchet (the window could then never be made narrower again).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.preferred_width = 0
-
-    def sizeHint(self) -> QSize:
-        hint = super().sizeHint()
-        return QSize(max(self.minimumWidth(), self.preferred_width), hint.height())
 
 
 class BedsideWindow(QMainWindow):
@@ -126,8 +102,6 @@ class BedsideWindow(QMainWindow):
         self._sensors_for_session = sensors_for_session or (lambda: ())
         self._force_close = False
         self._describe = describe
-        self._side_full_width = 0
-        self._side_scroll: _SideScroll | None = None
         self.observations: ObservationPanel | None = None
         self.setWindowTitle("kapmonitor — bedside")
         self._build()
@@ -137,62 +111,19 @@ class BedsideWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        t = self._theme
-        self.banner = AlarmBanner(t, clock=self._clock)
-        self.clock_panel = ClockPanel(t, self._clock.now)
-        self.clock_panel.set_earliest_backdate(self.last_recorded_event_at)
-        self.vitals = VitalsPanel(t, self._clock.monotonic)
-        self.plots = LivePlots(t, lambda: self._clock.now().timestamp())
-        self.session_label = QLabel("No session")
-        set_role(self.session_label, "caption")
-        self.saving_label = QLabel("")
-        set_role(self.saving_label, "caption")
-        central = QWidget()
-        outer = QVBoxLayout(central)
-        outer.setContentsMargins(10, 8, 10, 6)
-        outer.setSpacing(8)
-        outer.addWidget(self.banner)
-        body = QHBoxLayout()
-        body.setSpacing(10)
-        left = QVBoxLayout()
-        left.setSpacing(8)
-        top = QHBoxLayout()
-        top.setSpacing(8)
-        top.addWidget(self.clock_panel, 5)
-        top.addWidget(self.vitals, 4)
-        left.addLayout(top)
-        left.addWidget(self.plots, 1)
-        side_box = QWidget()
-        self.side = QVBoxLayout(side_box)
-        self.side.setContentsMargins(0, 0, 0, 0)
-        self.side.setSpacing(8)
-        body.addLayout(left, 1)
-        body.addWidget(side_box, 0)
-        outer.addLayout(body, 1)
-        footer = QHBoxLayout()
-        footer.addWidget(self.session_label)
-        footer.addStretch(1)
-        footer.addWidget(self.saving_label)
-        self.new_button = QPushButton("New session…")
-        self.new_button.setToolTip("Start a new session (Ctrl+N)")
-        self.new_button.clicked.connect(self.new_session_requested)
-        self.end_button = QPushButton("End session…")
-        self.end_button.setToolTip("End the session (Ctrl+E)")
-        self.end_button.clicked.connect(self.end_session_requested)
-        self.end_button.setEnabled(False)
-        self.help_button = QPushButton("Keys (F1)")
-        self.help_button.clicked.connect(self.toggle_help)
-        self.sensors_button = QPushButton("Sensors… (S)")
-        self.sensors_button.setToolTip("Find and connect sensors (S)")
-        self.sensors_button.clicked.connect(self.sensors_requested)
-        for button in (self.help_button, self.sensors_button, self.new_button, self.end_button):
-            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-            footer.addWidget(button)
-        outer.addLayout(footer)
+        central = self.central = BedsideLayout(self._theme, self._clock, self.last_recorded_event_at)
+        self.banner = central.banner
+        self.clock_panel = central.clock_panel
+        self.vitals = central.vitals
+        self.plots = central.plots
+        self.session_label = central.session_label
+        self.saving_label = central.saving_label
+        self.new_button = central.new_button
+        self.end_button = central.end_button
+        self.help_button = central.help_button
+        self.sensors_button = central.sensors_button
         self.setCentralWidget(central)
-        self.help = HelpOverlay(t, central)
-        self.clock_panel.setToolTip("Session clock. D: dose given, B: booster, C: check done")
-        self.plots.setToolTip("Heart rate. + / − change the time window")
+        self.help = HelpOverlay(self._theme, central)
 
     def last_recorded_event_at(self) -> datetime | None:
         """The latest session event (not sensor events): a dose cannot be dated before it."""
@@ -202,7 +133,7 @@ class BedsideWindow(QMainWindow):
 
     def add_side_widget(self, widget: QWidget, stretch: int = 1) -> None:
         """Place a panel (observations, devices) in the right-hand column."""
-        self.side.addWidget(widget, stretch)
+        self.central.add_side_widget(widget, stretch)
 
     def set_observation_panel(self, panel: ObservationPanel) -> None:
         """Show the observation panel and feed it from the bridge.
@@ -211,23 +142,16 @@ class BedsideWindow(QMainWindow):
         clock panel only announces checks; key C jumps to the prompt.
         """
         self.observations = panel
-        scroll = self._side_scroll = _SideScroll()
-        scroll.setWidget(panel)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        # Full width when the screen allows; on a small laptop screen it scrolls instead of
-        # pushing the window wider than the screen.
-        bar_w = scroll.verticalScrollBar().sizeHint().width()
-        full_w = panel.minimumSizeHint().width() + bar_w
-        scroll.setMinimumWidth(min(full_w, 480))
-        scroll.preferred_width = full_w
-        self._side_full_width = full_w
-        self.add_side_widget(scroll, 5)
+        self.central.add_scrolling_side_panel(panel)
         self._bridge.observation_arrived.connect(panel.observation_arrived)
         self._bridge.snapshot_arrived.connect(panel.snapshot_arrived)
         self.clock_panel.set_check_button_enabled(False)
 
     def _connect(self) -> None:
+        self.new_button.clicked.connect(self.new_session_requested)
+        self.end_button.clicked.connect(self.end_session_requested)
+        self.help_button.clicked.connect(self.toggle_help)
+        self.sensors_button.clicked.connect(self.sensors_requested)
         b = self._bridge
         b.reading_arrived.connect(self.plots.add_reading)
         b.reading_arrived.connect(self.vitals.add_reading)
@@ -456,14 +380,6 @@ class BedsideWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        scroll = self._side_scroll
-        if scroll is not None:
-            # give the observation panel its full width only when the plots keep at least 800 px
-            room = self.width() - 800 - 40
-            preferred = max(scroll.minimumWidth(), min(self._side_full_width, room))
-            if preferred != scroll.preferred_width:
-                scroll.preferred_width = preferred
-                scroll.updateGeometry()
         if self.help.isVisible():
             self.help.fit()
 
