@@ -51,6 +51,7 @@ def make_plot(theme: Theme, left_label: str, *, show_x: bool) -> pg.PlotWidget:
         # The small plots share the heart-rate plot's x axis; their own tick rows were redrawn on
         # every scroll (~0.7 ms each per frame) to show no numbers.
         item.hideAxis("bottom")
+        item.layout.setContentsMargins(0, 8, 0, 6)  # room for the edge tick labels of stacked plots
     item.getViewBox().disableAutoRange()
     return plot
 
