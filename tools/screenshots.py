@@ -147,7 +147,7 @@ def _shoot(opts: argparse.Namespace) -> int:
         run(6 * 60)
         recorder.add_observation(ObservationKind.TAG, "nausea")
         run(9 * 60)
-        recorder.add_observation(ObservationKind.SCALE, "moaas", value=4)
+        recorder.add_observation(ObservationKind.SCALE, "moaa_s", value=4)
         run(14 * 60)
         recorder.add_observation(ObservationKind.NOTE, "note", text="describes floating, calm")
         run(11 * 60)
