@@ -108,7 +108,9 @@ class SimulatedSensor:
         lost_after_s: float = 10.0,
         bp_inflation_s: float = 30.0,
         battery_start_pct: int = 90,
+        manual: bool = False,
     ) -> None:
+        self._manual = manual
         if not sensor_id.strip():
             raise ValueError("a simulated sensor needs a non-empty sensor_id, e.g. 'simulated:1'")
         self._clock = clock
@@ -151,9 +153,16 @@ class SimulatedSensor:
     def start(self, sink: SensorSink) -> None:
         """Report SensorInfo, CONNECTING and CONNECTED, then deliver from a daemon thread.
 
+        A sensor made with ``manual=True`` starts as :meth:`start_manual` does
+        instead (no thread; the owner calls :meth:`advance_to`), so a test or a
+        screenshot tool can hand it to a recorder and still decide when time passes.
+
         Raises:
             RuntimeError: already started, or stopped (make a new sensor instead).
         """
+        if self._manual:
+            self.start_manual(sink)
+            return
         self._begin(sink, "threaded")
         self._thread = threading.Thread(target=self._run, name=f"sim-sensor {self.sensor_id}", daemon=True)
         self._thread.start()

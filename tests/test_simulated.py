@@ -528,3 +528,17 @@ def test_stop_from_inside_the_sink_on_the_sensor_thread_does_not_deadlock() -> N
     assert len(sink.of(Stream.HEART_RATE)) == 1
     assert sink.log[-1] == sink.statuses[-1]
     assert sink.statuses[-1].state is SensorState.DISCONNECTED
+
+
+def test_a_manual_sensor_started_by_its_owner_delivers_only_when_advanced() -> None:
+    clock = FakeClock()
+    sensor = SimulatedSensor(clock, seed=4, manual=True)
+    sink = Sink()
+    before = threading.active_count()
+    sensor.start(sink)  # what a recorder calls
+    assert threading.active_count() == before, "manual mode starts no thread"
+    assert sink.of(Stream.HEART_RATE) == []
+    clock.advance(30)
+    sensor.advance_to()
+    assert len(sink.of(Stream.HEART_RATE)) == 30
+    sensor.stop()

@@ -27,7 +27,6 @@ from db.store import SqlStore
 from devices.simulated import Fault, SimulatedSensor
 from kapmonitor.clock import FakeClock
 from kapmonitor.protocols import PRESETS
-from kapmonitor.sensor import SensorSink
 from kapmonitor.store import SessionSpec
 from kapmonitor.types import AlarmState, EventKind, ObservationKind, Phase, Stream
 from ui.app import AppParts, build_app
@@ -37,38 +36,15 @@ pytestmark = pytest.mark.slow
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-class ManualSensor:
-    """The simulated sensor in manual mode: the test moves it with the clock."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.sim = SimulatedSensor(clock, seed=7)
-
-    @property
-    def sensor_id(self) -> str:
-        return self.sim.sensor_id
-
-    def start(self, sink: SensorSink) -> None:
-        self.sim.start_manual(sink)
-
-    def stop(self) -> None:
-        self.sim.stop()
-
-    def request_blood_pressure(self) -> bool:
-        return self.sim.request_blood_pressure()
-
-    def dose_given(self, at: datetime) -> None:
-        self.sim.dose_given(at)
-
-
 @pytest.fixture
-def session(qtbot, tmp_path: Path) -> Iterator[tuple[AppParts, FakeClock, ManualSensor]]:  # type: ignore[no-untyped-def]
+def session(qtbot, tmp_path: Path) -> Iterator[tuple[AppParts, FakeClock, SimulatedSensor]]:  # type: ignore[no-untyped-def]
     clock = FakeClock(T0)
     store = SqlStore.open(tmp_path / "session.db", clock=clock, flush_interval_s=0.05)
-    sensor = ManualSensor(clock)
+    sensor = SimulatedSensor(clock, seed=7, manual=True)
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     parts = build_app(argparse.Namespace(db=None, demo=True, speed=None), app, clock=clock, store=store,
-                      sensors_for_session=lambda: [sensor], autotick=False)  # type: ignore[list-item]
+                      sensors_for_session=lambda: [sensor], autotick=False)
     parts.window.resize(1600, 1000)
     parts.window.show()
     qtbot.waitExposed(parts.window)
@@ -78,14 +54,16 @@ def session(qtbot, tmp_path: Path) -> Iterator[tuple[AppParts, FakeClock, Manual
     parts.shutdown()
 
 
-def _run(parts: AppParts, clock: FakeClock, sensor: ManualSensor, seconds: float, step: float = 1.0) -> None:
+def _run(
+    parts: AppParts, clock: FakeClock, sensor: SimulatedSensor, seconds: float, step: float = 1.0
+) -> None:
     """Let ``seconds`` of session time pass: sensor delivers, recorder ticks, GUI handles events."""
     elapsed = 0.0
     while elapsed < seconds:
         dt = min(step, seconds - elapsed)
         clock.advance(dt)
         elapsed += dt
-        sensor.sim.advance_to()
+        sensor.advance_to()
         parts.recorder.tick()
         QApplication.processEvents()
 
@@ -164,8 +142,8 @@ def test_whole_session_through_the_window(qtbot, session) -> None:  # type: igno
     # --- into the effect window; a link drop: stale, alarm raised, acknowledged, resolved ------
     _run(parts, clock, sensor, 12 * 60, step=15.0)
     assert window.clock_panel.phase.text() == "Effect window"
-    start_s = sensor.sim.elapsed_s
-    sensor.sim.inject_fault(Fault("link_drop", at_s=start_s + 2.0, duration_s=40.0))
+    start_s = sensor.elapsed_s
+    sensor.inject_fault(Fault("link_drop", at_s=start_s + 2.0, duration_s=40.0))
     _run(parts, clock, sensor, 10)
     assert window.vitals.is_stale(Stream.HEART_RATE)
     # the panel's own refresh timer (real time) greys the number without any new data

@@ -65,7 +65,6 @@ def _shoot(opts: argparse.Namespace) -> int:
     from devices.simulated import SimulatedSensor
     from kapmonitor.clock import FakeClock
     from kapmonitor.protocols import PRESETS
-    from kapmonitor.sensor import SensorSink
     from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
     from kapmonitor.store import SessionSpec
     from kapmonitor.types import ObservationKind
@@ -73,31 +72,9 @@ def _shoot(opts: argparse.Namespace) -> int:
 
     clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
 
-    class ManualSensor:
-        """The simulated sensor, moved forward by this script with the clock."""
-
-        def __init__(self) -> None:
-            self.sim = SimulatedSensor(clock, seed=11)
-
-        @property
-        def sensor_id(self) -> str:
-            return self.sim.sensor_id
-
-        def start(self, sink: SensorSink) -> None:
-            self.sim.start_manual(sink)
-
-        def stop(self) -> None:
-            self.sim.stop()
-
-        def request_blood_pressure(self) -> bool:
-            return self.sim.request_blood_pressure()
-
-        def dose_given(self, at: datetime) -> None:
-            self.sim.dose_given(at)
-
     app = QApplication.instance() or QApplication(["kapmonitor-screenshots"])
     assert isinstance(app, QApplication)
-    sensor = ManualSensor()
+    sensor = SimulatedSensor(clock, seed=11, manual=True)
     opts.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore.open(Path(tmp) / "shots.db", clock=clock, flush_interval_s=0.05)
@@ -124,7 +101,7 @@ def _shoot(opts: argparse.Namespace) -> int:
             while done < seconds:
                 clock.advance(step)
                 done += step
-                sensor.sim.advance_to()
+                sensor.advance_to()
                 recorder.tick()
                 app.processEvents()
 
