@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 # System libraries: Qt offscreen, a private D-Bus daemon for the emulated BlueZ, poppler for
 # reading PDF text in report tests.
 need_debs $QT_OFFSCREEN_DEBS libpulse0 dbus-daemon poppler-utils
-ensure_venv dev
+ensure_venv "${KAPMONITOR_EXTRAS:-dev}"
 
 export QT_QPA_PLATFORM=offscreen
 V="$VENV_DIR/bin"
