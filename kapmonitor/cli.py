@@ -15,13 +15,13 @@ import argparse
 import json
 import logging
 import math
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from kapmonitor import __version__
+from kapmonitor.clients import is_valid_client_code
 from kapmonitor.logs import LOG_LEVELS, setup_logging
 from kapmonitor.protocols import PRESETS, CheckTiming, TreatmentProtocol
 
@@ -44,8 +44,6 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 CommandHandler = Callable[[argparse.Namespace], int]
-
-CLIENT_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
 
 
 class UsageError(Exception):
@@ -86,7 +84,7 @@ def _non_negative_float(label: str) -> Callable[[str], float]:
 
 
 def _client_code(text: str) -> str:
-    if not CLIENT_CODE_RE.match(text):
+    if not is_valid_client_code(text):
         raise argparse.ArgumentTypeError(
             f"client code must be 2-32 letters, digits, '-' or '_' (a pseudonym, never a name), got {text!r}"
         )

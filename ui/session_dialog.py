@@ -1,6 +1,6 @@
 """Starting a session: client code, protocol, dose, lot, clinician, and this session's alarm limits.
 
-The client is identified by a pseudonymous code only (:data:`CLIENT_CODE_RE`);
+The client is identified by a pseudonymous code only (:mod:`kapmonitor.clients`);
 no name is ever asked for. Alarm limits start from the clinic's settings and
 may be adjusted for this session only; every field is validated and the
 message appears next to the field it is about. The result is a
@@ -39,15 +39,15 @@ from PySide6.QtWidgets import (
 
 from kapmonitor import __version__
 from kapmonitor.alarm_settings import AlarmSettings
+from kapmonitor.clients import is_valid_client_code
 from kapmonitor.protocols import ProtocolError, TreatmentProtocol
 from kapmonitor.settings import DOSE_UNITS, ClinicSettings
 from kapmonitor.store import SessionSpec
 from ui.alarm_limits import AlarmLimitsEditor, error_label, show_error_text
 from ui.theme import DARK, Theme
 
-__all__ = ["CLIENT_CODE_RE", "AlarmLimitsEditor", "StartSessionDialog", "validate_client_code"]
+__all__ = ["AlarmLimitsEditor", "StartSessionDialog", "validate_client_code"]
 
-CLIENT_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{2,32}$")
 _INITIALS_RE = re.compile(r"^[A-Za-z][A-Za-z.\-]{0,7}$")
 _MAX_LOT = 40
 
@@ -56,7 +56,7 @@ def validate_client_code(code: str) -> str:
     """Return an error message for ``code`` ("" when it is acceptable)."""
     if not code.strip():
         return "Enter the client's code (a pseudonym such as K-017, never a name)"
-    if not CLIENT_CODE_RE.match(code.strip()):
+    if not is_valid_client_code(code.strip()):
         return "Use 2-32 letters, digits, - or _ (no spaces), e.g. K-017"
     return ""
 
