@@ -24,6 +24,7 @@ readings are queued to the store's writer, which commits within a second.
 
 from __future__ import annotations
 
+import copy
 import logging
 import statistics
 import threading
@@ -231,20 +232,15 @@ class Recorder:
         self._sensor_states = {}
 
     def _restore_baseline(self, session_id: int, state: SessionState) -> None:
-        if state.first_dose_at is None:
-            data = self._store.load_stream(session_id, Stream.HEART_RATE)
-            self._baseline_samples = [
-                float(v) for v, f in zip(data.value, data.flags, strict=True) if _usable(int(f))
-            ]
-            return
+        """Rebuild the baseline from the stored preparation-phase heart rate (numpy, no row objects)."""
         data = self._store.load_stream(session_id, Stream.HEART_RATE)
-        dose_t = state.first_dose_at.timestamp()
-        samples = [
-            float(v)
-            for t, v, f in zip(data.t, data.value, data.flags, strict=True)
-            if t < dose_t and _usable(int(f))
-        ]
-        if samples:
+        usable = (data.flags & int(ReadingFlag.ARTIFACT | ReadingFlag.NO_CONTACT)) == 0
+        if state.first_dose_at is not None:
+            usable &= data.t < state.first_dose_at.timestamp()
+        samples = [float(v) for v in data.value[usable]]
+        if state.first_dose_at is None:
+            self._baseline_samples = samples  # still in preparation: keep collecting
+        elif samples:
             self._engine.set_baseline(Stream.HEART_RATE, statistics.median(samples))
 
     def close(self) -> None:
@@ -363,8 +359,7 @@ class Recorder:
             data: dict[str, str | int | float | bool | None] = {"sensor_id": status.sensor_id}
             if status.detail:
                 data["detail"] = status.detail
-            at = max(status.at, self._state.events[-1].at) if self._state.events else status.at
-            event = SessionEvent(kind, at, data)
+            event = SessionEvent(kind, status.at, data)
             if not self._persist_event(event):
                 return
         self._notify(lambda lst: lst.event_recorded(event))
@@ -377,8 +372,7 @@ class Recorder:
         with self._lock:
             state = self._require_state()
             when = self._past_or_now(at)
-            event = state.give_dose(when, amount, unit)
-            self._commit_event(event)
+            event = self._commit_command(state, lambda s: s.give_dose(when, amount, unit))
             if self._baseline_samples:
                 self._engine.set_baseline(Stream.HEART_RATE, statistics.median(self._baseline_samples))
             sensors = list(self._sensors.values())
@@ -393,25 +387,24 @@ class Recorder:
     ) -> SessionEvent:
         """Record a booster dose; the clock stays anchored to the first dose."""
         with self._lock:
-            state = self._require_state()
-            event = state.give_booster(self._past_or_now(at), amount, unit)
-            self._commit_event(event)
+            state, when = self._require_state(), self._past_or_now(at)
+            event = self._commit_command(state, lambda s: s.give_booster(when, amount, unit))
         self._notify(lambda lst: lst.event_recorded(event))
         self.tick()
         return event
 
     def complete_check(self, name: str, note: str = "") -> SessionEvent:
         with self._lock:
-            event = self._require_state().complete_check(name, self._clock.now(), note)
-            self._commit_event(event)
+            now = self._clock.now()
+            event = self._commit_command(self._require_state(), lambda s: s.complete_check(name, now, note))
         self._notify(lambda lst: lst.event_recorded(event))
         self.tick()
         return event
 
     def dismiss_check(self, name: str, reason: str) -> SessionEvent:
         with self._lock:
-            event = self._require_state().dismiss_check(name, self._clock.now(), reason)
-            self._commit_event(event)
+            now = self._clock.now()
+            event = self._commit_command(self._require_state(), lambda s: s.dismiss_check(name, now, reason))
         self._notify(lambda lst: lst.event_recorded(event))
         self.tick()
         return event
@@ -426,8 +419,8 @@ class Recorder:
         for sensor_id in list(self._sensors):
             self.detach_sensor(sensor_id, record_event=False)
         with self._lock:
-            event = state.end(self._clock.now(), reason)
-            self._commit_event(event)
+            now = self._clock.now()
+            event = self._commit_command(state, lambda s: s.end(now, reason))
             transitions = self._engine.acknowledge(None)
             self._log_alarms(transitions)
             snap = state.snapshot(self._clock.now())
@@ -542,8 +535,9 @@ class Recorder:
             readings = [Reading(s, v, at, "manual", ReadingFlag.MANUAL) for s, v in values]
         for reading in readings:
             self.reading_received(reading)
-        with self._lock:
-            self._store.flush()
+        # Hand-entered values are therapist input: on disk before the observation is acknowledged.
+        # Flushed outside the lock so sensor threads keep delivering meanwhile.
+        self._store.flush()
         return self.add_observation(
             ObservationKind.VITAL,
             "vitals",
@@ -635,16 +629,22 @@ class Recorder:
             raise ValueError(f"{at.isoformat()} lies in the future; times can only be now or earlier")
         return at
 
-    def _commit_event(self, event: SessionEvent) -> None:
-        """Persist an event already applied to the state (commands apply before returning it)."""
+    def _commit_command(
+        self, state: SessionState, command: Callable[[SessionState], SessionEvent]
+    ) -> SessionEvent:
+        """Validate a command on a copy of the state, commit its event durably, then apply it.
+
+        A refused command or a failed commit (``StoreError``: disk full, database locked)
+        leaves the live state exactly as it was, so the therapist can simply try again.
+        """
         assert self._session_id is not None
+        event = command(copy.deepcopy(state))
         self._store.append_event(self._session_id, event)
+        state.apply(event)
+        return event
 
     def _persist_event(self, event: SessionEvent) -> bool:
         assert self._session_id is not None
-        assert self._state is not None
-        if event.kind in _STATUS_EVENTS.values():
-            self._state.apply(event)
         try:
             self._store.append_event(self._session_id, event)
         except StoreError as exc:

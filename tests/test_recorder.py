@@ -18,7 +18,7 @@ from kapmonitor.clock import FakeClock, ScaledClock
 from kapmonitor.protocols import PRESETS
 from kapmonitor.recorder import Recorder, RecorderError
 from kapmonitor.session import SessionError, SessionSnapshot
-from kapmonitor.store import SessionSpec
+from kapmonitor.store import SessionSpec, StoreError
 from kapmonitor.types import (
     AlarmPriority,
     AlarmTransition,
@@ -420,3 +420,26 @@ def test_session_limits_from_the_start_dialog_are_used(store: SqlStore, clock: F
     rec.attach_sensor(ScriptedSensor())
     _feed(rec, clock, 105, 2)
     assert [a.alarm_id for a in rec.active_alarms()] == ["hr_high"]
+
+
+def test_a_failed_commit_leaves_the_session_as_it_was(
+    store: SqlStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec, _ = _recorder(store, clock)
+    sid = rec.start_session(_spec())
+    clock.advance(60)
+    real_append = store.append_event
+
+    def disk_full(session_id: int, event: SessionEvent) -> None:
+        raise StoreError("the disk holding the database is full")
+
+    monkeypatch.setattr(store, "append_event", disk_full)
+    with pytest.raises(StoreError, match="disk"):
+        rec.give_dose()
+    snap = rec.snapshot()
+    assert snap is not None
+    assert snap.phase is Phase.PREPARATION
+    assert snap.first_dose_at is None
+    monkeypatch.setattr(store, "append_event", real_append)
+    dose = rec.give_dose()  # trying again works: no "dose already given"
+    assert [e for e in store.events(sid) if e.kind is EventKind.DOSE_GIVEN] == [dose]
