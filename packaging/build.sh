@@ -44,7 +44,8 @@ done
 say "stripped $stripped system and Python libraries (numpy and Qt left as shipped)"
 
 # Desktop integration travels inside the folder; install.sh places it.
-cp packaging/linux/kapmonitor.desktop packaging/linux/install.sh packaging/linux/uninstall.sh "$bundle/"
+cp packaging/linux/kapmonitor.desktop packaging/linux/install.sh packaging/linux/uninstall.sh \
+    packaging/linux/locations.sh "$bundle/"
 chmod +x "$bundle/install.sh" "$bundle/uninstall.sh"
 mkdir -p "$bundle/icons"
 cp ui/assets/icons/kapmonitor-*.png ui/assets/icons/kapmonitor.svg "$bundle/icons/"

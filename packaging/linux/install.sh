@@ -11,23 +11,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
-system=no
-[ "$(id -u)" = "0" ] && system=yes
-case "${1:-}" in
-    --user) system=no ;;
-    "") ;;
-    *) echo "usage: $0 [--user]   (--user: only for this user, even as root)" >&2; exit 2 ;;
-esac
-
-if [ "$system" = "yes" ]; then
-    app_dir=/opt/kapmonitor
-    bin_dir=/usr/local/bin
-    share_dir=/usr/share
-else
-    app_dir="$HOME/.local/opt/kapmonitor"
-    bin_dir="$HOME/.local/bin"
-    share_dir="${XDG_DATA_HOME:-$HOME/.local/share}"
-fi
+. "$here/locations.sh"
 
 [ -x "$here/kapmonitor" ] && [ -d "$here/_internal" ] || {
     echo "install.sh: run me from the unpacked kapmonitor folder (kapmonitor and _internal/ beside me)" >&2

@@ -4,23 +4,8 @@
 # for how to remove it too, after backing it up).
 set -eu
 
-system=no
-[ "$(id -u)" = "0" ] && system=yes
-case "${1:-}" in
-    --user) system=no ;;
-    "") ;;
-    *) echo "usage: $0 [--user]   (--user: only for this user, even as root)" >&2; exit 2 ;;
-esac
-
-if [ "$system" = "yes" ]; then
-    app_dir=/opt/kapmonitor
-    bin_dir=/usr/local/bin
-    share_dir=/usr/share
-else
-    app_dir="$HOME/.local/opt/kapmonitor"
-    bin_dir="$HOME/.local/bin"
-    share_dir="${XDG_DATA_HOME:-$HOME/.local/share}"
-fi
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/locations.sh"
 
 rm -f "$share_dir/applications/kapmonitor.desktop"
 rm -f "$share_dir"/icons/hicolor/*/apps/kapmonitor.png "$share_dir/icons/hicolor/scalable/apps/kapmonitor.svg"
