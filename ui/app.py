@@ -37,11 +37,12 @@ from kapmonitor import __version__
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
 from kapmonitor.recorder import Recorder
 from kapmonitor.sensor import Sensor
-from kapmonitor.settings import SETTINGS_KEY, ClinicSettings, SettingsError
+from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
 from kapmonitor.store import SessionSpec, StoreError, StreamData
 from kapmonitor.types import Stream
 from ui.audio import AlarmAudio
 from ui.bridge import AlarmsChange, RecorderBridge
+from ui.clinic_settings import load_clinic_settings
 from ui.device_panel import DevicePanel, ScannerLike
 from ui.main_window import BedsideWindow
 from ui.observation_commands import ObservationCommands
@@ -51,7 +52,7 @@ from ui.sensor_dialog import SensorDialog
 from ui.theme import Theme, apply_theme, theme_by_name
 from ui.worker import DbWorker
 
-__all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "load_clinic_settings", "make_clock", "run_gui"]
+__all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "make_clock", "run_gui"]
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +121,6 @@ def make_clock(args: argparse.Namespace) -> Clock:
             raise ValueError("--speed only works with --demo: a real session runs on the real clock")
         return ScaledClock(float(speed))
     return SystemClock()
-
-
-def load_clinic_settings(store: SqlStore) -> ClinicSettings:
-    """The clinic's saved settings, or the defaults (a damaged entry is logged, not fatal)."""
-    raw = store.get_setting(SETTINGS_KEY)
-    if raw is None:
-        return ClinicSettings.defaults()
-    try:
-        return ClinicSettings.from_dict(raw)
-    except (SettingsError, TypeError, ValueError) as exc:
-        log.warning("saved clinic settings are invalid (%s); using the defaults", exc)
-        return ClinicSettings.defaults()
 
 
 def _demo_sensors(clock: Clock) -> Callable[[], list[Sensor]]:

@@ -34,10 +34,10 @@ from typing import Any, TextIO
 from db.paths import resolve_db_location
 from db.store import SqlStore
 from kapmonitor import __version__
-from kapmonitor.alarms import ActiveAlarm, AlarmSettings
+from kapmonitor.alarms import ActiveAlarm
 from kapmonitor.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
-from kapmonitor.protocols import PRESETS, ProtocolError, TreatmentProtocol, find_protocol
+from kapmonitor.protocols import ProtocolError, find_protocol
 from kapmonitor.recorder import Recorder
 from kapmonitor.session import SessionSnapshot
 from kapmonitor.store import SessionSpec, StoreError
@@ -52,6 +52,7 @@ from kapmonitor.types import (
     SessionEvent,
     Stream,
 )
+from ui.clinic_settings import load_clinic_settings
 
 log = logging.getLogger(__name__)
 
@@ -68,27 +69,6 @@ def open_store(args: argparse.Namespace, clock: Clock | None = None) -> Iterator
         yield store
     finally:
         store.close()
-
-
-def clinic_protocols(store: SqlStore) -> list[TreatmentProtocol]:
-    """The clinic's protocols from its settings, or the presets."""
-    settings = store.get_setting("clinic")
-    if isinstance(settings, dict) and isinstance(settings.get("protocols"), list):
-        try:
-            return [TreatmentProtocol.from_dict(p) for p in settings["protocols"]]
-        except ProtocolError as exc:
-            log.warning("clinic protocols in the database are invalid (%s); using the presets", exc)
-    return list(PRESETS.values())
-
-
-def clinic_alarm_settings(store: SqlStore) -> AlarmSettings:
-    settings = store.get_setting("clinic")
-    if isinstance(settings, dict) and isinstance(settings.get("alarms"), dict):
-        try:
-            return AlarmSettings.from_dict(settings["alarms"])
-        except ValueError as exc:
-            log.warning("clinic alarm settings in the database are invalid (%s); using defaults", exc)
-    return AlarmSettings.defaults()
 
 
 def resolve_session(store: SqlStore, ref: str) -> int:
@@ -301,7 +281,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     """A headless session: baseline, dose, record, end; or ``--resume`` the last unfinished one."""
     system = SystemClock()
     with open_store(args, clock=system) as store:
-        protocols = clinic_protocols(store)
+        clinic = load_clinic_settings(store)
+        protocols = clinic.protocols
         try:
             protocol = find_protocol(args.protocol, protocols)
         except ProtocolError as exc:
@@ -320,7 +301,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         elif args.speed != 1.0:
             clock = ScaledClock(args.speed)
 
-        recorder = Recorder(store, clock, clinic_alarm_settings(store))
+        recorder = Recorder(store, clock, clinic.alarms)
         progress = _Progress(recorder, sys.stdout, sys.stderr)
         recorder.add_listener(progress)
         stop = threading.Event()
