@@ -255,6 +255,12 @@ class SimulatedSensor:
         self._wake.set()
 
     @property
+    def started(self) -> bool:
+        """True once :meth:`start` / :meth:`start_manual` ran, until :meth:`stop`."""
+        with self._lock:
+            return self._mode in ("threaded", "manual")
+
+    @property
     def elapsed_s(self) -> float:
         """Clock seconds after start up to which everything has been delivered."""
         with self._lock:

@@ -96,7 +96,8 @@ def test_whole_session_through_the_window(qtbot, session) -> None:  # type: igno
     # --- start and baseline -------------------------------------------------------------------
     window.start_session(SessionSpec("K-104", PRESETS["sublingual"], dose_amount=100.0))
     _wait_for(qtbot, parts,
-              lambda: recorder.session_id is not None and "K-104" in window.session_label.text())
+              lambda: recorder.session_id is not None and "K-104" in window.session_label.text()
+              and sensor.started)
     sid = recorder.session_id
     assert window.clock_panel.phase.text() == "Preparation — before dosing"
     _run(parts, clock, sensor, 180)
@@ -247,7 +248,8 @@ def test_dose_cannot_be_back_dated_before_the_last_recorded_event(qtbot, session
     parts, clock, sensor = session
     window, recorder = parts.window, parts.recorder
     window.start_session(SessionSpec("K-105", PRESETS["sublingual"]))
-    _wait_for(qtbot, parts, lambda: recorder.snapshot() is not None)
+    # the session starts on the DB worker, then the sensor is attached: wait for both
+    _wait_for(qtbot, parts, lambda: recorder.snapshot() is not None and sensor.started)
     _run(parts, clock, sensor, 180)  # three minutes after the start
     last = window.last_recorded_event_at()
     assert last is not None and last == max(e.at for e in recorder.state.events)
