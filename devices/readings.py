@@ -14,6 +14,10 @@ first), so an analysis can still reconstruct beat times from the sums.
 
 Non-finite values (the SFLOAT NaN, NRes, reserved and ±INFINITY specials) are
 skipped: they say "no usable value", and a Reading always carries a number.
+
+Plausibility: every reading returned has passed :func:`kapmonitor.streams.checked`, so a decoded
+value outside its stream's physically possible range (a corrupted packet: SpO2 -2e10 %, heart
+rate 65 071 bpm) carries ``ReadingFlag.IMPLAUSIBLE`` beside its unaltered raw value.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from devices.gatt import (
     PlxMeasurement,
     PlxMeasurementStatus,
 )
+from kapmonitor import streams
 from kapmonitor.types import Reading, ReadingFlag, Stream
 
 __all__ = [
@@ -54,6 +59,11 @@ def _check_at(at: datetime) -> None:
         raise ValueError(f"arrival time must be a timezone-aware UTC datetime, got naive {at!r}")
 
 
+def _reading(stream: Stream, value: float, at: datetime, sensor_id: str, flags: ReadingFlag) -> Reading:
+    """A reading of the packet, flagged ``IMPLAUSIBLE`` when outside its stream's possible range."""
+    return streams.checked(Reading(stream, value, at, sensor_id, flags))
+
+
 def _sensor_time(
     stamp: datetime | None, device_tz: tzinfo | None, at: datetime
 ) -> tuple[datetime, ReadingFlag]:
@@ -76,8 +86,8 @@ def heart_rate_readings(m: HeartRateMeasurement, at: datetime, sensor_id: str) -
     """
     _check_at(at)
     flags = ReadingFlag.NO_CONTACT if m.sensor_contact is False else ReadingFlag.NONE
-    out = [Reading(Stream.HEART_RATE, float(m.bpm), at, sensor_id, flags)]
-    out.extend(Reading(Stream.RR_INTERVAL, rr, at, sensor_id, flags) for rr in m.rr_ms)
+    out = [_reading(Stream.HEART_RATE, float(m.bpm), at, sensor_id, flags)]
+    out.extend(_reading(Stream.RR_INTERVAL, rr, at, sensor_id, flags) for rr in m.rr_ms)
     return out
 
 
@@ -115,7 +125,7 @@ def blood_pressure_readings(
         (Stream.PULSE_RATE, m.pulse_rate_bpm),
     ]
     return [
-        Reading(stream, value, when, sensor_id, flags)
+        _reading(stream, value, when, sensor_id, flags)
         for stream, value in values
         if value is not None and math.isfinite(value)
     ]
@@ -155,7 +165,7 @@ def plx_readings(
         flags |= ReadingFlag.NO_CONTACT
     values = [(Stream.SPO2, m.spo2_pct), (Stream.PULSE_RATE, m.pulse_rate_bpm)]
     return [
-        Reading(stream, value, when, sensor_id, flags) for stream, value in values if math.isfinite(value)
+        _reading(stream, value, when, sensor_id, flags) for stream, value in values if math.isfinite(value)
     ]
 
 
@@ -168,4 +178,4 @@ def battery_reading(pct: int, at: datetime, sensor_id: str) -> Reading:
     _check_at(at)
     if not 0 <= pct <= 100:
         raise ValueError(f"battery level must be 0..100 %, got {pct!r}")
-    return Reading(Stream.BATTERY, float(pct), at, sensor_id)
+    return _reading(Stream.BATTERY, float(pct), at, sensor_id, ReadingFlag.NONE)

@@ -1,7 +1,8 @@
-"""Sensor supervision for the alarm engine: data freshness, link, skin contact, battery.
+"""Sensor supervision for the alarm engine: data freshness, link, skin contact, battery, nonsense.
 
 :class:`SensorSupervisor` keeps the facts (when each stream last delivered data, which sensors are
-lost, since when a sensor has had no skin contact, battery levels) and answers two questions:
+lost, since when a sensor has had no skin contact, battery levels, when a sensor sent values
+outside the possible range of their stream) and answers two questions:
 
 * :meth:`SensorSupervisor.conditions` -- which technical alarm conditions are present right now;
   the engine reconciles its technical alarms with this set (raise the new ones, clear the gone).
@@ -10,27 +11,59 @@ lost, since when a sensor has had no skin contact, battery levels) and answers t
 
 Technical alarm ids contain a dot, which rule ids cannot, so they never clash with rules:
 ``no_data.<stream>``, ``signal_lost.<sensor_id>``, ``no_contact.<sensor_id>``,
-``battery_low.<sensor_id>``. Not thread-safe; owned by one :class:`~kapmonitor.alarms.AlarmEngine`.
+``battery_low.<sensor_id>``, ``implausible.<sensor_id>``. Not thread-safe; owned by one
+:class:`~kapmonitor.alarms.AlarmEngine`.
+
+"Sensor sending implausible values" (medium): one sensor sent at least
+:data:`IMPLAUSIBLE_BURST_COUNT` values flagged ``IMPLAUSIBLE`` within
+:data:`IMPLAUSIBLE_BURST_WINDOW_S`. The condition stays present until the sensor has sent no
+implausible value for :data:`IMPLAUSIBLE_QUIET_S`; a later burst raises it again. A single stray
+value raises nothing (it is stored flagged and otherwise ignored).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
+from typing import Final
 
 from kapmonitor.alarm_settings import TechnicalRules
+from kapmonitor.streams import CONTINUOUS_STREAMS
 from kapmonitor.types import AlarmPriority, SensorState, SensorStatus, Stream
 
-__all__ = ["CONTINUOUS_STREAMS", "SensorSupervisor", "TechnicalCondition"]
+__all__ = [
+    "CONTINUOUS_STREAMS",
+    "IMPLAUSIBLE_BURST_COUNT",
+    "IMPLAUSIBLE_BURST_WINDOW_S",
+    "IMPLAUSIBLE_QUIET_S",
+    "SensorSupervisor",
+    "TechnicalCondition",
+]
 
 logger = logging.getLogger(__name__)
 
-CONTINUOUS_STREAMS = frozenset({Stream.HEART_RATE, Stream.RR_INTERVAL, Stream.SPO2, Stream.PULSE_RATE})
-"""Streams that arrive continuously and can be supervised for "no data" (a BP cuff sends one
-reading per measurement and a battery level is read now and then, so silence is normal there)."""
+IMPLAUSIBLE_BURST_COUNT: Final = 3
+"""This many implausible values from one sensor within :data:`IMPLAUSIBLE_BURST_WINDOW_S` raise
+"Sensor sending implausible values"."""
+IMPLAUSIBLE_BURST_WINDOW_S: Final = 10.0
+"""The window (monotonic seconds) in which :data:`IMPLAUSIBLE_BURST_COUNT` values make a burst."""
+IMPLAUSIBLE_QUIET_S: Final = 30.0
+"""The alarm's condition clears once the sensor has sent no implausible value for this long."""
 
-_TECHNICAL_KINDS = ("signal_lost", "no_contact", "battery_low")
+_TECHNICAL_KINDS = ("signal_lost", "no_contact", "battery_low", "implausible")
+
+
+@dataclass
+class _Implausible:
+    """One sensor's recent implausible values: their times in the burst window, the episode."""
+
+    recent: deque[float]
+    last: float
+    burst: bool = False
+    count: int = 0
+    """Implausible values since the current episode began (the alarm's value)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,7 @@ class SensorSupervisor:
         self._lost: set[str] = set()
         self._no_contact_since: dict[str, float] = {}
         self._battery: dict[str, float] = {}
+        self._implausible: dict[str, _Implausible] = {}
         self._names: dict[str, str] = {}
 
     def set_name(self, sensor_id: str, name: str) -> None:
@@ -78,6 +112,24 @@ class SensorSupervisor:
     def record_valid(self, stream: Stream, value: float, now: float) -> None:
         """A valid reading (finite, not flagged) arrived; it may be compared with limits."""
         self._last_valid[stream] = (value, now)
+
+    def record_implausible(self, sensor_id: str, now: float) -> None:
+        """``sensor_id`` sent a value outside the possible range of its stream (or not finite).
+
+        Feeds "Sensor sending implausible values"; such a value is not data for any other purpose.
+        """
+        seen = self._implausible.get(sensor_id)
+        if seen is None or now - seen.last >= IMPLAUSIBLE_QUIET_S:
+            seen = self._implausible[sensor_id] = _Implausible(deque(), now)
+        seen.last = now
+        seen.count += 1
+        seen.recent.append(now)
+        while now - seen.recent[0] > IMPLAUSIBLE_BURST_WINDOW_S:
+            seen.recent.popleft()
+        if len(seen.recent) >= IMPLAUSIBLE_BURST_COUNT and not seen.burst:
+            seen.burst = True
+            logger.warning("%s: %d implausible values within %g s", self.name(sensor_id),
+                           len(seen.recent), IMPLAUSIBLE_BURST_WINDOW_S)
 
     def record_battery(self, sensor_id: str, pct: float) -> None:
         self._battery[sensor_id] = pct
@@ -120,6 +172,7 @@ class SensorSupervisor:
         self._lost.discard(sensor_id)
         self._no_contact_since.pop(sensor_id, None)
         self._battery.pop(sensor_id, None)
+        self._implausible.pop(sensor_id, None)
         return gone
 
     # -- questions ----------------------------------------------------------------------------
@@ -172,5 +225,15 @@ class SensorSupervisor:
                     sensor_id=sid,
                     value=pct,
                     limit=limit,
+                )
+        for sid, seen in sorted(self._implausible.items()):
+            if seen.burst and now - seen.last < IMPLAUSIBLE_QUIET_S:
+                found[f"implausible.{sid}"] = TechnicalCondition(
+                    f"implausible.{sid}",
+                    f"Sensor sending implausible values: {self.name(sid)}",
+                    medium,
+                    sensor_id=sid,
+                    value=float(seen.count),
+                    limit=float(IMPLAUSIBLE_BURST_COUNT),
                 )
         return found

@@ -15,8 +15,9 @@ Designed after patient monitors (IEC 60601-1-8, CLINICAL.md "Alarms"):
   soft: they never escalate and are never audio-paused (acknowledge them instead).
 * **Technical alarms** -- per watched stream "no data" (``no_data.<stream>``, medium); per sensor
   "no skin contact" (``no_contact.<sensor_id>``, low), "battery low" (``battery_low.<sensor_id>``,
-  low) and "signal lost" (``signal_lost.<sensor_id>``, medium, on ``SensorState.LOST`` until the
-  sensor is CONNECTED again).
+  low), "signal lost" (``signal_lost.<sensor_id>``, medium, on ``SensorState.LOST`` until the
+  sensor is CONNECTED again) and "sensor sending implausible values" (``implausible.<sensor_id>``,
+  medium, on a burst; see :mod:`kapmonitor.alarm_supervision`).
 
 Stale data never counts as in range. The chosen behaviour: a physiological alarm's condition
 changes only on a fresh, valid reading, so while a stream is stale its alarms stay exactly as
@@ -25,8 +26,19 @@ when its stream goes stale (no valid reading for ``no_data_s``, or its sensor re
 RECONNECTING/LOST/DISCONNECTED since its last reading): the value was not seen to stay beyond
 the limit. For sparse streams (blood pressure) a delay therefore means "a later reading is still
 beyond the limit at least ``delay_s`` after the first", the two-readings rule some clinics use.
-Readings flagged ``ARTIFACT``/``NO_CONTACT`` or not finite count as data (no "no data" alarm)
-but are never compared with limits, and they reset pending delays of their stream.
+Readings flagged ``ARTIFACT``/``NO_CONTACT`` count as data (no "no data" alarm) but are never
+compared with limits, and they reset pending delays of their stream.
+
+Implausible readings: every reading is first passed through :func:`kapmonitor.streams.checked`
+(the recorder does so too; checking twice is harmless), so a value outside its stream's possible
+range, or not finite, carries ``IMPLAUSIBLE``. Such a reading is not a measurement of the patient:
+it never raises, clears or delays a physiological alarm (pending delays are left as they were),
+and it is not data for "no data", so a sensor sending only nonsense ends in "no data". The one
+exception is a value the sensor itself sent flagged ``NO_CONTACT`` (many straps send heart rate 0
+without skin contact): that sensor is talking and has said why, "no skin contact" covers it, so
+it is handled like any other ``NO_CONTACT`` reading (data, never compared, resets pending delays)
+and does not feed the implausible-values alarm. Every other implausible reading feeds "sensor
+sending implausible values" of its sensor.
 
 Every state change yields exactly one :class:`~kapmonitor.types.AlarmTransition` (``at`` from
 ``clock.now()``; all durations from ``clock.monotonic()``), with ``action`` one of ``raised``,
@@ -43,9 +55,17 @@ from __future__ import annotations
 import logging
 import math
 
+from kapmonitor import streams
 from kapmonitor.alarm_record import ActiveAlarm, AlarmRecord
 from kapmonitor.alarm_settings import AlarmSettings, AlarmSettingsError, LimitRule, TechnicalRules
-from kapmonitor.alarm_supervision import CONTINUOUS_STREAMS, SensorSupervisor, TechnicalCondition
+from kapmonitor.alarm_supervision import (
+    CONTINUOUS_STREAMS,
+    IMPLAUSIBLE_BURST_COUNT,
+    IMPLAUSIBLE_BURST_WINDOW_S,
+    IMPLAUSIBLE_QUIET_S,
+    SensorSupervisor,
+    TechnicalCondition,
+)
 from kapmonitor.clock import Clock
 from kapmonitor.types import (
     AlarmCategory,
@@ -61,6 +81,9 @@ from kapmonitor.types import (
 
 __all__ = [
     "CONTINUOUS_STREAMS",
+    "IMPLAUSIBLE_BURST_COUNT",
+    "IMPLAUSIBLE_BURST_WINDOW_S",
+    "IMPLAUSIBLE_QUIET_S",
     "ActiveAlarm",
     "AlarmEngine",
     "AlarmSettings",
@@ -71,7 +94,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_INVALID_FLAGS = ReadingFlag.ARTIFACT | ReadingFlag.NO_CONTACT
 _TECH = AlarmCategory.TECHNICAL
 
 
@@ -157,16 +179,25 @@ class AlarmEngine:
     # -- inputs -------------------------------------------------------------------------------
 
     def on_reading(self, reading: Reading) -> list[AlarmTransition]:
-        """Evaluate the rules of ``reading.stream``; a battery reading feeds "battery low"."""
+        """Evaluate the rules of ``reading.stream``; a battery reading feeds "battery low".
+
+        The reading is range-checked first (:func:`kapmonitor.streams.checked`); implausible
+        readings are handled as the module docstring says.
+        """
         now = self._clock.monotonic()
         out = self._drain()
+        reading = streams.checked(reading)
         stream = reading.stream
+        if reading.flags & ReadingFlag.IMPLAUSIBLE and not reading.flags & ReadingFlag.NO_CONTACT:
+            self._sup.record_implausible(reading.sensor_id, now)
+            return out + self._reconcile(now)
         if stream == Stream.BATTERY:
-            self._sup.record_battery(reading.sensor_id, reading.value)
+            if streams.usable(stream, reading.flags):
+                self._sup.record_battery(reading.sensor_id, reading.value)
             return out + self._reconcile(now)
         self._sup.record_data(stream, reading.sensor_id, now)
         rules = [r for r in self._rules().values() if r.stream == stream]
-        if math.isfinite(reading.value) and not reading.flags & _INVALID_FLAGS:
+        if streams.usable(stream, reading.flags):
             self._sup.record_valid(stream, reading.value, now)
             for rule in rules:
                 out.extend(self._evaluate(rule, reading.value, now))

@@ -12,15 +12,16 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
+from kapmonitor import streams
 from kapmonitor.clock import ensure_utc
 from kapmonitor.store import StreamData
 from kapmonitor.types import AlarmCategory, AlarmPriority, AlarmTransition, ReadingFlag
 
 __all__ = ["UNUSABLE_FLAGS", "AlarmSpan", "BpPoint", "alarm_spans", "bp_points", "usable_mask", "with_delta"]
 
-UNUSABLE_FLAGS = int(ReadingFlag.ARTIFACT | ReadingFlag.NO_CONTACT)
-"""Readings with any of these flags are kept but left out of statistics."""
-_UNUSABLE = UNUSABLE_FLAGS
+UNUSABLE_FLAGS = int(streams.UNUSABLE_FLAGS)
+"""Readings with any of these flags are kept but left out of statistics (the streams table's
+unusable flags, :mod:`kapmonitor.streams`; per stream see :func:`usable_mask`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,17 @@ class AlarmSpan:
 
 
 def usable_mask(data: StreamData) -> npt.NDArray[np.bool_]:
-    """True for readings not flagged ``ARTIFACT`` or ``NO_CONTACT``."""
-    return np.asarray((data.flags.astype(np.int64) & _UNUSABLE) == 0, dtype=np.bool_)
+    """True for readings usable by the streams table (:func:`kapmonitor.streams.usable`).
 
+    Not usable: flagged with one of the stream's unusable flags (``ARTIFACT``, ``NO_CONTACT``,
+    ``IMPLAUSIBLE``), or a value outside the stream's possible range even if stored unflagged.
+    """
+    row = streams.spec(data.stream)
+    values = np.asarray(data.value, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        possible = np.isfinite(values) & (values >= row.low) & (values <= row.high)
+    ok = (data.flags.astype(np.int64) & int(row.unusable)) == 0
+    return np.asarray(ok & possible, dtype=np.bool_)
 
 
 def bp_points(systolic: StreamData, diastolic: StreamData,
@@ -68,11 +77,12 @@ def bp_points(systolic: StreamData, diastolic: StreamData,
     Unusable readings and unpaired halves are left out. Deltas are against ``baseline``.
     """
     dia = {round(float(t) * 1000): (float(v), int(f))
-           for t, v, f in zip(diastolic.t, diastolic.value, diastolic.flags, strict=True)
-           if not int(f) & _UNUSABLE}
+           for t, v, f, ok in zip(diastolic.t, diastolic.value, diastolic.flags, usable_mask(diastolic),
+                                  strict=True)
+           if ok}
     points: list[BpPoint] = []
-    for t, v, f in zip(systolic.t, systolic.value, systolic.flags, strict=True):
-        if int(f) & _UNUSABLE:
+    for t, v, f, ok in zip(systolic.t, systolic.value, systolic.flags, usable_mask(systolic), strict=True):
+        if not ok:
             continue
         match = dia.get(round(float(t) * 1000))
         if match is None:

@@ -7,9 +7,10 @@ reads a clock or a database, so the same inputs always give the same summary.
 Choices (documented because a clinician reads the result):
 
 * **Usable readings.** Heart-rate statistics, time beyond limits, the baseline and
-  the vitals at checks use every reading *not* flagged ``ARTIFACT`` or
-  ``NO_CONTACT`` -- the recorder's rule for its baseline. Hand-entered (``MANUAL``)
-  readings count like streamed ones.
+  the vitals at checks use every reading the streams table calls usable
+  (:func:`~kapmonitor.review_series.usable_mask`): *not* flagged ``ARTIFACT``,
+  ``NO_CONTACT`` or ``IMPLAUSIBLE``, and within the stream's possible range.
+  Hand-entered (``MANUAL``) readings count like streamed ones.
 * **Baseline heart rate** is the median of the usable readings before the first
   dose, as the recorder froze it for the alarms.
 * **Time beyond a limit** integrates sample durations: each usable reading stands

@@ -10,7 +10,7 @@ All wall times are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntFlag, StrEnum
@@ -38,7 +38,7 @@ __all__ = [
 
 
 class Stream(StrEnum):
-    """A kind of measurement; the value's unit is fixed per stream (:data:`STREAM_UNITS`)."""
+    """A kind of measurement; its unit and possible range are in :mod:`kapmonitor.streams`."""
 
     HEART_RATE = "heart_rate"
     RR_INTERVAL = "rr_interval"
@@ -50,16 +50,33 @@ class Stream(StrEnum):
     BATTERY = "battery"
 
 
-STREAM_UNITS: Mapping[Stream, str] = {
-    Stream.HEART_RATE: "bpm",
-    Stream.RR_INTERVAL: "ms",
-    Stream.SPO2: "%",
-    Stream.PULSE_RATE: "bpm",
-    Stream.BP_SYSTOLIC: "mmHg",
-    Stream.BP_DIASTOLIC: "mmHg",
-    Stream.BP_MEAN: "mmHg",
-    Stream.BATTERY: "%",
-}
+class _StreamUnits(Mapping[Stream, str]):
+    """A read-only view of the units in the streams table (:data:`kapmonitor.streams.STREAMS`).
+
+    The table lives in :mod:`kapmonitor.streams`, which imports this module; the view looks the
+    table up on first use so either module can be imported first.
+    """
+
+    def _units(self) -> Mapping[Stream, str]:
+        from kapmonitor.streams import STREAM_UNITS
+
+        return STREAM_UNITS
+
+    def __getitem__(self, stream: Stream) -> str:
+        return self._units()[stream]
+
+    def __iter__(self) -> Iterator[Stream]:
+        return iter(self._units())
+
+    def __len__(self) -> int:
+        return len(self._units())
+
+    def __repr__(self) -> str:
+        return f"STREAM_UNITS({dict(self._units())!r})"
+
+
+STREAM_UNITS: Mapping[Stream, str] = _StreamUnits()
+"""The unit of each stream, from the streams table (:mod:`kapmonitor.streams`)."""
 
 
 class ReadingFlag(IntFlag):
@@ -74,6 +91,9 @@ class ReadingFlag(IntFlag):
     """Entered by hand, not streamed from a sensor."""
     SENSOR_TIMESTAMP = 8
     """The sensor supplied its own measurement time (e.g. a BP cuff's time stamp)."""
+    IMPLAUSIBLE = 16
+    """Outside the physically possible range of its stream (or not finite): stored, never shown
+    live, never alarms (:mod:`kapmonitor.streams`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +190,8 @@ class EventKind(StrEnum):
     SENSOR_LOST = "sensor_lost"
     SENSOR_DISCONNECTED = "sensor_disconnected"
     SESSION_RESUMED = "session_resumed"
+    CLOCK_STEPPED = "clock_stepped"
+    """The computer's clock jumped (data ``step_s``, ``offset_s``, ``reason``); the session went on."""
     SESSION_ENDED = "session_ended"
 
 

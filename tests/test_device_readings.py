@@ -42,7 +42,7 @@ def test_heart_rate_with_rr_values_in_order_at_arrival_time() -> None:
     ]
     assert all(r.at == AT for r in out)
     assert all(r.sensor_id == SID for r in out)
-    assert all(r.flags == ReadingFlag.NONE for r in out)
+    assert [r.flags for r in out] == [ReadingFlag.NONE] * 3 + [ReadingFlag.IMPLAUSIBLE]  # 1/1024 s
 
 
 def test_heart_rate_without_rr() -> None:
@@ -57,7 +57,8 @@ def test_heart_rate_without_rr() -> None:
 def test_heart_rate_contact_flag(contact: bool | None, flags: ReadingFlag) -> None:
     m = HeartRateMeasurement(bpm=0, sensor_contact=contact, rr_1024=(1024,))
     out = heart_rate_readings(m, AT, SID)
-    assert [r.flags for r in out] == [flags, flags]
+    # heart rate 0 is outside the possible 20-300 bpm: flagged, raw value kept
+    assert [r.flags for r in out] == [flags | ReadingFlag.IMPLAUSIBLE, flags]
     assert out[0].value == 0.0  # raw value kept even without contact
 
 

@@ -41,6 +41,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from kapmonitor import streams
 from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.session import SessionSnapshot
 from kapmonitor.types import AlarmTransition, Observation, Phase, ReadingFlag, Stream
@@ -154,6 +155,8 @@ class LivePlots(QWidget):
             return
         if kind not in self._buffers:
             return
+        if streams.checked_flags(kind, value, flags) & ReadingFlag.IMPLAUSIBLE:
+            return  # stored, never drawn
         if self._anchor is None:
             self._anchor = t_epoch
         x = (t_epoch - self._anchor) / 60.0
@@ -184,8 +187,12 @@ class LivePlots(QWidget):
         """Bulk-load a stored stream (resume after a crash), before any live readings already shown."""
         if stream not in self._buffers or len(t_epoch) == 0:
             return
-        keep = np.ones(len(t_epoch), dtype=bool)
+        spec = streams.spec(stream)
+        y_all = np.asarray(values, dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # NaN (a gap) stays a gap; nonsense is not drawn
+            keep = np.isnan(y_all) | ((y_all >= spec.low) & (y_all <= spec.high))
         if flags is not None:
+            keep &= (flags & int(ReadingFlag.IMPLAUSIBLE)) == 0
             keep &= (flags & int(ReadingFlag.MANUAL)) == 0
             if stream is Stream.RR_INTERVAL:
                 keep &= (flags & int(ReadingFlag.ARTIFACT)) == 0

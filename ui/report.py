@@ -31,6 +31,7 @@ from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfW
 from PySide6.QtWidgets import QApplication
 
 from kapmonitor import __version__
+from kapmonitor.review_series import usable_mask
 from kapmonitor.types import AlarmPriority, EventKind, Phase, Stream
 from ui.review_canvas import GAP_S, with_gaps
 from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_date, fmt_elapsed, fmt_minutes
@@ -74,7 +75,7 @@ def report_plot_image(data: ReviewData, theme: Theme = LIGHT, size: tuple[int, i
     hr = data.streams.get(Stream.HEART_RATE)
     y_lo, y_hi = 40.0, 150.0
     if hr is not None and len(hr):
-        ok = (hr.flags & 3) == 0
+        ok = usable_mask(hr)
         x, y = with_gaps((hr.t[ok] - anchor) / 60.0, hr.value[ok], GAP_S / 60.0)
         curve = plot.plot(x, y, pen=pg.mkPen(qcolor(theme.heart_rate), width=1.2), connect="finite")
         curve.setDownsampling(auto=True, method="peak")

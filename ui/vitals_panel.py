@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from kapmonitor import streams
 from kapmonitor.types import ReadingFlag, SensorInfo, SensorState, SensorStatus, Stream
 from ui.theme import Theme, set_role, set_state
 
@@ -186,6 +187,8 @@ class VitalsPanel(QFrame):
             kind = Stream(stream)
         except ValueError:
             return
+        if streams.checked_flags(kind, value, flags) & ReadingFlag.IMPLAUSIBLE:
+            return  # stored, never shown
         now = self._mono()
         if kind in (Stream.BP_SYSTOLIC, Stream.BP_DIASTOLIC):
             self._bp_parts[kind] = (value, t_epoch)
