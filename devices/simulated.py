@@ -37,6 +37,12 @@ Two ways to run it:
   drives time with :meth:`SimulatedSensor.advance_to` (tests, benchmarks, a
   :class:`~kapmonitor.clock.FakeClock`).
 
+:meth:`SimulatedSensor.stop` is bounded in time: it never waits for ever on
+the thread (which may be stuck in a sink that blocks, against the
+:class:`~kapmonitor.sensor.SensorSink` contract); it waits
+:data:`_JOIN_TIMEOUT_REAL_S` at most, logs a warning if the thread did not
+finish, and from then on the thread delivers nothing more.
+
 Both share one engine, so a seed and the same clock times give the same
 readings either way. Reading times are the wall time at each packet's clock
 time, computed from the monotonic time (exact and monotone for scaled and fake
@@ -47,6 +53,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -74,7 +81,10 @@ _MIN_WAIT_REAL_S = 0.01
 _MAX_WAIT_REAL_S = 0.5
 """Longest real wait, so a clock that jumps (a FakeClock in a threaded test) is noticed soon."""
 _FAKE_CLOCK_POLL_REAL_S = 0.02
-_JOIN_TIMEOUT_REAL_S = 5.0
+_JOIN_TIMEOUT_REAL_S = 0.5
+"""Longest real wait in :meth:`SimulatedSensor.stop` for the thread to finish its step."""
+_LOCK_WAIT_REAL_S = 0.1
+"""Shortest real wait in :meth:`SimulatedSensor.stop` for a lock a stuck thread may hold."""
 
 
 class SimulatedSensor:
@@ -126,7 +136,12 @@ class SimulatedSensor:
             bp_inflation_s=bp_inflation_s,
             battery_start_pct=battery_start_pct,
         )
-        self._lock = threading.Lock()
+        # Lock order: _engine_lock may be held while taking _state_lock, never the reverse.
+        # _state_lock guards _mode, _sink and _dose_at and is only held briefly (never while
+        # running the engine or calling the sink), so stop() can always take it.
+        self._state_lock = threading.Lock()
+        self._engine_lock = threading.Lock()
+        # Serialises calls into the sink; held while calling it (re-entrant: the sink may stop us).
         self._deliver_lock = threading.RLock()
         self._sink: SensorSink | None = None
         self._mode: Literal["idle", "threaded", "manual", "stopped"] = "idle"
@@ -184,7 +199,7 @@ class SimulatedSensor:
         Raises:
             RuntimeError: the sensor was not started with :meth:`start_manual`.
         """
-        with self._lock:
+        with self._state_lock:
             mode = self._mode
         if mode == "stopped":
             return
@@ -195,11 +210,15 @@ class SimulatedSensor:
     def stop(self) -> None:
         """Stop delivering, join the thread, then report DISCONNECTED. Idempotent.
 
-        After this returns nothing more reaches the sink (unless called from
-        the sink itself on the sensor's own thread; then the thread ends right
-        after the current delivery).
+        Bounded in time: waits at most about :data:`_JOIN_TIMEOUT_REAL_S` (real
+        seconds) for the thread, then logs a warning and goes on without it.
+        After this returns nothing more reaches the sink but the DISCONNECTED
+        status: a delivery under way (a sink call that blocks) is not
+        interrupted, but the thread drops everything after it. Called from the
+        sink itself on the sensor's own thread, the thread ends right after
+        the current delivery.
         """
-        with self._lock:
+        with self._state_lock:
             if self._mode in ("idle", "stopped"):
                 self._mode = "stopped"
                 return
@@ -207,14 +226,25 @@ class SimulatedSensor:
             self._stopping.set()
             self._wake.set()
             thread = self._thread
+        deadline = time.monotonic() + _JOIN_TIMEOUT_REAL_S
         if thread is not None and thread is not threading.current_thread():
             thread.join(_JOIN_TIMEOUT_REAL_S)
             if thread.is_alive():
-                logger.warning("%s: sensor thread did not end within %.0f s", self.sensor_id,
-                               _JOIN_TIMEOUT_REAL_S)
-        with self._lock:
-            emissions = self._engine.disconnect(self._clock.monotonic(), self._clock.now())
-        self._deliver(emissions, final=True)
+                logger.warning(
+                    "%s: sensor thread did not end within %g s (stuck in the sink or the "
+                    "simulation); it will deliver nothing more", self.sensor_id, _JOIN_TIMEOUT_REAL_S,
+                )
+        wait = max(_LOCK_WAIT_REAL_S, deadline - time.monotonic())
+        wall = self._clock.now()
+        if self._engine_lock.acquire(timeout=wait):
+            try:
+                emissions = self._engine.disconnect(self._clock.monotonic(), wall)
+            finally:
+                self._engine_lock.release()
+        else:
+            # The engine is busy on a stuck thread: leave it alone, report the end anyway.
+            emissions = [SensorStatus(self.sensor_id, SensorState.DISCONNECTED, wall, detail="stopped")]
+        self._deliver(emissions, final=True, timeout=max(_LOCK_WAIT_REAL_S, deadline - time.monotonic()))
 
     def request_blood_pressure(self) -> bool:
         """Start a cuff measurement; the result arrives ``bp_inflation_s`` later.
@@ -223,9 +253,9 @@ class SimulatedSensor:
         (the measurement cannot be taken); True otherwise, including when a
         measurement is already under way (no second one is queued).
         """
-        with self._lock:
-            if self._mode not in ("threaded", "manual"):
-                return False
+        if not self.started:
+            return False
+        with self._engine_lock:
             accepted = self._engine.request_blood_pressure(self._clock.monotonic())
         self._wake.set()
         return accepted
@@ -243,76 +273,99 @@ class SimulatedSensor:
             ValueError: ``at`` is naive.
         """
         moment = ensure_utc(at)
-        with self._lock:
+        with self._state_lock:
             self._dose_at = moment
-            if self._mode in ("threaded", "manual"):
+            running = self._mode in ("threaded", "manual")
+        if running:  # (else _begin applies it; it holds the engine lock until connected)
+            with self._engine_lock:
                 self._engine.set_dose_wall(moment)
 
     def inject_fault(self, fault: Fault) -> None:
         """Add a fault while running (``at_s`` after start; a start already past means now)."""
-        with self._lock:
+        with self._engine_lock:
             self._engine.add_fault(fault)
         self._wake.set()
 
     @property
     def started(self) -> bool:
         """True once :meth:`start` / :meth:`start_manual` ran, until :meth:`stop`."""
-        with self._lock:
+        with self._state_lock:
             return self._mode in ("threaded", "manual")
 
     @property
     def elapsed_s(self) -> float:
         """Clock seconds after start up to which everything has been delivered."""
-        with self._lock:
+        with self._engine_lock:
             return self._engine.done_s
 
     def delivered_beats(self) -> list[DeliveredBeat]:
         """Ground truth for every RR value delivered so far, in delivery order (artifact kinds)."""
-        with self._lock:
+        with self._engine_lock:
             return list(self._engine.delivered_beats)
 
     # -- internals -------------------------------------------------------------------
 
     def _begin(self, sink: SensorSink, mode: Literal["threaded", "manual"]) -> None:
-        with self._lock:
-            if self._mode != "idle":
-                raise RuntimeError(
-                    f"simulated sensor {self.sensor_id} is {self._mode}; a sensor starts once "
-                    "(make a new SimulatedSensor to start again)"
-                )
-            self._sink = sink
-            self._mode = mode
+        with self._engine_lock:
+            with self._state_lock:
+                if self._mode != "idle":
+                    raise RuntimeError(
+                        f"simulated sensor {self.sensor_id} is {self._mode}; a sensor starts once "
+                        "(make a new SimulatedSensor to start again)"
+                    )
+                self._sink = sink
+                self._mode = mode
+                dose_at = self._dose_at
             emissions = self._engine.connect(self._clock.monotonic(), self._clock.now())
-            if self._dose_at is not None:
-                self._engine.set_dose_wall(self._dose_at)
+            if dose_at is not None:
+                self._engine.set_dose_wall(dose_at)
         self._deliver(emissions)
 
     def _step(self, mono_s: float) -> None:
+        if self._stopping.is_set():
+            return
         m1 = self._clock.monotonic()
         wall = self._clock.now()
         m2 = self._clock.monotonic()
-        with self._lock:
+        with self._engine_lock:
             self._engine.check_wall(m1, wall, m2)
             emissions = self._engine.advance(mono_s)
         self._deliver(emissions)
 
-    def _deliver(self, emissions: list[Emission], *, final: bool = False) -> None:
-        sink = self._sink
-        if sink is None:
+    def _deliver(
+        self, emissions: list[Emission], *, final: bool = False, timeout: float | None = None
+    ) -> None:
+        """Call the sink for each emission, in order; after :meth:`stop` only ``final`` ones.
+
+        The stopped flag is checked before every single call, so a thread that
+        was stuck in the sink while :meth:`stop` ran delivers nothing more once
+        it returns. ``timeout`` bounds the wait for another thread's delivery
+        to finish (then this one goes ahead anyway: sinks must be thread-safe).
+        """
+        with self._state_lock:
+            sink = self._sink
+        if sink is None or not emissions:
             return
-        with self._deliver_lock:
-            for item in emissions:
+        acquired = self._deliver_lock.acquire(timeout=-1 if timeout is None else timeout)
+        if not acquired:
+            logger.warning("%s: the sink is still busy with an earlier delivery; delivering %d more "
+                           "item(s) from another thread", self.sensor_id, len(emissions))
+        try:
+            for item in _packets(emissions):
                 if self._stopping.is_set() and not final:
                     return
                 try:
-                    if isinstance(item, Reading):
-                        sink.reading_received(item)
+                    if isinstance(item, list):
+                        sink.readings_received(item)
                     elif isinstance(item, SensorStatus):
                         sink.status_changed(item)
                     elif isinstance(item, SensorInfo):
                         sink.info_received(item)
                 except Exception:
                     logger.exception("%s: the sink failed on %r", self.sensor_id, item)
+        finally:
+            if acquired:
+                self._deliver_lock.release()
 
     def _run(self) -> None:
         clock = self._clock
@@ -326,7 +379,7 @@ class SimulatedSensor:
                                       detail=f"simulation failed: {exc}")
                 self._deliver([failed])
                 return
-            with self._lock:
+            with self._engine_lock:
                 next_mono = self._engine.next_event_mono()
             if clock.rate <= 0.0:
                 wait = _FAKE_CLOCK_POLL_REAL_S
@@ -334,3 +387,19 @@ class SimulatedSensor:
                 wait = clock.real_seconds(next_mono - clock.monotonic())
                 wait = min(_MAX_WAIT_REAL_S, max(_MIN_WAIT_REAL_S, wait))
             self._wake.wait(wait)
+
+
+def _packets(emissions: Sequence[Emission]) -> list[list[Reading] | SensorStatus | SensorInfo]:
+    """Emissions with consecutive readings of one moment (one simulated packet: a heart rate and
+    its RR intervals, or a BP measurement) grouped into one list."""
+    out: list[list[Reading] | SensorStatus | SensorInfo] = []
+    for item in emissions:
+        if isinstance(item, Reading):
+            last = out[-1] if out else None
+            if isinstance(last, list) and last[0].at == item.at:
+                last.append(item)
+            else:
+                out.append([item])
+        else:
+            out.append(item)
+    return out

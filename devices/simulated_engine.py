@@ -5,13 +5,17 @@
 with clock readings passed in, and returns the sink calls due, in time order.
 It is not thread-safe; the sensor holds a lock around it.
 
-Model time ``t`` is clock seconds since :meth:`SimulationEngine.connect`. Events
-(all exact multiples of the schedule, never counted from ticks):
+Model time ``t`` is clock seconds since :meth:`SimulationEngine.connect`. The
+engine keeps it as an integer number of microsecond *ticks* (clock readings are
+rounded to the microsecond once, on the way in), so the whole schedule is
+integer arithmetic: it cannot drift or stall however long it runs and whatever
+the monotonic clock's start offset, and every pass of :meth:`~SimulationEngine.advance`
+consumes at least one event. Events:
 
-* ``t = 1, 2, 3 ...``: a Heart Rate Measurement packet;
+* ``t = 1, 2, 3 ...``: a Heart Rate Measurement packet (the k-th at ``k`` s);
 * ``t = 0.5, 1.5 ...``: a PLX Continuous packet (when the oximeter is on);
 * a BP result ``bp_inflation_s`` after a request;
-* fault boundaries (link and contact changes).
+* fault boundaries (link and contact changes), at the first tick at or after them.
 
 At every event time the device state (link, contact, battery) is evaluated
 first and a :class:`~kapmonitor.types.SensorStatus` is emitted when it changed,
@@ -54,7 +58,12 @@ logger = logging.getLogger(__name__)
 Emission = Reading | SensorStatus | SensorInfo
 """One call to make on the sink: reading_received, status_changed or info_received."""
 
+TICKS_PER_S = 1_000_000
+"""Model time is kept in integer microseconds."""
 HR_PACKET_INTERVAL_S = 1.0
+_HR_INTERVAL_TICKS = round(HR_PACKET_INTERVAL_S * TICKS_PER_S)
+_SPO2_INTERVAL_TICKS = 1_000_000
+_SPO2_OFFSET_TICKS = 500_000
 #: Beats the reported heart rate is averaged over (real straps smooth over a few beats).
 HR_SMOOTHING_BEATS = 6
 _WALL_JUMP_TOLERANCE_S = 1.0
@@ -75,6 +84,24 @@ class DeliveredBeat:
     rr_ms: float
     kind: BeatKind
     end_s: float
+
+
+def _ticks(seconds: float) -> int:
+    """``seconds`` as the nearest whole number of ticks."""
+    return round(seconds * TICKS_PER_S)
+
+
+def _tick_at_or_after(t_s: float) -> int | None:
+    """The first tick whose time in seconds is not before ``t_s`` (None if out of range)."""
+    scaled = t_s * TICKS_PER_S
+    if not math.isfinite(scaled):
+        return None
+    n = round(scaled)
+    for _ in range(3):  # rounding of ``scaled`` is off by at most a tick
+        if n / TICKS_PER_S >= t_s:
+            break
+        n += 1
+    return n
 
 
 class SimulationEngine:
@@ -102,18 +129,18 @@ class SimulationEngine:
         self._name = name
         self._seed = seed
         self._spo2 = spo2
-        self._bp_inflation_s = float(bp_inflation_s)
+        self._bp_inflation_ticks = _ticks(bp_inflation_s)
         self.timeline = FaultTimeline(
             faults, lost_after_s=lost_after_s, battery_start_pct=battery_start_pct
         )
         self.delivered_beats: list[DeliveredBeat] = []
-        self.done_s = 0.0
-        self._start_mono = 0.0
-        self._anchor_mono = 0.0
+        self._done = 0  # ticks after start up to which everything has been sent
+        self._start_tick = 0  # the clock's monotonic time at connect, in ticks
+        self._anchor_tick = 0  # monotonic ticks at which the wall clock read _anchor_wall
         self._anchor_wall: datetime | None = None
-        self._next_hr_k = 1
-        self._next_spo2_k = 0
-        self._bp_due_s: float | None = None
+        self._next_hr_k = 1  # the next HR packet is the k-th, at k * interval
+        self._next_spo2_k = 0  # the next PLX packet is at k * interval + offset
+        self._bp_due: int | None = None
         self._last_bpm: int | None = None
         self._recent_rr: deque[int] = deque(maxlen=HR_SMOOTHING_BEATS)
         self._status: tuple[SensorState, bool | None, int | None] = (SensorState.CONNECTING, None, None)
@@ -121,44 +148,72 @@ class SimulationEngine:
 
     # -- time ------------------------------------------------------------------------
 
-    def _wall(self, t_s: float) -> datetime:
+    @property
+    def done_s(self) -> float:
+        """Model seconds up to which everything due has been returned by :meth:`advance`."""
+        return self._done / TICKS_PER_S
+
+    def _wall_at_tick(self, tick: int) -> datetime:
+        """Wall time at model tick ``tick`` (exact: integer microseconds from the anchor)."""
         assert self._anchor_wall is not None
-        return self._anchor_wall + timedelta(seconds=self._start_mono + t_s - self._anchor_mono)
+        return self._anchor_wall + timedelta(microseconds=self._start_tick + tick - self._anchor_tick)
+
+    def _wall(self, t_s: float) -> datetime:
+        """Wall time at model time ``t_s`` (seconds after start)."""
+        return self._wall_at_tick(_ticks(t_s))
 
     def check_wall(self, mono_before: float, wall: datetime, mono_after: float) -> None:
         """Follow the wall clock if it jumped (a reading of ``now()`` between two monotonic readings)."""
         if self._anchor_wall is None:
             return
-        lo = self._wall(mono_before - self._start_mono) - timedelta(seconds=_WALL_JUMP_TOLERANCE_S)
-        hi = self._wall(mono_after - self._start_mono) + timedelta(seconds=_WALL_JUMP_TOLERANCE_S)
+        tolerance = timedelta(seconds=_WALL_JUMP_TOLERANCE_S)
+        lo = self._wall_at_tick(_ticks(mono_before) - self._start_tick) - tolerance
+        hi = self._wall_at_tick(_ticks(mono_after) - self._start_tick) + tolerance
         if not lo <= wall <= hi:
             logger.info("%s: wall clock jumped; reading times follow the new wall time", self.sensor_id)
             self._anchor_wall = wall
-            self._anchor_mono = (mono_before + mono_after) / 2.0
+            self._anchor_tick = _ticks((mono_before + mono_after) / 2.0)
 
     def set_dose_wall(self, at: datetime) -> None:
         """Tell the physiology the dose time, given as wall time."""
         assert self._anchor_wall is not None
-        mono = self._anchor_mono + (at - self._anchor_wall).total_seconds()
-        self.physiology.set_dose_time(mono - self._start_mono)
+        since_anchor = (at - self._anchor_wall) // timedelta(microseconds=1)
+        self.physiology.set_dose_time((self._anchor_tick - self._start_tick + since_anchor) / TICKS_PER_S)
+
+    def _hr_tick(self) -> int:
+        return self._next_hr_k * _HR_INTERVAL_TICKS
+
+    def _spo2_tick(self) -> int:
+        return self._next_spo2_k * _SPO2_INTERVAL_TICKS + _SPO2_OFFSET_TICKS
+
+    def _next_event_tick(self) -> int:
+        """Model tick of the next thing that may be sent.
+
+        Every candidate is either a packet or BP result that :meth:`advance`
+        consumes when it is due, or a fault boundary strictly after ``_done``, so
+        each step of the event loop makes progress.
+        """
+        tick = self._hr_tick()
+        if self._spo2:
+            tick = min(tick, self._spo2_tick())
+        if self._bp_due is not None:
+            tick = min(tick, self._bp_due)
+        change = self.timeline.next_change_after(self.done_s)
+        if change is not None:
+            change_tick = _tick_at_or_after(change)
+            if change_tick is not None:
+                tick = min(tick, max(self._done + 1, change_tick))
+        return tick
 
     def next_event_mono(self) -> float:
         """Clock monotonic time of the next thing that may be sent."""
-        times = [float(self._next_hr_k) * HR_PACKET_INTERVAL_S]
-        if self._spo2:
-            times.append(self._next_spo2_k + 0.5)
-        if self._bp_due_s is not None:
-            times.append(self._bp_due_s)
-        change = self.timeline.next_change_after(self.done_s)
-        if change is not None:
-            times.append(change)
-        return self._start_mono + min(times)
+        return (self._start_tick + self._next_event_tick()) / TICKS_PER_S
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def connect(self, mono: float, wall: datetime) -> list[Emission]:
         """Anchor model time 0 at ``mono``/``wall``; SensorInfo, CONNECTING, then the state at t=0."""
-        self._start_mono = self._anchor_mono = mono
+        self._start_tick = self._anchor_tick = _ticks(mono)
         self._anchor_wall = wall
         kinds: tuple[SensorKind, ...] = (
             SensorKind.SIMULATED, SensorKind.HEART_RATE, SensorKind.BLOOD_PRESSURE,
@@ -178,7 +233,7 @@ class SimulationEngine:
 
     def disconnect(self, mono: float, wall: datetime) -> list[Emission]:
         """The final DISCONNECTED status; a BP measurement under way is abandoned."""
-        self._bp_due_s = None
+        self._bp_due = None
         self._status = (SensorState.DISCONNECTED, None, None)
         return [SensorStatus(self.sensor_id, SensorState.DISCONNECTED, wall, detail="stopped")]
 
@@ -189,35 +244,38 @@ class SimulationEngine:
         self.timeline.add(fault)
 
     def request_blood_pressure(self, mono: float) -> bool:
-        t = max(self.done_s, mono - self._start_mono)
-        if self.timeline.link_down_since(t) is not None:
+        t = max(self._done, _ticks(mono) - self._start_tick)
+        if self.timeline.link_down_since(t / TICKS_PER_S) is not None:
             return False
-        if self._bp_due_s is None:
-            self._bp_due_s = t + self._bp_inflation_s
+        if self._bp_due is None:
+            self._bp_due = t + self._bp_inflation_ticks
         return True
 
     # -- the event loop ----------------------------------------------------------------
 
     def advance(self, mono: float) -> list[Emission]:
-        """Everything due in ``(done, mono]``, in time order."""
-        until = mono - self._start_mono
+        """Everything due in ``(done, mono]``, in time order.
+
+        Always terminates: each pass of the loop either consumes a due packet
+        or BP result (counters only move forward) or moves ``_done`` to a later
+        fault boundary, and all of it is integer arithmetic.
+        """
+        until = _ticks(mono) - self._start_tick
         out: list[Emission] = []
-        while True:
-            t = self.next_event_mono() - self._start_mono
-            if t > until:
-                break
+        while (tick := self._next_event_tick()) <= until:
+            t = tick / TICKS_PER_S
             self._update_status(t, out)
-            if self._bp_due_s is not None and self._bp_due_s <= t:
-                self._bp_due_s = None
+            if self._bp_due is not None and self._bp_due <= tick:
+                self._bp_due = None
                 self._blood_pressure(t, out)
-            if self._next_hr_k * HR_PACKET_INTERVAL_S <= t:
+            if self._hr_tick() <= tick:
                 self._next_hr_k += 1
                 self._heart_rate(t, out)
-            if self._spo2 and self._next_spo2_k + 0.5 <= t:
+            if self._spo2 and self._spo2_tick() <= tick:
                 self._next_spo2_k += 1
                 self._pulse_oximeter(t, out)
-            self.done_s = t
-        self.done_s = max(self.done_s, until)
+            self._done = max(self._done, tick)
+        self._done = max(self._done, until)
         return out
 
     def _update_status(self, t: float, out: list[Emission]) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import logging
 import math
+import random
+import signal
 import statistics
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +21,7 @@ from hypothesis import strategies as st
 
 from devices.gatt import parse_heart_rate_measurement, parse_sfloat
 from devices.simulated import BeatKind, Fault, SimulatedPhysiology, SimulatedSensor
+from devices.simulated_engine import Emission, SimulationEngine
 from devices.simulated_packets import (
     CONTACT_DETECTED,
     encode_sfloat,
@@ -37,6 +43,10 @@ class Sink:
     statuses: list[SensorStatus] = field(default_factory=list)
     infos: list[SensorInfo] = field(default_factory=list)
     log: list[Reading | SensorStatus | SensorInfo] = field(default_factory=list)
+
+    def readings_received(self, readings: Sequence[Reading]) -> None:
+        for reading in readings:
+            self.reading_received(reading)
 
     def reading_received(self, reading: Reading) -> None:
         self.readings.append(reading)
@@ -542,3 +552,196 @@ def test_a_manual_sensor_started_by_its_owner_delivers_only_when_advanced() -> N
     sensor.advance_to()
     assert len(sink.of(Stream.HEART_RATE)) == 30
     sensor.stop()
+
+
+# -- long runs, any monotonic start offset (the schedule is integer ticks) ---------------------------
+
+
+class _RunawayLoop(AssertionError):
+    """SimulationEngine.advance looped far more often than there were events due."""
+
+
+class _ScheduleOnlyEngine(SimulationEngine):
+    """The real schedule and status logic, with the packet encoding stubbed out (for speed).
+
+    Counts the engine's loop iterations (each one evaluates the device status) so an
+    ``advance`` that stops making progress fails the test instead of hanging it.
+    """
+
+    max_iterations_per_advance = 200
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(SimulatedPhysiology(seed), sensor_id="simulated:9", name="sim", seed=seed)
+        self.iterations = 0
+        self.hr_times: list[datetime] = []
+        self.spo2_count = 0
+
+    def _update_status(self, t: float, out: list[Emission]) -> None:
+        self.iterations += 1
+        if self.iterations > self.max_iterations_per_advance:
+            raise _RunawayLoop(f"advance() stalled at model time t={t!r} s")
+        super()._update_status(t, out)
+
+    def _heart_rate(self, t: float, out: list[Emission]) -> None:
+        at = self._wall(t)
+        self.hr_times.append(at)
+        out.append(Reading(Stream.HEART_RATE, 60.0, at, self.sensor_id))
+
+    def _pulse_oximeter(self, t: float, out: list[Emission]) -> None:
+        self.spo2_count += 1
+
+
+_SEEDED = random.Random(20260302)
+# 1234.567, 3000.1, 7.3 and the last random one stalled the old float schedule within a day.
+_START_OFFSETS = [1234.567, 3000.1, 98765.4321, 1e6 + 0.1, 7.3, 86399.999] + [
+    round(_SEEDED.uniform(1.0, 5e6), 4) for _ in range(4)
+]
+
+
+@pytest.mark.parametrize("start_mono", _START_OFFSETS)
+def test_engine_runs_a_day_without_stalls_or_drift_from_any_monotonic_start(start_mono: float) -> None:
+    engine = _ScheduleOnlyEngine(seed=3)
+    engine.connect(start_mono, START)
+    steps = random.Random(start_mono)
+    day_s = 24 * 3600
+    mono = start_mono
+    hr_count = 0
+    calls = 0
+    while mono - start_mono < day_s:
+        calls += 1
+        assert calls < 100_000, "the test loop itself ran away"
+        mono += steps.uniform(0.1, 10.0)
+        engine.iterations = 0
+        out = engine.advance(mono)  # raises _RunawayLoop if it stops making progress
+        hr_count += sum(1 for e in out if isinstance(e, Reading) and e.stream is Stream.HEART_RATE)
+    expected = math.floor(engine.done_s + 1e-6)
+    assert expected >= day_s
+    assert hr_count == len(engine.hr_times) == expected
+    offsets = [(at - START).total_seconds() for at in engine.hr_times]
+    # One packet per second, exactly on the second, from 1 s on: no gaps, no drift after a day.
+    assert offsets == [float(k) for k in range(1, expected + 1)]
+    assert max(b - a for a, b in itertools.pairwise(offsets)) <= 2.0
+    assert engine.spo2_count in (expected, expected + 1)
+
+
+@contextlib.contextmanager
+def _fails_after(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in this (the main) thread if the block runs longer than ``seconds``."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_sensor_on_a_clock_with_an_awkward_monotonic_start_keeps_delivering() -> None:
+    # With the monotonic clock starting at 1234.567 s the old float schedule stalled at
+    # t = 6957.5 s (an SpO2 packet), spinning for ever with the engine lock held.
+    clock = FakeClock(start=START, monotonic_start=1234.567)
+    sensor = SimulatedSensor(clock, seed=1)
+    sink = Sink()
+    sensor.start_manual(sink)
+    steps = random.Random(5)
+    with _fails_after(30):
+        while clock.monotonic() - 1234.567 < 2 * 3600:
+            clock.advance(steps.uniform(0.1, 10.0))
+            sensor.advance_to()
+    n = math.floor(sensor.elapsed_s + 1e-6)
+    assert [secs(r) for r in sink.of(Stream.HEART_RATE)] == [float(k) for k in range(1, n + 1)]
+    spo2 = [secs(r) for r in sink.of(Stream.SPO2)]
+    assert spo2 == [k + 0.5 for k in range(len(spo2))]
+    assert sensor.elapsed_s - 1 < spo2[-1] <= sensor.elapsed_s
+    sensor.stop()
+    assert sink.statuses[-1].state is SensorState.DISCONNECTED
+
+
+# -- stop() is bounded even when the delivering thread is stuck -------------------------------------
+
+
+class _BlockingSink(Sink):
+    """Blocks in readings_received (on the sensor's thread, after taking the packet) until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def readings_received(self, readings: Sequence[Reading]) -> None:
+        super().readings_received(readings)
+        if threading.current_thread().name.startswith("sim-sensor") and not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(10)
+
+
+def _sim_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("sim-sensor")]
+
+
+def test_stop_returns_promptly_when_the_sink_blocks_the_sensor_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ScaledClock(speed=100, start=START)
+    sensor = SimulatedSensor(clock, seed=2)
+    sink = _BlockingSink()
+    sensor.start(sink)
+    try:
+        assert sink.entered.wait(5), "the sensor never delivered a reading"
+        t0 = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="devices.simulated"):
+            sensor.stop()
+        assert time.monotonic() - t0 < 1.0
+        assert "did not end" in caplog.text
+        assert sink.statuses[-1].state is SensorState.DISCONNECTED
+        count = len(sink.log)
+    finally:
+        sink.release.set()
+    deadline = time.monotonic() + 5
+    while _sim_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _sim_threads(), "the sensor thread should end once the sink returns"
+    assert len(sink.log) == count, "nothing is delivered after stop() returned"
+    sensor.stop()  # idempotent
+
+
+class _BlockingPhysiology(SimulatedPhysiology):
+    """Blocks inside the engine (so with the engine lock held) until released."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def beats_until(self, t_s: float) -> list[Beat]:
+        if t_s >= 3 and not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(10)
+        return super().beats_until(t_s)
+
+
+def test_stop_returns_promptly_when_the_engine_is_stuck_holding_its_lock() -> None:
+    clock = ScaledClock(speed=100, start=START)
+    physiology = _BlockingPhysiology(1)
+    sensor = SimulatedSensor(clock, physiology=physiology, spo2=False)
+    sink = Sink()
+    sensor.start(sink)
+    try:
+        assert physiology.entered.wait(5)
+        t0 = time.monotonic()
+        sensor.stop()
+        assert time.monotonic() - t0 < 1.0
+        assert sink.statuses[-1].state is SensorState.DISCONNECTED
+        assert not sensor.started
+        count = len(sink.log)
+    finally:
+        physiology.release.set()
+    deadline = time.monotonic() + 5
+    while _sim_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _sim_threads()
+    assert len(sink.log) == count, "the step that was under way delivers nothing after stop()"
