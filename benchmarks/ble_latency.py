@@ -22,6 +22,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -56,10 +57,11 @@ class LatencySink:
         self.arrived: dict[int, int] = {}
         self.connected = threading.Event()
 
-    def reading_received(self, reading: Reading) -> None:
-        if reading.stream is Stream.RR_INTERVAL:
-            now = time.perf_counter_ns()
-            self.arrived[round(reading.value * 1024 / 1000)] = now
+    def readings_received(self, readings: Sequence[Reading]) -> None:
+        now = time.perf_counter_ns()
+        for reading in readings:
+            if reading.stream is Stream.RR_INTERVAL:
+                self.arrived[round(reading.value * 1024 / 1000)] = now
 
     def status_changed(self, status: SensorStatus) -> None:
         if status.state is SensorState.CONNECTED:

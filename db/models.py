@@ -41,6 +41,7 @@ __all__ = [
     "AlarmLogRow",
     "Base",
     "ClientRow",
+    "JournalMarkRow",
     "ObservationRow",
     "ReadingRow",
     "SensorRow",
@@ -205,3 +206,16 @@ class SettingRow(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+
+
+class JournalMarkRow(Base):
+    """How far one workstation's recording journal has been applied (``db.journal_writer``).
+
+    Set in the same transaction as each applied batch, so replaying the journal
+    after a crash applies every entry exactly once.
+    """
+
+    __tablename__ = "journal_marks"
+
+    journal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applied_seq: Mapped[int] = mapped_column(BigInteger)

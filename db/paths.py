@@ -8,12 +8,13 @@ user's data directory. Each may be a plain file path or any SQLAlchemy URL
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
-__all__ = ["DB_ENV_VAR", "default_db_path", "is_url", "resolve_db_location"]
+__all__ = ["DB_ENV_VAR", "default_db_path", "is_url", "journal_folder", "resolve_db_location"]
 
 DB_ENV_VAR = "KAPMONITOR_DB"
 
@@ -45,3 +46,14 @@ def resolve_db_location(cli_value: str | None) -> str:
                 return value
             return str(Path(value).expanduser().resolve())
     return str(default_db_path())
+
+
+def journal_folder(location: str) -> Path:
+    """The recording journal's folder for the database at ``location`` on this workstation.
+
+    ``<user data dir>/journal/<16 hex digits of the location's SHA-256>``: one journal per database
+    (a room recording into the clinic's server and a training file keep separate journals), always
+    on this computer's own disk whatever the database is.
+    """
+    digest = hashlib.sha256(location.encode("utf-8")).hexdigest()[:16]
+    return Path(user_data_dir("kapmonitor", appauthor=False)) / "journal" / digest

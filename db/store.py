@@ -25,17 +25,18 @@ import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db.engine import DEFAULT_BUSY_TIMEOUT_S, Synchronous, create_engine_for, describe_location
 from db.errors import store_error
+from db.journal_apply import applied_seq, apply_batch
 from db.migrate import upgrade_to_head
 from db.models import (
     AlarmLogRow,
@@ -51,6 +52,7 @@ from db.sqltypes import EPOCH
 from db.summaries import load_summaries
 from db.writer import ReadingRowTuple, ReadingWriter, placeholders
 from kapmonitor.clock import Clock, SystemClock, ensure_utc
+from kapmonitor.journal import Entry
 from kapmonitor.store import SessionRecord, SessionSpec, SessionSummary, StoreError, StreamData
 from kapmonitor.types import (
     AlarmTransition,
@@ -94,7 +96,8 @@ class SqlStore:
         self._known_sessions: set[int] = set()
         self._ph = placeholders(engine, 1)
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
-        self._writer = ReadingWriter(engine, self._where, flush_interval_s, write_lock=self._write_lock)
+        self._flush_interval_s = flush_interval_s
+        self._writer_instance: ReadingWriter | None = None
         self._closed = False
 
     @classmethod
@@ -121,6 +124,14 @@ class SqlStore:
             raise
         log.info("opened database %s", describe_location(engine.url))
         return cls(engine, clock=clock, flush_interval_s=flush_interval_s)
+
+    @property
+    def _writer(self) -> ReadingWriter:
+        """The direct reading writer, started on first use (a journaled store never uses it)."""
+        if self._writer_instance is None:
+            self._writer_instance = ReadingWriter(self._engine, self._where, self._flush_interval_s,
+                                                  write_lock=self._write_lock)
+        return self._writer_instance
 
     @property
     def engine(self) -> Engine:
@@ -354,7 +365,8 @@ class SqlStore:
             return
         self._closed = True
         try:
-            self._writer.close()
+            if self._writer_instance is not None:
+                self._writer_instance.close()
         finally:
             self._engine.dispose()
 
@@ -367,7 +379,55 @@ class SqlStore:
     @property
     def pending_readings(self) -> int:
         """Readings queued but not yet committed."""
-        return self._writer.pending
+        return self._writer_instance.pending if self._writer_instance is not None else 0
+
+    # -- the recording journal ---------------------------------------------------------------
+
+    def journal_mark(self, journal_id: str) -> int:
+        """How far the journal ``journal_id`` has been applied (0: not at all)."""
+        self._check_open()
+        try:
+            with self._engine.connect() as conn:
+                return applied_seq(conn, journal_id)
+        except SQLAlchemyError as exc:
+            raise store_error(exc, self._where) from exc
+
+    def apply_journal(self, journal_id: str, entries: Sequence[Entry]) -> int:
+        """Apply journal entries (sequence order) and advance the journal's mark, in one transaction.
+
+        Called by the one writer thread (:class:`db.journal_writer.JournalWriter`).
+
+        Raises:
+            StoreError: the database refused (nothing of the batch was applied).
+        """
+        self._check_open()
+        with self._write_lock:
+            try:
+                with self._engine.begin() as conn:
+                    mark = apply_batch(conn, journal_id, entries)
+            except SQLAlchemyError as exc:
+                raise store_error(exc, self._where) from exc
+        for entry in entries:
+            self._known_sessions.add(entry.session_id)
+        return mark
+
+    def last_recorded_at(self, session_id: int) -> datetime | None:
+        """The latest time anything of the session was recorded at (event, reading, observation, alarm)."""
+        with self._reading() as s:
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise KeyError(f"there is no session with id {session_id} in {self._where}")
+            times = [
+                s.scalar(select(func.max(SessionEventRow.at))
+                         .where(SessionEventRow.session_id == session_id)),
+                s.scalar(select(func.max(ObservationRow.recorded_at))
+                         .where(ObservationRow.session_id == session_id)),
+                s.scalar(select(func.max(AlarmLogRow.at)).where(AlarmLogRow.session_id == session_id)),
+            ]
+            if row.last_reading_ms is not None:
+                times.append(EPOCH + timedelta(milliseconds=row.last_reading_ms))
+        found = [t for t in times if t is not None]
+        return max(found) if found else None
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -360,13 +360,12 @@ class BleSensor:
         sink = self._sink
         if sink is None:
             return
-        for reading in readings:
-            if not self._delivering:  # the sink may stop the sensor mid-packet
-                return
-            try:
-                sink.reading_received(reading)
-            except Exception:
-                log.exception("%s: sink failed on a reading", self._address)
+        if not readings or not self._delivering:
+            return
+        try:
+            sink.readings_received(readings)  # the packet as one unit
+        except Exception:
+            log.exception("%s: sink failed on a packet", self._address)
 
     def _deliver_info(self, info: SensorInfo) -> None:
         if self._delivering and self._sink is not None:

@@ -11,15 +11,27 @@ Threads:
   checks falling due, alarm delays and timeouts);
 * callers (a UI worker thread, the CLI) call the commands.
 
-One re-entrant lock serialises every change to the session state and the
-alarm engine (the engine is not thread-safe on its own). Listeners are called
-after the lock is released, from whichever thread made the change, so a
-listener must be thread-safe and must not block (the Qt bridge re-emits them
-as queued signals).
+Two locks, and neither is ever held across a call that waits on the database:
 
-Durability: every session event, observation and alarm transition is
-committed by the store before the command returns or the listeners hear of it;
-readings are queued to the store's writer, which commits within a second.
+* the *state lock* serialises every change to the session state and the
+  alarm engine (the engine is not thread-safe on its own); it is held for
+  computing only, never for writing;
+* the *command lock* serialises the commands (dose, checks, end,
+  observations, derived events) so that each is written to the store's
+  journal before it is applied. Sensor threads never take it.
+
+Listeners are called after the locks are released, from whichever thread made
+the change, so a listener must be thread-safe and must not block (the Qt
+bridge re-emits them as queued signals).
+
+Durability: the store is a journal first (:class:`db.journaled_store.JournaledStore`):
+every session event and observation is fsync'd there before the command returns
+or the listeners hear of it; readings and alarm transitions are written at once
+and fsync'd within a second; one writer thread applies them to the database.
+
+Time: the recorder keeps a :class:`~kapmonitor.session_clock.SessionClock`, so
+stored times never go backwards; a wall-clock step is recorded as a
+``clock_stepped`` event and the session goes on.
 """
 
 from __future__ import annotations
@@ -39,7 +51,9 @@ from kapmonitor.protocols import TreatmentProtocol
 from kapmonitor.recorder_listener import UNSET, RecorderError, RecorderListener, Unset
 from kapmonitor.sensor import Sensor
 from kapmonitor.session import SessionError, SessionSnapshot, SessionState
-from kapmonitor.store import SessionSpec, SessionStore, StoreError
+from kapmonitor.session_clock import ClockStep, SessionClock
+from kapmonitor.store import SessionSpec, SessionStore, StoreError, StreamData
+from kapmonitor.streams import SUPERVISED_STREAMS, checked, unusable_flags, usable
 from kapmonitor.types import (
     AlarmTransition,
     EventKind,
@@ -57,12 +71,12 @@ from kapmonitor.types import (
 )
 from kapmonitor.vitals import check_manual_vitals
 
-__all__ = ["UNSET", "Recorder", "RecorderError", "RecorderListener"]
+__all__ = ["SENSOR_STOP_TIMEOUT_S", "UNSET", "Recorder", "RecorderError", "RecorderListener"]
 
 log = logging.getLogger(__name__)
 
-#: Streams supervised for "no data": continuous ones only (blood pressure is sparse by nature).
-SUPERVISED_STREAMS: Final = frozenset({Stream.HEART_RATE, Stream.SPO2})
+SENSOR_STOP_TIMEOUT_S: Final = 0.5
+"""How long (real seconds) stopping a sensor may take before the recorder goes on without it."""
 
 _STATUS_EVENTS: Final = {
     SensorState.CONNECTED: EventKind.SENSOR_CONNECTED,
@@ -76,8 +90,9 @@ class Recorder:
     """Records one session: readings, events, observations and alarms.
 
     Args:
-        store: where the record goes.
-        clock: the injected clock (system, scaled or fake).
+        store: where the record goes (a journaled store in the app).
+        clock: the injected clock (system, scaled or fake); the recorder runs a
+            :class:`~kapmonitor.session_clock.SessionClock` on it.
         alarm_settings: limits for this session (snapshotted into the session).
         tick_real_s: how often, in real seconds, the ticker refreshes listeners.
         autotick: start a ticker thread with the session; tests pass False and
@@ -94,24 +109,28 @@ class Recorder:
         autotick: bool = True,
     ) -> None:
         self._store = store
-        self._clock = clock
+        self._base_clock = clock
+        self._clock = SessionClock(clock)
         self._alarm_settings = alarm_settings
-        self._engine = AlarmEngine(alarm_settings, clock)
+        self._engine = AlarmEngine(alarm_settings, self._clock)
         self._tick_real_s = tick_real_s
         self._autotick = autotick
         self._lock = threading.RLock()
+        self._command_lock = threading.RLock()
         self._listeners: list[RecorderListener] = []
         self._session_id: int | None = None
         self._state: SessionState | None = None
         self._sensors: dict[str, Sensor] = {}
+        self._detached: set[str] = set()
         self._sensor_states: dict[str, SensorState] = {}
         self._watched: set[tuple[Stream, str]] = set()
         self._baseline_samples: list[float] = []
         self._last: dict[Stream, Reading] = {}
+        self._last_at: dict[tuple[Stream, str], datetime] = {}
         self._observations: dict[str, Observation] = {}
+        self._unsaved_events: list[SessionEvent] = []
         self._ticker: threading.Thread | None = None
         self._stop_ticker = threading.Event()
-        self._store_failed = False
 
     # ----------------------------------------------------------------- listeners
     def add_listener(self, listener: RecorderListener) -> None:
@@ -142,6 +161,7 @@ class Recorder:
 
     @property
     def clock(self) -> Clock:
+        """The session's clock (never goes backwards; see :class:`~kapmonitor.session_clock.SessionClock`)."""
         return self._clock
 
     @property
@@ -172,45 +192,64 @@ class Recorder:
     # --------------------------------------------------------------- lifecycle
     def start_session(self, spec: SessionSpec) -> int:
         """Create the session and record ``session_started``; returns the session id."""
-        with self._lock:
-            if self._state is not None and not self._state.is_ended:
-                raise RecorderError(f"session {self._session_id} is still running; end it first")
-            spec.protocol.validate()
-            chosen = spec.settings.get("alarms")
-            if isinstance(chosen, dict):
-                # limits adjusted for this session (start dialog) win over the recorder's defaults
-                self._use_alarm_settings(AlarmSettings.from_dict(chosen))
-            settings: dict[str, Any] = {**spec.settings, "alarms": self._alarm_settings.to_dict()}
-            spec = replace(spec, settings=settings)
-            now = self._clock.now()
+        with self._command_lock:
+            with self._lock:
+                if self._state is not None and not self._state.is_ended:
+                    raise RecorderError(f"session {self._session_id} is still running; end it first")
+                spec.protocol.validate()
+                chosen = spec.settings.get("alarms")
+                alarm_settings = (AlarmSettings.from_dict(chosen) if isinstance(chosen, dict)
+                                  else self._alarm_settings)
+                settings: dict[str, Any] = {**spec.settings, "alarms": alarm_settings.to_dict()}
+                spec = replace(spec, settings=settings)
+            clock = SessionClock(self._base_clock)
+            now = clock.now()
             state = SessionState(spec.protocol)
             event = state.start(now)
             session_id = self._store.create_session(spec, now)
             self._store.append_event(session_id, event)
-            self._reset(session_id, state)
+            with self._lock:
+                # limits adjusted for this session (start dialog) win over the recorder's defaults
+                self._use_clock_and_alarms(clock, alarm_settings)
+                self._reset(session_id, state)
         self._notify(lambda lst: lst.event_recorded(event))
         self.tick()
         self._start_ticker()
         return session_id
 
     def resume_session(self, session_id: int) -> SessionSnapshot:
-        """Continue an interrupted session with its clock anchored at the original dose."""
-        with self._lock:
-            if self._state is not None and not self._state.is_ended:
-                raise RecorderError(f"session {self._session_id} is still running")
+        """Continue an interrupted session with its clock anchored at the original dose.
+
+        The session's clock starts no earlier than the last thing recorded, so a
+        session recorded on a fast clock, or before the computer's clock was set
+        back, resumes with its times still in order (the difference is recorded
+        as a ``clock_stepped`` event).
+        """
+        with self._command_lock:
+            with self._lock:
+                if self._state is not None and not self._state.is_ended:
+                    raise RecorderError(f"session {self._session_id} is still running")
+            wait = getattr(self._store, "wait_applied", None)
+            if callable(wait):
+                wait(30.0)  # the whole record must be in the database before it is replayed
             record = self._store.session(session_id)
             state = SessionState.replay(record.spec.protocol, self._store.events(session_id))
             if state.is_ended:
                 raise RecorderError(f"session {session_id} has already ended; it cannot be resumed")
             alarms = record.spec.settings.get("alarms")
-            if isinstance(alarms, dict):
-                self._use_alarm_settings(AlarmSettings.from_dict(alarms))
-            self._reset(session_id, state)
-            for obs in self._store.observations(session_id):
-                self._observations[obs.observation_id] = obs
-            self._restore_baseline(session_id, state)
-            event = state.resume(self._clock.now())
+            alarm_settings = (AlarmSettings.from_dict(alarms) if isinstance(alarms, dict)
+                              else self._alarm_settings)
+            observations = self._store.observations(session_id)
+            heart_rate = self._store.load_stream(session_id, Stream.HEART_RATE)
+            clock = SessionClock(self._base_clock, floor=self._store.last_recorded_at(session_id))
+            event = state.resume(clock.now())
             self._store.append_event(session_id, event)
+            with self._lock:
+                self._use_clock_and_alarms(clock, alarm_settings)
+                self._reset(session_id, state)
+                for obs in observations:
+                    self._observations[obs.observation_id] = obs
+                self._restore_baseline(heart_rate, state)
         self._notify(lambda lst: lst.event_recorded(event))
         self.tick()
         self._start_ticker()
@@ -218,30 +257,32 @@ class Recorder:
         assert snap is not None
         return snap
 
-    def _use_alarm_settings(self, settings: AlarmSettings) -> None:
+    def _use_clock_and_alarms(self, clock: SessionClock, settings: AlarmSettings) -> None:
+        self._clock = clock
         self._alarm_settings = settings
-        self._engine = AlarmEngine(settings, self._clock)
+        self._engine = AlarmEngine(settings, clock)
 
     def _reset(self, session_id: int, state: SessionState) -> None:
         self._session_id = session_id
         self._state = state
         self._baseline_samples = []
         self._last = {}
+        self._last_at = {}
         self._observations = {}
+        self._unsaved_events = []
         self._watched = set()
         self._sensor_states = {}
 
-    def _restore_baseline(self, session_id: int, state: SessionState) -> None:
+    def _restore_baseline(self, data: StreamData, state: SessionState) -> None:
         """Rebuild the baseline from the stored preparation-phase heart rate (numpy, no row objects)."""
-        data = self._store.load_stream(session_id, Stream.HEART_RATE)
-        usable = (data.flags & int(ReadingFlag.ARTIFACT | ReadingFlag.NO_CONTACT)) == 0
+        keep = (data.flags & int(unusable_flags(Stream.HEART_RATE))) == 0
         if state.first_dose_at is not None:
-            usable &= data.t < state.first_dose_at.timestamp()
-        samples = [float(v) for v in data.value[usable]]
+            keep &= data.t < state.first_dose_at.timestamp()
+        values = [float(v) for v in data.value[keep]]
         if state.first_dose_at is None:
-            self._baseline_samples = samples  # still in preparation: keep collecting
-        elif samples:
-            self._engine.set_baseline(Stream.HEART_RATE, statistics.median(samples))
+            self._baseline_samples = values  # still in preparation: keep collecting
+        elif values:
+            self._engine.set_baseline(Stream.HEART_RATE, statistics.median(values))
 
     def close(self) -> None:
         """Stop sensors and the ticker and flush the store; the session stays open (resumable)."""
@@ -264,24 +305,31 @@ class Recorder:
             if sensor.sensor_id in self._sensors:
                 raise RecorderError(f"sensor {sensor.sensor_id} is already attached")
             self._sensors[sensor.sensor_id] = sensor
+            self._detached.discard(sensor.sensor_id)
             state = self._state
         if state is not None and state.first_dose_at is not None:
             _tell_dose(sensor, state.first_dose_at)
         sensor.start(self)
 
     def detach_sensor(self, sensor_id: str, *, record_event: bool = True) -> None:
-        """Stop a sensor and stop supervising its streams."""
+        """Stop a sensor (waiting :data:`SENSOR_STOP_TIMEOUT_S` at most) and stop supervising its streams.
+
+        From here on nothing the sensor still delivers is recorded, whether or not it stopped in time.
+        """
         with self._lock:
             sensor = self._sensors.pop(sensor_id, None)
+            if sensor is not None:
+                self._detached.add(sensor_id)
         if sensor is None:
             return
-        sensor.stop()
+        _stop_bounded(sensor)
         with self._lock:
             transitions = self._engine.unwatch(sensor_id)
             self._watched = {w for w in self._watched if w[1] != sensor_id}
             self._sensor_states.pop(sensor_id, None)
-            self._log_alarms(transitions)
             active = self._engine.active()
+            session_id = self._session_id
+        self._log_alarms(session_id, transitions)
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
         if record_event and self._state is not None and not self._state.is_ended:
@@ -299,39 +347,79 @@ class Recorder:
 
     # SensorSink -----------------------------------------------------------
     def reading_received(self, reading: Reading) -> None:
-        """Queue a reading, feed it to the alarms and to the baseline (SensorSink)."""
+        """One value (SensorSink); see :meth:`readings_received`."""
+        self.readings_received([reading])
+
+    def readings_received(self, readings: Sequence[Reading]) -> None:
+        """One packet's readings (a heart rate with its RR intervals; one BP measurement) (SensorSink).
+
+        Each reading is checked against the streams table (an impossible value is
+        flagged, never shown live, never alarms), moved onto the session's time
+        line, fed to the alarms and the baseline, then the packet is journaled as
+        one entry — after the lock, so the sensor's thread never waits on a disk.
+        """
+        if not readings:
+            return
         with self._lock:
             if self._session_id is None or self._state is None or self._state.is_ended:
                 return
             session_id = self._session_id
-            try:
-                self._store.add_readings(session_id, [reading])
-            except StoreError as exc:
-                self._report_store_error(exc)
-            key = (reading.stream, reading.sensor_id)
-            if reading.stream in SUPERVISED_STREAMS and key not in self._watched:
-                self._watched.add(key)
-                self._engine.watch_stream(reading.stream, reading.sensor_id)
-            if (
-                reading.stream is Stream.HEART_RATE
-                and self._state.first_dose_at is None
-                and _usable(int(reading.flags))
-            ):
-                self._baseline_samples.append(reading.value)
-            self._last[reading.stream] = reading
-            transitions = self._engine.on_reading(reading)
-            self._log_alarms(transitions)
+            kept: list[Reading] = []
+            transitions: list[AlarmTransition] = []
+            for raw in readings:
+                if raw.sensor_id in self._detached:
+                    continue  # a detached sensor that did not stop in time
+                reading = self._on_session_line(checked(raw))
+                kept.append(reading)
+                key = (reading.stream, reading.sensor_id)
+                if reading.stream in SUPERVISED_STREAMS and key not in self._watched:
+                    self._watched.add(key)
+                    self._engine.watch_stream(reading.stream, reading.sensor_id)
+                good = usable(reading.stream, int(reading.flags))
+                if reading.stream is Stream.HEART_RATE and self._state.first_dose_at is None and good:
+                    self._baseline_samples.append(reading.value)
+                if good:
+                    self._last[reading.stream] = reading
+                transitions.extend(self._engine.on_reading(reading))
             active = self._engine.active() if transitions else []
-        self._notify(lambda lst: lst.reading_recorded(reading))
+        if not kept:
+            return
+        try:
+            self._store.add_readings(session_id, kept)
+        except StoreError as exc:
+            self._report_store_error(exc)
+        self._log_alarms(session_id, transitions)
+        for reading in kept:
+            self._notify(lambda lst, r=reading: lst.reading_recorded(r))  # type: ignore[misc]
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
+
+    def _on_session_line(self, reading: Reading) -> Reading:
+        """The reading with its time on the session's clock, never before the stream's last one.
+
+        Hand-entered values (``manual``) are stamped by the recorder on the session's clock already.
+        """
+        if reading.sensor_id == "manual":
+            return reading
+        at = self._clock.to_session(reading.at)
+        if not reading.flags & ReadingFlag.SENSOR_TIMESTAMP:
+            key = (reading.stream, reading.sensor_id)
+            last = self._last_at.get(key)
+            if last is not None and at < last:
+                at = last
+            self._last_at[key] = at
+        return reading if at == reading.at else replace(reading, at=at)
 
     def status_changed(self, status: SensorStatus) -> None:
         """Record link changes as events and feed technical alarms (SensorSink)."""
         with self._lock:
+            if status.sensor_id in self._detached:
+                return
+            status = replace(status, at=self._clock.to_session(status.at))
             transitions = self._engine.on_sensor_status(status)
-            self._log_alarms(transitions)
             active = self._engine.active()
+            session_id = self._session_id
+        self._log_alarms(session_id, transitions)
         self._notify(lambda lst: lst.sensor_status_changed(status))
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
@@ -341,11 +429,12 @@ class Recorder:
         """Remember which sensor was used (SensorSink)."""
         with self._lock:
             self._engine.set_sensor_name(info.sensor_id, info.name)
-            if self._session_id is not None:
-                try:
-                    self._store.save_sensor(self._session_id, info)
-                except StoreError as exc:
-                    self._report_store_error(exc)
+            session_id = self._session_id
+        if session_id is not None:
+            try:
+                self._store.save_sensor(session_id, info)
+            except StoreError as exc:
+                self._report_store_error(exc)
         self._notify(lambda lst: lst.sensor_info_received(info))
 
     def _record_sensor_event(self, status: SensorStatus) -> None:
@@ -360,22 +449,21 @@ class Recorder:
             if status.detail:
                 data["detail"] = status.detail
             event = SessionEvent(kind, status.at, data)
-            if not self._persist_event(event):
-                return
-        self._notify(lambda lst: lst.event_recorded(event))
+        if self._persist_event(event):
+            self._notify(lambda lst: lst.event_recorded(event))
 
     # ------------------------------------------------------------ dosing, checks
     def give_dose(
         self, at: datetime | None = None, amount: float | None = None, unit: str = "mg"
     ) -> SessionEvent:
         """Mark the first dose (T0). ``at`` may lie in the past when the button was pressed late."""
-        with self._lock:
-            state = self._require_state()
+        with self._command_lock:
             when = self._past_or_now(at)
-            event = self._commit_command(state, lambda s: s.give_dose(when, amount, unit))
-            if self._baseline_samples:
-                self._engine.set_baseline(Stream.HEART_RATE, statistics.median(self._baseline_samples))
-            sensors = list(self._sensors.values())
+            event = self._commit_command(lambda s: s.give_dose(when, amount, unit))
+            with self._lock:
+                if self._baseline_samples:
+                    self._engine.set_baseline(Stream.HEART_RATE, statistics.median(self._baseline_samples))
+                sensors = list(self._sensors.values())
         for sensor in sensors:
             _tell_dose(sensor, when)
         self._notify(lambda lst: lst.event_recorded(event))
@@ -386,44 +474,47 @@ class Recorder:
         self, at: datetime | None = None, amount: float | None = None, unit: str = "mg"
     ) -> SessionEvent:
         """Record a booster dose; the clock stays anchored to the first dose."""
-        with self._lock:
-            state, when = self._require_state(), self._past_or_now(at)
-            event = self._commit_command(state, lambda s: s.give_booster(when, amount, unit))
+        with self._command_lock:
+            when = self._past_or_now(at)
+            event = self._commit_command(lambda s: s.give_booster(when, amount, unit))
         self._notify(lambda lst: lst.event_recorded(event))
         self.tick()
         return event
 
     def complete_check(self, name: str, note: str = "") -> SessionEvent:
-        with self._lock:
+        with self._command_lock:
             now = self._clock.now()
-            event = self._commit_command(self._require_state(), lambda s: s.complete_check(name, now, note))
+            event = self._commit_command(lambda s: s.complete_check(name, now, note))
         self._notify(lambda lst: lst.event_recorded(event))
         self.tick()
         return event
 
     def dismiss_check(self, name: str, reason: str) -> SessionEvent:
-        with self._lock:
+        with self._command_lock:
             now = self._clock.now()
-            event = self._commit_command(self._require_state(), lambda s: s.dismiss_check(name, now, reason))
+            event = self._commit_command(lambda s: s.dismiss_check(name, now, reason))
         self._notify(lambda lst: lst.event_recorded(event))
         self.tick()
         return event
 
     def end_session(self, reason: str = "") -> SessionEvent:
-        """End the session: stop sensors, record ``session_ended``, flush readings."""
-        with self._lock:
-            state = self._require_state(allow_ended=True)
-            if state.is_ended:
-                raise RecorderError("the session has already ended")
-            self._drain_due(self._clock.now())
-        for sensor_id in list(self._sensors):
-            self.detach_sensor(sensor_id, record_event=False)
-        with self._lock:
+        """End the session: stop sensors (each within :data:`SENSOR_STOP_TIMEOUT_S`), record
+        ``session_ended``, make the record durable on this computer."""
+        with self._command_lock:
+            with self._lock:
+                state = self._require_state(allow_ended=True)
+                if state.is_ended:
+                    raise RecorderError("the session has already ended")
+            self._record_due()
+            for sensor_id in list(self._sensors):
+                self.detach_sensor(sensor_id, record_event=False)
             now = self._clock.now()
-            event = self._commit_command(state, lambda s: s.end(now, reason))
-            transitions = self._engine.acknowledge(None)
-            self._log_alarms(transitions)
-            snap = state.snapshot(self._clock.now())
+            event = self._commit_command(lambda s: s.end(now, reason))
+            with self._lock:
+                transitions = self._engine.acknowledge(None)
+                snap = state.snapshot(self._clock.now())
+                session_id = self._session_id
+            self._log_alarms(session_id, transitions)
         self._stop_ticker.set()
         self._store.flush()
         self._notify(lambda lst: lst.event_recorded(event))
@@ -440,25 +531,38 @@ class Recorder:
         text: str = "",
         occurred_at: datetime | None = None,
         author: str = "",
+        observation_id: str | None = None,
     ) -> Observation:
-        """Commit a new observation; returns only once it is durable."""
+        """Save a new observation; returns only once it is durable (in the journal).
+
+        ``occurred_at`` is when the therapist entered it (or says it happened),
+        never when the database took it. A caller retrying a note that could not
+        be saved passes the same ``observation_id`` and ``occurred_at``.
+
+        Raises:
+            StoreError: not saved (e.g. the disk is full); nothing was recorded, try again.
+        """
         if not name.strip():
             raise ValueError("an observation needs a name (e.g. 'note', 'nausea', 'moaa_s')")
-        with self._lock:
-            state = self._require_state(allow_ended=True)
-            now = self._clock.now()
-            obs = Observation(
-                observation_id=new_observation_id(),
-                revision=1,
-                kind=kind,
-                name=name.strip(),
-                occurred_at=self._past_or_now(occurred_at),
-                recorded_at=now,
-                value=value,
-                text=text,
-                author=author,
-                added_later=state.is_ended,
-            )
+        with self._command_lock:
+            with self._lock:
+                state = self._require_state(allow_ended=True)
+                obs_id = observation_id or new_observation_id()
+                if obs_id in self._observations:
+                    return self._observations[obs_id]  # a retry of one already saved
+                now = self._clock.now()
+                obs = Observation(
+                    observation_id=obs_id,
+                    revision=1,
+                    kind=kind,
+                    name=name.strip(),
+                    occurred_at=self._past_or_now(occurred_at),
+                    recorded_at=now,
+                    value=value,
+                    text=text,
+                    author=author,
+                    added_later=state.is_ended,
+                )
             self._save_observation(obs)
         self._notify(lambda lst: lst.observation_saved(obs))
         return obs
@@ -492,16 +596,17 @@ class Recorder:
         return self._revise(observation_id, {"deleted": True, "reason": reason.strip()})
 
     def _revise(self, observation_id: str, changes: dict[str, Any]) -> Observation:
-        with self._lock:
-            state = self._require_state(allow_ended=True)
-            prev = self._current_observation(observation_id)
-            obs = replace(
-                prev,
-                revision=prev.revision + 1,
-                recorded_at=self._clock.now(),
-                added_later=prev.added_later or state.is_ended,
-                **changes,
-            )
+        with self._command_lock:
+            with self._lock:
+                state = self._require_state(allow_ended=True)
+                prev = self._current_observation(observation_id)
+                obs = replace(
+                    prev,
+                    revision=prev.revision + 1,
+                    recorded_at=self._clock.now(),
+                    added_later=prev.added_later or state.is_ended,
+                    **changes,
+                )
             self._save_observation(obs)
         self._notify(lambda lst: lst.observation_saved(obs))
         return obs
@@ -521,22 +626,21 @@ class Recorder:
         with self._lock:
             self._require_state()
             at = self._past_or_now(occurred_at)
-            values: list[tuple[Stream, float]] = []
-            parts: list[str] = []
-            if systolic is not None and diastolic is not None:
-                values += [(Stream.BP_SYSTOLIC, systolic), (Stream.BP_DIASTOLIC, diastolic)]
-                parts.append(f"BP {systolic:g}/{diastolic:g} mmHg")
-            if spo2 is not None:
-                values.append((Stream.SPO2, spo2))
-                parts.append(f"SpO2 {spo2:g} %")
-            if heart_rate is not None:
-                values.append((Stream.HEART_RATE, heart_rate))
-                parts.append(f"HR {heart_rate:g} bpm")
-            readings = [Reading(s, v, at, "manual", ReadingFlag.MANUAL) for s, v in values]
-        for reading in readings:
-            self.reading_received(reading)
-        # Hand-entered values are therapist input: on disk before the observation is acknowledged.
-        # Flushed outside the lock so sensor threads keep delivering meanwhile.
+        values: list[tuple[Stream, float]] = []
+        parts: list[str] = []
+        if systolic is not None and diastolic is not None:
+            values += [(Stream.BP_SYSTOLIC, systolic), (Stream.BP_DIASTOLIC, diastolic)]
+            parts.append(f"BP {systolic:g}/{diastolic:g} mmHg")
+        if spo2 is not None:
+            values.append((Stream.SPO2, spo2))
+            parts.append(f"SpO2 {spo2:g} %")
+        if heart_rate is not None:
+            values.append((Stream.HEART_RATE, heart_rate))
+            parts.append(f"HR {heart_rate:g} bpm")
+        # One measurement, one packet; stamped on the session's line already.
+        readings = [Reading(s, v, at, "manual", ReadingFlag.MANUAL) for s, v in values]
+        self.readings_received(readings)
+        # Hand-entered values are therapist input: durable before the observation is acknowledged.
         self._store.flush()
         return self.add_observation(
             ObservationKind.VITAL,
@@ -551,32 +655,36 @@ class Recorder:
     def acknowledge_alarm(self, alarm_id: str | None = None) -> None:
         with self._lock:
             transitions = self._engine.acknowledge(alarm_id)
-            self._log_alarms(transitions)
             active = self._engine.active()
+            session_id = self._session_id
+        self._log_alarms(session_id, transitions)
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
 
     def pause_alarm_audio(self, alarm_id: str | None = None) -> None:
         with self._lock:
             transitions = self._engine.pause_audio(alarm_id)
-            self._log_alarms(transitions)
             active = self._engine.active()
+            session_id = self._session_id
+        self._log_alarms(session_id, transitions)
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
 
     # --------------------------------------------------------------------- tick
     def tick(self) -> SessionSnapshot | None:
-        """Record phase changes and checks that fell due, advance alarm timers, tell listeners."""
-        with self._lock:
-            state = self._state
-            if state is None:
-                return None
-            now = self._clock.now()
-            events = self._drain_due(now) if not state.is_ended else []
-            transitions = self._engine.tick() if not state.is_ended else []
-            self._log_alarms(transitions)
-            active = self._engine.active()
-            snap = state.snapshot(now)
+        """Record phase changes, checks falling due and clock steps; advance alarm timers; tell listeners."""
+        with self._command_lock:
+            events = self._record_due()
+            with self._lock:
+                state = self._state
+                if state is None:
+                    return None
+                now = self._clock.now()
+                transitions = self._engine.tick() if not state.is_ended else []
+                active = self._engine.active()
+                snap = state.snapshot(now)
+                session_id = self._session_id
+            self._log_alarms(session_id, transitions)
         for event in events:
             self._notify(lambda lst, e=event: lst.event_recorded(e))  # type: ignore[misc]
         if transitions:
@@ -584,12 +692,26 @@ class Recorder:
         self._notify(lambda lst: lst.snapshot_updated(snap))
         return snap
 
-    def _drain_due(self, now: datetime) -> list[SessionEvent]:
-        assert self._state is not None
-        events = self._state.due_events(now)
-        for event in events:
-            self._persist_event(event)
-        return events
+    def _record_due(self) -> list[SessionEvent]:
+        """Journal the derived events that fell due, the clock steps, and any event a full disk refused."""
+        with self._lock:
+            state = self._state
+            if state is None:
+                return []
+            now = self._clock.now()
+            events = self._unsaved_events
+            self._unsaved_events = []
+            if not state.is_ended:
+                events += [_step_event(step) for step in self._clock.take_steps()]
+                events += state.due_events(now)
+        saved: list[SessionEvent] = []
+        for index, event in enumerate(events):
+            if not self._persist_event(event):
+                with self._lock:
+                    self._unsaved_events = events[index:] + self._unsaved_events
+                break
+            saved.append(event)
+        return saved
 
     def _start_ticker(self) -> None:
         if not self._autotick or (self._ticker is not None and self._ticker.is_alive()):
@@ -629,24 +751,30 @@ class Recorder:
             raise ValueError(f"{at.isoformat()} lies in the future; times can only be now or earlier")
         return at
 
-    def _commit_command(
-        self, state: SessionState, command: Callable[[SessionState], SessionEvent]
-    ) -> SessionEvent:
-        """Validate a command on a copy of the state, commit its event durably, then apply it.
+    def _commit_command(self, command: Callable[[SessionState], SessionEvent]) -> SessionEvent:
+        """Validate a command on a copy of the state, journal its event durably, then apply it.
 
-        A refused command or a failed commit (``StoreError``: disk full, database locked)
-        leaves the live state exactly as it was, so the therapist can simply try again.
+        Called with the command lock held (so nothing else changes the session
+        meanwhile) and the state lock free while writing. A refused command or a
+        failed write (``StoreError``: disk full) leaves the live state exactly as
+        it was, so the therapist can simply try again.
         """
-        assert self._session_id is not None
-        event = command(copy.deepcopy(state))
-        self._store.append_event(self._session_id, event)
-        state.apply(event)
+        with self._lock:
+            state = self._require_state()
+            assert self._session_id is not None
+            session_id = self._session_id
+            event = command(copy.deepcopy(state))
+        self._store.append_event(session_id, event)
+        with self._lock:
+            state.apply(event)
         return event
 
     def _persist_event(self, event: SessionEvent) -> bool:
-        assert self._session_id is not None
+        session_id = self._session_id
+        if session_id is None:
+            return False
         try:
-            self._store.append_event(self._session_id, event)
+            self._store.append_event(session_id, event)
         except StoreError as exc:
             self._report_store_error(exc)
             return False
@@ -655,7 +783,8 @@ class Recorder:
     def _save_observation(self, obs: Observation) -> None:
         assert self._session_id is not None
         self._store.save_observation(self._session_id, obs)
-        self._observations[obs.observation_id] = obs
+        with self._lock:
+            self._observations[obs.observation_id] = obs
 
     def _current_observation(self, observation_id: str) -> Observation:
         try:
@@ -663,14 +792,18 @@ class Recorder:
         except KeyError:
             raise RecorderError(f"no observation {observation_id!r} in this session") from None
 
-    def _log_alarms(self, transitions: Sequence[AlarmTransition]) -> None:
-        if self._session_id is None:
+    def _log_alarms(self, session_id: int | None, transitions: Sequence[AlarmTransition]) -> None:
+        if session_id is None or not transitions:
             return
-        for transition in transitions:
-            try:
-                self._store.log_alarm(self._session_id, transition)
-            except StoreError as exc:
-                self._report_store_error(exc)
+        many = getattr(self._store, "log_alarms", None)
+        try:
+            if callable(many):
+                many(session_id, transitions)
+            else:
+                for transition in transitions:
+                    self._store.log_alarm(session_id, transition)
+        except StoreError as exc:
+            self._report_store_error(exc)
 
     def _report_store_error(self, exc: StoreError) -> None:
         log.error("store error: %s", exc)
@@ -678,9 +811,28 @@ class Recorder:
         self._notify(lambda lst: lst.error_occurred(message))
 
 
-def _usable(flags: int) -> bool:
-    """A reading fit for the baseline: not an artifact, skin contact not reported lost."""
-    return not flags & (ReadingFlag.ARTIFACT | ReadingFlag.NO_CONTACT)
+def _step_event(step: ClockStep) -> SessionEvent:
+    return SessionEvent(EventKind.CLOCK_STEPPED, step.at,
+                        {"step_s": round(step.step_s, 3), "offset_s": round(step.offset_s, 3),
+                         "reason": step.reason})
+
+
+def _stop_bounded(sensor: Sensor) -> None:
+    """``sensor.stop()``, waiting :data:`SENSOR_STOP_TIMEOUT_S` at most (a stuck sensor is left behind)."""
+    worker = threading.Thread(target=_stop_quietly, args=(sensor,), name="kapmonitor-sensor-stop",
+                              daemon=True)
+    worker.start()
+    worker.join(SENSOR_STOP_TIMEOUT_S)
+    if worker.is_alive():
+        log.warning("sensor %s did not stop within %.1f s; going on without it",
+                    sensor.sensor_id, SENSOR_STOP_TIMEOUT_S)
+
+
+def _stop_quietly(sensor: Sensor) -> None:
+    try:
+        sensor.stop()
+    except Exception:
+        log.exception("stopping sensor %s failed", sensor.sensor_id)
 
 
 def _tell_dose(sensor: Sensor, at: datetime) -> None:

@@ -9,6 +9,7 @@ and must not block.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from kapmonitor.types import Reading, SensorInfo, SensorStatus
@@ -20,8 +21,10 @@ __all__ = ["Sensor", "SensorSink"]
 class SensorSink(Protocol):
     """Receives a sensor's output; implemented by the recorder."""
 
-    def reading_received(self, reading: Reading) -> None:
-        """A value was measured (already parsed, time-stamped on arrival)."""
+    def readings_received(self, readings: Sequence[Reading]) -> None:
+        """One packet was measured, as one unit: a heart rate with its RR intervals, or one
+        blood-pressure measurement (already parsed, checked against the streams table, and
+        time-stamped on arrival)."""
         ...
 
     def status_changed(self, status: SensorStatus) -> None:

@@ -76,7 +76,9 @@ STAMP_TOLERANCE = timedelta(milliseconds=1)
 """How far a stored derived event's time may sit from the predicted time (storage rounding)."""
 
 _SENSOR_KINDS = frozenset({EventKind.SENSOR_CONNECTED, EventKind.SENSOR_RECONNECTING,
-                           EventKind.SENSOR_LOST, EventKind.SENSOR_DISCONNECTED})
+                           EventKind.SENSOR_LOST, EventKind.SENSOR_DISCONNECTED,
+                           EventKind.CLOCK_STEPPED})
+"""Events recorded for the record that do not change the session (the sensors' link, clock steps)."""
 _DERIVED_KINDS = frozenset({EventKind.PHASE_CHANGED, EventKind.CHECK_DUE})
 
 
@@ -227,7 +229,7 @@ class SessionState:
     def apply(self, event: SessionEvent) -> None:
         """Fold one stored or new event into the state, validating it first.
 
-        Sensor events are accepted and ignored (they do not change the session).
+        Sensor and clock-step events are accepted and ignored (they do not change the session).
 
         Raises:
             SessionError: a subclass naming the illegal transition.

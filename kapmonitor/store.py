@@ -2,10 +2,11 @@
 
 Durability contract:
 
-* ``append_event``, ``save_observation`` and ``log_alarm`` return only after
-  the row is committed durably: once they return, a power cut cannot lose it.
-* ``add_readings`` queues readings for a background writer that commits them
-  in batches; a reading reaches disk within 1 s of being queued.
+* ``append_event`` and ``save_observation`` return only once the entry is
+  durable (in the app: fsync'd in the local journal, ``kapmonitor.journal``;
+  the bare SQL store: committed): once they return, a power cut cannot lose it.
+* ``log_alarm``, ``save_sensor`` and ``add_readings`` never wait on the
+  database; what they are given reaches disk within 1 s.
 * Reads for review return numpy arrays, never lists of ORM objects.
 """
 
@@ -171,6 +172,10 @@ class SessionStore(Protocol):
 
     def latest_unfinished(self) -> SessionSummary | None:
         """The most recent session without an end, if any."""
+        ...
+
+    def last_recorded_at(self, session_id: int) -> datetime | None:
+        """The latest time anything of the session was recorded at (None: nothing yet)."""
         ...
 
     def load_stream(self, session_id: int, stream: Stream) -> StreamData:

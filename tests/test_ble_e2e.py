@@ -11,9 +11,12 @@ import io
 import json
 import logging
 import os
+import random
 import struct
 import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from bleak import BleakScanner
@@ -30,13 +33,21 @@ from bluez.fake_devices import (
 )
 from bluez.recording import RecordingSink, wait_until
 
+from db.store import SqlStore
+from devices import gatt
 from devices.ble_sensor import BleSensor
 from devices.gatt import HEART_RATE_SERVICE
+from devices.readings import blood_pressure_readings, heart_rate_readings, plx_readings
 from devices.runtime import THREAD_NAME, BleRuntime
 from devices.scan_cli import run_scan
 from devices.scanner import DiscoveredSensor, LiveScanner, scan_blocking
+from kapmonitor import streams
+from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clock import FakeClock
-from kapmonitor.types import Reading, ReadingFlag, SensorKind, SensorState, Stream
+from kapmonitor.protocols import PRESETS
+from kapmonitor.recorder import Recorder
+from kapmonitor.store import SessionSpec
+from kapmonitor.types import AlarmCategory, Reading, ReadingFlag, SensorKind, SensorState, Stream
 
 pytestmark = pytest.mark.bluez
 # private_bus, fake_bluez, ble_runtime (not in tests/conftest.py: only these tests need them)
@@ -253,17 +264,18 @@ def test_stop_from_inside_the_sink_ends_delivery_at_once(
 ) -> None:
     strap = fake_bluez.add(heart_rate_strap())
     sensor, sink, _ = _connect(ble_runtime, strap.address)
-    original = sink.reading_received
+    original = sink.readings_received
 
-    def stop_on_first(reading: Reading) -> None:
-        original(reading)
+    def stop_on_first(readings: Sequence[Reading]) -> None:
+        original(readings)
         sensor.stop()  # on the BLE thread: must neither deadlock nor deliver more
 
-    sink.reading_received = stop_on_first  # type: ignore[method-assign]
+    sink.readings_received = stop_on_first  # type: ignore[method-assign]
     fake_bluez.notify(strap.address, HRM, _hr_uint8(70, 1024, 1024))
+    fake_bluez.notify(strap.address, HRM, _hr_uint8(90, 1024))
     wait_until(lambda: not fake_bluez.is_connected(strap.address), what="link released")
-    assert sink.values(Stream.HEART_RATE) == [70.0]
-    assert sink.values(Stream.RR_INTERVAL) == []  # the same packet's RR readings were not delivered
+    assert sink.values(Stream.HEART_RATE) == [70.0]  # nothing after the stop
+    assert sink.values(Stream.RR_INTERVAL) == [1000.0, 1000.0]  # the packet arrives as one unit
     assert sink.statuses[-1].state is SensorState.DISCONNECTED
     sensor.stop()  # again, from the test thread: harmless
 
@@ -338,6 +350,133 @@ def test_two_sensors_on_one_runtime(fake_bluez: FakeBlueZ, ble_runtime: BleRunti
     assert sink.values(Stream.SPO2, oxi.address) == [98.0]
     for s in sensors:
         s.stop()
+
+
+# --------------------------------------------------------------------------- fuzz into a recorder
+_CALM = {
+    Stream.HEART_RATE: (50.0, 110.0),
+    Stream.PULSE_RATE: (50.0, 110.0),
+    Stream.SPO2: (93.0, 100.0),
+    Stream.BP_SYSTOLIC: (90.0, 150.0),
+    Stream.BP_DIASTOLIC: (50.0, 95.0),
+}
+"""Plausible values that raise no default alarm. A random packet that decodes to a *plausible*
+value outside these (SpO2 85 %, HR 150) would rightly alarm, so the generator draws again."""
+
+_AT = FakeClock().now()
+_DECODE = {
+    HRM: lambda b: heart_rate_readings(gatt.parse_heart_rate_measurement(b), _AT, "x"),
+    PLX_CONT: lambda b: plx_readings(gatt.parse_plx_continuous(b), _AT, "x"),
+    PLX_SPOT: lambda b: plx_readings(gatt.parse_plx_spot_check(b), _AT, "x"),
+    BPM: lambda b: blood_pressure_readings(gatt.parse_blood_pressure_measurement(b), _AT, "x"),
+}
+
+
+def _sfloat(rng: random.Random) -> bytes:
+    """Any 16-bit SFLOAT: mostly far outside every range, sometimes a special (NaN, NRes, INF)."""
+    return struct.pack("<H", rng.choice([rng.getrandbits(16), 0x07FF, 0x0800, 0x07FE, 0x0802,
+                                         0x7830, 0x7640, 0x0065, 0x0000]))
+
+
+def _fuzz_packet(rng: random.Random, uuid: str) -> bytes:
+    """Random bytes behind a valid-ish flags byte, crafted out-of-range values, or pure garbage."""
+    kind = rng.random()
+    if kind < 0.15:
+        return rng.randbytes(rng.randrange(0, 16))
+    if uuid == HRM:
+        if kind < 0.3:  # a calm, well-formed packet now and then
+            rr = [rng.randrange(720, 1020) for _ in range(rng.randrange(3))]
+            return _hr_uint8(rng.randrange(60, 90), *rr)
+        flags = rng.getrandbits(8)
+        if flags & 0x01:  # uint16: anything above 300, or below 20
+            body = struct.pack("<H", rng.choice([rng.randrange(301, 65536), 65071, rng.randrange(20)]))
+        else:  # uint8 cannot exceed 255, so only the low side is impossible
+            body = bytes([rng.randrange(20)])
+        if flags & 0x08:
+            body += rng.randbytes(2)
+        rr = [rng.choice([rng.getrandbits(16), 65506, 0, 1, rng.randrange(720, 1020)]) for _ in range(5)]
+        return bytes([flags]) + body + struct.pack("<5H", *rr)[: rng.randrange(11)]
+    flags = rng.getrandbits(5)  # the defined flag bits only, so optional fields are exercised
+    if uuid == BPM:
+        return bytes([flags]) + _sfloat(rng) + _sfloat(rng) + _sfloat(rng) + rng.randbytes(rng.randrange(14))
+    return bytes([flags]) + _sfloat(rng) + _sfloat(rng) + rng.randbytes(rng.randrange(16))
+
+
+def _decoded(uuid: str, packet: bytes) -> list[Reading] | None:
+    try:
+        return _DECODE[uuid](packet)
+    except ValueError:
+        return None  # malformed: the sensor drops and counts it
+
+
+def _alarming(readings: list[Reading]) -> bool:
+    for r in readings:
+        calm = _CALM.get(r.stream)
+        if calm is not None and streams.usable(r) and not calm[0] <= r.value <= calm[1]:
+            return True
+    return False
+
+
+def test_fuzz_packets_never_store_implausible_unflagged(
+    fake_bluez: FakeBlueZ, ble_runtime: BleRuntime, tmp_path: Path
+) -> None:
+    """2000 random and crafted packets from a strap, an oximeter and a cuff, through real bleak and
+    our BLE sensor into a real recorder and SQLite: every stored value is possible or flagged
+    IMPLAUSIBLE, and the alarm log holds no clinical alarm."""
+    rng = random.Random(0xCAFE)
+    strap = fake_bluez.add(heart_rate_strap())
+    oxi = fake_bluez.add(pulse_oximeter())
+    cuff = fake_bluez.add(blood_pressure_cuff())
+    chars = [(strap.address, HRM), (oxi.address, PLX_CONT), (oxi.address, PLX_SPOT), (cuff.address, BPM)]
+    clock = FakeClock()
+    store = SqlStore.open(tmp_path / "fuzz.db", clock=clock, flush_interval_s=0.05)
+    rec = Recorder(store, clock, AlarmSettings.defaults(), autotick=False)
+    try:
+        sid = rec.start_session(SessionSpec("K-FUZZ", PRESETS["sublingual"], 150.0))
+        for address in (strap.address, oxi.address, cuff.address):
+            rec.attach_sensor(BleSensor(ble_runtime, address, clock))
+        wait_until(lambda: all(fake_bluez.subscribers(a, u) == 1 for a, u in chars), 10.0, "subscriptions")
+
+        expected = 0
+        implausible_sent = 0
+        for i in range(2000):
+            address, uuid = chars[i % len(chars)] if i % 2 else chars[0]
+            while True:
+                packet = _fuzz_packet(rng, uuid)
+                readings = _decoded(uuid, packet)
+                if readings is None or not _alarming(readings):
+                    break
+            expected += len(readings or [])
+            implausible_sent += sum(1 for r in readings or [] if not streams.possible(r.stream, r.value))
+            assert fake_bluez.notify(address, uuid, packet)
+            clock.advance(0.25)
+            if i % 8 == 0:
+                rec.tick()
+        assert implausible_sent > 500, implausible_sent
+
+        def stored() -> int:
+            store.flush()
+            return sum(len(store.load_stream(sid, s)) for s in Stream if s is not Stream.BATTERY)
+
+        wait_until(lambda: stored() >= expected, 20.0, f"{expected} stored readings")
+        rec.tick()
+        rec.close()
+        assert stored() == expected
+        unflagged = []
+        for stream in Stream:
+            data = store.load_stream(sid, stream)
+            for value, flags in zip(data.value.tolist(), data.flags.tolist(), strict=True):
+                if not streams.possible(stream, value) and not flags & ReadingFlag.IMPLAUSIBLE:
+                    unflagged.append((stream, value, flags))
+        assert unflagged == []
+        clinical = [(t.alarm_id, t.action, t.value) for t in store.alarms(sid)
+                    if t.category is AlarmCategory.PHYSIOLOGICAL]
+        assert clinical == []
+        technical = {t.alarm_id for t in store.alarms(sid) if t.action == "raised"}
+        assert f"implausible.{strap.address}" in technical
+    finally:
+        rec.close()
+        store.close()
 
 
 # --------------------------------------------------------------------------- shutdown

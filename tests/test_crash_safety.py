@@ -10,22 +10,19 @@ Each trial kills the recording process without warning, then checks that:
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from record_process import Run, start_record
 
+from db.journaled_store import JournaledStore
 from db.store import SqlStore
 from kapmonitor.protocols import PRESETS
 from kapmonitor.types import EventKind, Phase, Stream
@@ -34,66 +31,6 @@ pytestmark = pytest.mark.slow
 
 SPEED = 60.0  # clock seconds per real second
 BASELINE_MIN = 1.0
-
-
-@dataclass
-class Run:
-    proc: subprocess.Popen[str]
-    acked_observations: list[str] = field(default_factory=list)
-    acked_events: list[tuple[str, datetime]] = field(default_factory=list)
-    progress: list[tuple[float, datetime, str]] = field(default_factory=list)
-    stderr_lines: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    readers: list[threading.Thread] = field(default_factory=list)
-
-    def close(self) -> None:
-        """Wait for the process and its pipe readers, then close the pipes."""
-        self.proc.wait(timeout=60)
-        for reader in self.readers:
-            reader.join(timeout=10)
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                with contextlib.suppress(BrokenPipeError):
-                    pipe.close()
-
-
-def _start(db: Path, *extra: str) -> Run:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kapmonitor", "--db", str(db), "record", "--sensor", "simulated",
-         "--speed", str(SPEED), "--baseline-minutes", str(BASELINE_MIN), "--seed", "7", *extra],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    run = Run(proc)
-
-    def read_stdout() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            parts = line.split()
-            with run.lock:
-                if line.startswith("saved observation "):
-                    run.acked_observations.append(parts[2])
-                elif line.startswith("recorded event "):
-                    run.acked_events.append((parts[2], datetime.fromisoformat(parts[3])))
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            with run.lock:
-                run.stderr_lines.append(line)
-                if line.startswith("progress now="):
-                    fields = dict(p.split("=", 1) for p in line.split() if "=" in p)
-                    run.progress.append(
-                        (time.monotonic(), datetime.fromisoformat(fields["now"]), fields["phase"])
-                    )
-
-    run.readers = [
-        threading.Thread(target=read_stdout, daemon=True),
-        threading.Thread(target=read_stderr, daemon=True),
-    ]
-    for reader in run.readers:
-        reader.start()
-    return run
 
 
 def _type_notes(run: Run, stop: threading.Event) -> None:
@@ -130,6 +67,9 @@ def _kill_after(run: Run, seconds: float) -> float:
 
 
 def _check_record(db: Path, run: Run, killed_at: float) -> None:
+    # Acknowledged means durable in the journal; the next start applies what the database lacks.
+    with JournaledStore.open(db) as journaled:
+        journaled.wait_applied(30)
     con = sqlite3.connect(db)
     try:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -175,12 +115,12 @@ def _check_record(db: Path, run: Run, killed_at: float) -> None:
 def test_sigkill_trials_then_resume(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     rng = random.Random(20261128)
-    first = _start(db, "--minutes", "90")
+    first = start_record(db, "--minutes", "90")
     _check_record(db, first, _kill_after(first, rng.uniform(0.3, 1.0)))
 
     dose_at: datetime | None = None
     for _trial in range(3):
-        run = _start(db, "--resume", "--minutes", "90")
+        run = start_record(db, "--resume", "--minutes", "90")
         _check_record(db, run, _kill_after(run, rng.uniform(0.8, 3.0)))
         store = SqlStore.open(db)
         try:
@@ -193,7 +133,7 @@ def test_sigkill_trials_then_resume(tmp_path: Path) -> None:
             store.close()
     assert dose_at is not None, "three resumed runs never reached the dose"
 
-    final = _start(db, "--resume", "--minutes", "14")
+    final = start_record(db, "--resume", "--minutes", "14")
     assert final.proc.stdin is not None
     final.proc.stdin.close()
     final.close()

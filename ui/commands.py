@@ -4,8 +4,10 @@ These assemble the same pieces as the window (store, sensor, recorder) without
 Qt. Progress goes to stderr; results and acknowledgements to stdout.
 
 ``record`` reads standard input while it runs: each line is saved as a note
-observation, and a line ``!name`` as a quick tag (e.g. ``!nausea``). Each
-saved observation is acknowledged on stdout only after it is committed::
+observation, and a line ``!name`` as a quick tag (e.g. ``!nausea``), stamped
+with the moment it was typed. Each saved observation is acknowledged on stdout
+only once it is durable in the recording journal (the database may be busy;
+stderr says when entries wait for it and when it has them)::
 
     saved observation <id> <occurred_at ISO>
 
@@ -31,6 +33,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from db.journal_writer import JournalStatus
+from db.journaled_store import JournaledStore
 from db.paths import resolve_db_location
 from db.store import SqlStore
 from kapmonitor import __version__
@@ -51,6 +55,7 @@ from kapmonitor.types import (
     SensorStatus,
     SessionEvent,
     Stream,
+    new_observation_id,
 )
 from ui.clinic_settings import load_clinic_settings
 
@@ -245,8 +250,18 @@ def _make_sensor(args: argparse.Namespace, clock: Clock) -> tuple[Any, Any]:
     return BleSensor(runtime, args.sensor[4:], clock), runtime
 
 
+RETRY_S = 1.0
+"""How often (real seconds) a note that could not be saved is tried again."""
+
+
 class _StdinObservations(threading.Thread):
-    """Saves each line typed on stdin as an observation while the session runs."""
+    """Saves each line typed on stdin as an observation while the session runs.
+
+    A line is stamped with the moment it was read. When it cannot be saved even
+    in the journal (the disk is full) it is kept, said so on stderr, and tried
+    again every :data:`RETRY_S` with the same identity and time until it is saved:
+    never dropped. Lines typed meanwhile queue behind it, in order.
+    """
 
     def __init__(self, recorder: Recorder, stream: TextIO) -> None:
         super().__init__(name="kapmonitor-stdin", daemon=True)
@@ -258,13 +273,27 @@ class _StdinObservations(threading.Thread):
             line = raw.strip()
             if not line:
                 continue
-            try:
-                if line.startswith("!") and len(line) > 1:
-                    self._recorder.add_observation(ObservationKind.TAG, line[1:].strip())
-                else:
-                    self._recorder.add_observation(ObservationKind.NOTE, "note", text=line)
-            except Exception as exc:  # report and keep reading: the session must go on
-                print(f"kapmonitor: observation not saved: {exc}", file=sys.stderr, flush=True)
+            typed_at = self._recorder.clock.now()
+            obs_id = new_observation_id()
+            reported = False
+            while True:
+                try:
+                    if line.startswith("!") and len(line) > 1:
+                        self._recorder.add_observation(ObservationKind.TAG, line[1:].strip(),
+                                                       occurred_at=typed_at, observation_id=obs_id)
+                    else:
+                        self._recorder.add_observation(ObservationKind.NOTE, "note", text=line,
+                                                       occurred_at=typed_at, observation_id=obs_id)
+                    break
+                except StoreError as exc:
+                    if not reported:
+                        print(f"kapmonitor: observation not saved yet ({exc}); kept and retried every "
+                              f"{RETRY_S:g} s", file=sys.stderr, flush=True)
+                        reported = True
+                    time.sleep(RETRY_S)
+                except Exception as exc:  # a refused note (e.g. no session): report, keep reading
+                    print(f"kapmonitor: observation not saved: {exc}", file=sys.stderr, flush=True)
+                    break
 
 
 def _wait_until(clock: Clock, target: datetime, stop: threading.Event) -> bool:
@@ -277,11 +306,45 @@ def _wait_until(clock: Clock, target: datetime, stop: threading.Event) -> bool:
     return False
 
 
+@contextmanager
+def open_journaled_store(args: argparse.Namespace, clock: Clock | None = None) -> Iterator[JournaledStore]:
+    """The database behind this workstation's recording journal; UsageError when it cannot be opened."""
+    location = resolve_db_location(args.db)
+    try:
+        store = JournaledStore.open(location, clock=clock)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+class _JournalProgress:
+    """Says on stderr when entries wait for the database, and when it has them all again."""
+
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+        self._last = ""
+
+    def __call__(self, status: JournalStatus) -> None:
+        line = status.describe()
+        if line == self._last:
+            return
+        if line:
+            self._err.write(f"kapmonitor: {line}\n")
+        elif self._last:
+            self._err.write("kapmonitor: the database has everything recorded so far\n")
+        self._err.flush()
+        self._last = line
+
+
 def cmd_record(args: argparse.Namespace) -> int:
     """A headless session: baseline, dose, record, end; or ``--resume`` the last unfinished one."""
     system = SystemClock()
-    with open_store(args, clock=system) as store:
-        clinic = load_clinic_settings(store)
+    with open_journaled_store(args, clock=system) as store:
+        store.add_status_listener(_JournalProgress(sys.stderr))
+        clinic = load_clinic_settings(store.database)
         protocols = clinic.protocols
         try:
             protocol = find_protocol(args.protocol, protocols)
@@ -294,11 +357,9 @@ def cmd_record(args: argparse.Namespace) -> int:
             if unfinished is None:
                 raise UsageError("there is no unfinished session to resume")
             resume_id = unfinished.session_id
-            if args.speed != 1.0:
-                # A fast session's clock ran ahead of real time; continue from where it stopped.
-                start = max(system.now(), unfinished.last_activity_at)
-                clock = ScaledClock(args.speed, start=start)
-        elif args.speed != 1.0:
+            # A session whose record lies ahead of this clock (a fast clock, a clock set back) carries
+            # on from its last record: the recorder's session clock takes care of it.
+        if args.speed != 1.0:
             clock = ScaledClock(args.speed)
 
         recorder = Recorder(store, clock, clinic.alarms)
@@ -339,11 +400,11 @@ def cmd_record(args: argparse.Namespace) -> int:
             assert state.started_at is not None
             if state.first_dose_at is None:
                 if not _wait_until(clock, state.started_at + timedelta(minutes=args.baseline_minutes), stop):
-                    return _finish(recorder, interrupted, progress)
+                    return _finish(recorder, interrupted, progress, store)
                 recorder.give_dose(amount=args.dose_mg)
             assert state.first_dose_at is not None
             _wait_until(clock, state.first_dose_at + timedelta(minutes=args.minutes), stop)
-            return _finish(recorder, interrupted, progress)
+            return _finish(recorder, interrupted, progress, store)
         except StoreError as exc:
             recorder.close()
             if not started:  # e.g. the database is locked by another program: nothing was recorded
@@ -357,10 +418,15 @@ def cmd_record(args: argparse.Namespace) -> int:
                 runtime.stop()
 
 
-def _finish(recorder: Recorder, interrupted: list[str], progress: _Progress) -> int:
+def _finish(recorder: Recorder, interrupted: list[str], progress: _Progress, store: JournaledStore) -> int:
     reason = f"interrupted ({interrupted[0]})" if interrupted else "recording complete"
     recorder.end_session(reason)
     recorder.close()
+    try:
+        store.wait_applied(timeout=10.0)
+    except StoreError as exc:
+        print(f"kapmonitor: {exc}; it stays in the journal on this computer and reaches the database "
+              "the next time kapmonitor opens it", file=sys.stderr, flush=True)
     snap = recorder.snapshot()
     phase = snap.phase.value if snap else Phase.ENDED.value
     print(

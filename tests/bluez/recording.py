@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -31,6 +31,10 @@ class RecordingSink:
         self.statuses: list[SensorStatus] = []
         self.infos: list[SensorInfo] = []
         self.threads: set[str] = set()
+
+    def readings_received(self, readings: Sequence[Reading]) -> None:
+        for reading in readings:
+            self.reading_received(reading)
 
     def reading_received(self, reading: Reading) -> None:
         with self._lock:

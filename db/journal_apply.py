@@ -1,0 +1,160 @@
+"""Applying a batch of journal entries to the database in one transaction.
+
+The one writer thread (:mod:`db.journal_writer`) calls :func:`apply_batch`
+with entries in sequence order. In ONE transaction it inserts the readings
+(``executemany`` on the driver, PITFALLS #5) and advances their sessions'
+counters, inserts the events (setting the session's dose and end times),
+observation revisions, alarm-log rows and sensor details, and sets the
+journal's mark to the batch's last sequence number. A failure rolls all of it
+back, so the batch is simply retried later; a success can never be applied a
+second time because entries at or below the mark are skipped on replay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, tuple_, update
+
+from db.models import (
+    AlarmLogRow,
+    JournalMarkRow,
+    ObservationRow,
+    SensorRow,
+    SessionEventRow,
+    SessionRow,
+)
+from db.sqltypes import EPOCH
+from db.writer import COUNTER_SQL, INSERT_COLUMNS, ReadingRowTuple, session_totals
+from kapmonitor.journal import Entry, ReadingBatch
+from kapmonitor.types import AlarmTransition, EventKind, Observation, SensorInfo, SessionEvent
+
+__all__ = ["applied_seq", "apply_batch"]
+
+log = logging.getLogger(__name__)
+
+_HALF_MS_US = 500
+
+
+def applied_seq(conn: Connection, journal_id: str) -> int:
+    """The highest sequence number of ``journal_id`` already in the database (0: none)."""
+    found = conn.scalar(select(JournalMarkRow.applied_seq).where(JournalMarkRow.journal_id == journal_id))
+    return int(found) if found is not None else 0
+
+
+def _t_ms(reading_at: datetime) -> int:
+    delta = reading_at - EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + (delta.microseconds + _HALF_MS_US) // 1000
+
+
+def apply_batch(conn: Connection, journal_id: str, entries: Sequence[Entry]) -> int:
+    """Apply ``entries`` (sequence order) inside the caller's transaction; returns the new mark.
+
+    Entries for a session the database does not have (it was replaced or restored
+    from an older backup) are skipped and logged: they stay in the journal file.
+    """
+    if not entries:
+        return applied_seq(conn, journal_id)
+    wanted = {e.session_id for e in entries}
+    known = set(conn.scalars(select(SessionRow.id).where(SessionRow.id.in_(wanted))))
+    readings: list[ReadingRowTuple] = []
+    events: list[dict[str, Any]] = []
+    observations: list[Observation] = []
+    obs_sessions: dict[tuple[str, int], int] = {}
+    alarms: list[dict[str, Any]] = []
+    sensors: dict[tuple[int, str], SensorInfo] = {}
+    doses: dict[int, Any] = {}
+    ends: dict[int, tuple[Any, str]] = {}
+    for entry in entries:
+        sid, item = entry.session_id, entry.item
+        if sid not in known:
+            log.error("journal entry %d (%s) belongs to session %d, which the database does not have; "
+                      "it is kept in the journal file only", entry.seq, entry.kind, sid)
+            continue
+        if isinstance(item, ReadingBatch):
+            readings.extend((sid, r.stream.value, _t_ms(r.at), float(r.value), r.sensor_id, int(r.flags))
+                            for r in item.readings)
+        elif isinstance(item, SessionEvent):
+            events.append({"session_id": sid, "kind": item.kind.value, "at": item.at,
+                           "data": dict(item.data)})
+            if item.kind is EventKind.DOSE_GIVEN and sid not in doses:
+                doses[sid] = item.at
+            elif item.kind is EventKind.SESSION_ENDED:
+                ends[sid] = (item.at, str(item.data.get("reason") or ""))
+        elif isinstance(item, Observation):
+            observations.append(item)
+            obs_sessions[(item.observation_id, item.revision)] = sid
+        elif isinstance(item, AlarmTransition):
+            t = item
+            alarms.append({"session_id": sid, "at": t.at, "alarm_id": t.alarm_id, "label": t.label,
+                           "priority": t.priority.value, "category": t.category.value, "state": t.state.value,
+                           "action": t.action, "stream": None if t.stream is None else t.stream.value,
+                           "value": t.value, "limit_value": t.limit, "detail": t.detail})
+        else:
+            sensors[(sid, item.sensor_id)] = item
+    if readings:
+        _insert_readings(conn, readings)
+    if events:
+        conn.execute(insert(SessionEventRow), events)
+        for sid, at in doses.items():
+            conn.execute(update(SessionRow).where(SessionRow.id == sid, SessionRow.dose_at.is_(None))
+                         .values(dose_at=at))
+        for sid, (at, reason) in ends.items():
+            conn.execute(update(SessionRow).where(SessionRow.id == sid)
+                         .values(ended_at=at, end_reason=reason))
+    if observations:
+        _insert_observations(conn, observations, obs_sessions)
+    if alarms:
+        conn.execute(insert(AlarmLogRow), alarms)
+    for (sid, _), info in sensors.items():
+        _upsert_sensor(conn, sid, info)
+    mark = entries[-1].seq
+    done = conn.execute(update(JournalMarkRow).where(JournalMarkRow.journal_id == journal_id)
+                        .values(applied_seq=mark))
+    if done.rowcount == 0:
+        conn.execute(insert(JournalMarkRow).values(journal_id=journal_id, applied_seq=mark))
+    return mark
+
+
+def _insert_readings(conn: Connection, rows: list[ReadingRowTuple]) -> None:
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO readings ({INSERT_COLUMNS}) VALUES ({', '.join([marker] * 6)})"
+    conn.exec_driver_sql(sql, rows)
+    counters = [(n, latest, latest, sid) for sid, (n, latest) in session_totals(rows).items()]
+    conn.exec_driver_sql(COUNTER_SQL.format(ph=marker), counters)
+
+
+def _insert_observations(conn: Connection, observations: list[Observation],
+                         sessions: dict[tuple[str, int], int]) -> None:
+    keys = list(sessions)
+    found = conn.execute(select(ObservationRow.observation_id, ObservationRow.revision)
+                         .where(tuple_(ObservationRow.observation_id, ObservationRow.revision).in_(keys)))
+    stored = {(str(obs_id), int(revision)) for obs_id, revision in found}
+    rows: list[dict[str, Any]] = []
+    for o in observations:
+        key = (o.observation_id, o.revision)
+        if key in stored:
+            log.warning("observation %s revision %d is already stored; not stored twice", *key)
+            continue
+        stored.add(key)
+        rows.append({"session_id": sessions[key], "observation_id": o.observation_id, "revision": o.revision,
+                     "kind": o.kind.value, "name": o.name, "value": o.value, "text": o.text,
+                     "author": o.author, "deleted": o.deleted, "reason": o.reason,
+                     "added_later": o.added_later, "occurred_at": o.occurred_at,
+                     "recorded_at": o.recorded_at})
+    if rows:
+        conn.execute(insert(ObservationRow), rows)
+
+
+def _upsert_sensor(conn: Connection, session_id: int, info: SensorInfo) -> None:
+    fields = {"name": info.name, "kinds": [k.value for k in info.kinds], "model": info.model,
+              "manufacturer": info.manufacturer, "serial": info.serial, "firmware": info.firmware,
+              "body_location": info.body_location}
+    done = conn.execute(update(SensorRow).where(SensorRow.session_id == session_id,
+                                                SensorRow.sensor_id == info.sensor_id).values(**fields))
+    if done.rowcount == 0:
+        conn.execute(insert(SensorRow).values(session_id=session_id, sensor_id=info.sensor_id, **fields))
+

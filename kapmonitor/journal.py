@@ -1,0 +1,532 @@
+"""The recording journal: an append-only, fsync'd local file between the recorder and the store.
+
+Everything the recorder records (readings, session events, observations,
+alarm transitions, sensor details) is appended here first, on the thread that
+recorded it, and only then applied to the database by one writer thread
+(``db.journal_writer``). The database may be locked by another program, full,
+or a PostgreSQL server may be unreachable: the journal is on this computer and
+keeps the record meanwhile.
+
+Durability:
+
+* ``append(..., durable=True)`` (session events, observations) returns only
+  after the lines are written *and* fsync'd: a therapist's note is acknowledged
+  as saved once it is here, whatever the database does.
+* ``append(..., durable=False)`` (readings, alarm transitions, sensor details)
+  writes the lines at once (a process crash loses nothing) and the writer
+  thread fsyncs them with :meth:`Journal.sync` every cycle (a power cut loses
+  at most the last ``flush`` interval, well within a second).
+* Where the journal itself cannot be written (the disk is full), a durable
+  append raises :class:`JournalError` and leaves the file as it was (the caller
+  keeps the note and retries); non-durable lines are kept in memory, in order,
+  and written with the next append or sync that succeeds.
+
+Layout: a folder per workstation and database, holding a ``journal-id`` file
+(the identity under which the store remembers how far it has applied this
+journal), a ``lock`` file (one recording process per journal) and segment
+files ``<first seq>.jsonl`` of one JSON object per line. Entries carry a
+strictly increasing sequence number; the store applies them in order and
+records the highest applied number in the same transaction, so replaying a
+journal after a crash applies each entry exactly once. Segments wholly applied
+are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, Final
+
+from kapmonitor.store import StoreError
+from kapmonitor.types import (
+    AlarmCategory,
+    AlarmPriority,
+    AlarmState,
+    AlarmTransition,
+    EventKind,
+    Observation,
+    ObservationKind,
+    Reading,
+    ReadingFlag,
+    SensorInfo,
+    SensorKind,
+    SessionEvent,
+    Stream,
+)
+
+__all__ = [
+    "DURABLE_KINDS",
+    "Entry",
+    "Item",
+    "Journal",
+    "JournalError",
+    "ReadingBatch",
+    "decode_line",
+    "encode_entry",
+    "kind_of",
+]
+
+log = logging.getLogger(__name__)
+
+SEGMENT_BYTES: Final = 4 * 1024 * 1024
+"""A segment is closed and a new one begun past this size, so applied history can be deleted."""
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class JournalError(StoreError):
+    """The journal could not be written (disk full, folder not writable, held by another process)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingBatch:
+    """The readings of one sensor packet (a heart rate with its RR intervals; one BP measurement)."""
+
+    readings: tuple[Reading, ...]
+
+
+Item = ReadingBatch | SessionEvent | Observation | AlarmTransition | SensorInfo
+
+_KIND_CODES: Final[dict[type, str]] = {
+    ReadingBatch: "r", SessionEvent: "e", Observation: "o", AlarmTransition: "a", SensorInfo: "s",
+}
+DURABLE_KINDS: Final = frozenset({"e", "o"})
+"""Entry kinds acknowledged to a person (events and observations): fsync'd before ``append`` returns."""
+
+
+def kind_of(item: Item) -> str:
+    """The one-letter code of an item's kind (``r`` readings, ``e`` event, ``o`` observation...)."""
+    return _KIND_CODES[type(item)]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal line: a sequence number, the session it belongs to and what was recorded."""
+
+    seq: int
+    session_id: int
+    item: Item
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.item)
+
+
+# -- the line format --------------------------------------------------------------------------
+
+def _us(at: datetime) -> int:
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _at(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _payload(item: Item) -> Any:
+    if isinstance(item, ReadingBatch):
+        return [[r.stream.value, _us(r.at), r.value, r.sensor_id, int(r.flags)] for r in item.readings]
+    if isinstance(item, SessionEvent):
+        return {"kind": item.kind.value, "at": _us(item.at), "data": dict(item.data)}
+    if isinstance(item, Observation):
+        return {"id": item.observation_id, "rev": item.revision, "kind": item.kind.value, "name": item.name,
+                "occ": _us(item.occurred_at), "rec": _us(item.recorded_at), "value": item.value,
+                "text": item.text, "author": item.author, "deleted": item.deleted, "reason": item.reason,
+                "later": item.added_later}
+    if isinstance(item, AlarmTransition):
+        return {"at": _us(item.at), "id": item.alarm_id, "label": item.label,
+                "priority": item.priority.value, "category": item.category.value, "state": item.state.value,
+                "action": item.action, "stream": None if item.stream is None else item.stream.value,
+                "value": item.value, "limit": item.limit, "detail": item.detail}
+    return {"id": item.sensor_id, "name": item.name, "kinds": [k.value for k in item.kinds],
+            "manufacturer": item.manufacturer, "model": item.model, "serial": item.serial,
+            "firmware": item.firmware, "location": item.body_location}
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """One line of JSON (no NaN), newline-terminated."""
+    line = json.dumps([entry.seq, entry.session_id, entry.kind, _payload(entry.item)],
+                      separators=(",", ":"), allow_nan=False)
+    return line.encode("utf-8") + b"\n"
+
+
+def _decode_item(kind: str, p: Any) -> Item:
+    if kind == "r":
+        return ReadingBatch(tuple(Reading(Stream(s), float(v), _at(t), sid, ReadingFlag(f))
+                                  for s, t, v, sid, f in p))
+    if kind == "e":
+        return SessionEvent(EventKind(p["kind"]), _at(p["at"]), p["data"])
+    if kind == "o":
+        return Observation(observation_id=p["id"], revision=p["rev"], kind=ObservationKind(p["kind"]),
+                           name=p["name"], occurred_at=_at(p["occ"]), recorded_at=_at(p["rec"]),
+                           value=p["value"], text=p["text"], author=p["author"], deleted=p["deleted"],
+                           reason=p["reason"], added_later=p["later"])
+    if kind == "a":
+        return AlarmTransition(at=_at(p["at"]), alarm_id=p["id"], label=p["label"],
+                               priority=AlarmPriority(p["priority"]), category=AlarmCategory(p["category"]),
+                               state=AlarmState(p["state"]), action=p["action"],
+                               stream=None if p["stream"] is None else Stream(p["stream"]),
+                               value=p["value"], limit=p["limit"], detail=p["detail"])
+    if kind == "s":
+        return SensorInfo(sensor_id=p["id"], name=p["name"], kinds=tuple(SensorKind(k) for k in p["kinds"]),
+                          manufacturer=p["manufacturer"], model=p["model"], serial=p["serial"],
+                          firmware=p["firmware"], body_location=p["location"])
+    raise ValueError(f"unknown journal entry kind {kind!r}")
+
+
+def decode_line(line: bytes) -> Entry:
+    """Parse one journal line.
+
+    Raises:
+        ValueError: the line is not a complete, well-formed entry (e.g. torn by a crash).
+    """
+    try:
+        seq, session_id, kind, payload = json.loads(line)
+        return Entry(int(seq), int(session_id), _decode_item(str(kind), payload))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"malformed journal line ({exc})") from exc
+
+
+# -- locking a folder (one recording process per journal) -------------------------------------
+
+def _try_lock(handle: IO[bytes]) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _cannot_open(exc: OSError, folder: Path) -> JournalError:
+    return JournalError(f"The recording journal cannot be opened: {_describe(exc, folder)}.")
+
+
+def _describe(exc: OSError, where: Path) -> str:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk holding {where} is full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where} cannot be written (permission denied or read-only)"
+    return f"{where} cannot be written ({exc.strerror or exc})"
+
+
+class Journal:
+    """One workstation's recording journal (see the module docstring); open it with :meth:`open`.
+
+    Thread-safe: any thread may append; lines are written in sequence order.
+    """
+
+    def __init__(self, folder: Path, lock_handle: IO[bytes], journal_id: str) -> None:
+        self._folder = folder
+        self._lock_handle = lock_handle
+        self._journal_id = journal_id
+        self._io = threading.Lock()
+        self._segments: list[tuple[int, Path]] = sorted(
+            (int(p.stem), p) for p in folder.glob("*.jsonl") if p.stem.isdigit())
+        self._recovered = self._scan()
+        self._next_seq = max((self._recovered[-1].seq + 1) if self._recovered else 1, self._first_free_seq())
+        self._fd: int | None = None
+        self._size = 0
+        self._dirty = False
+        self._unwritten: list[tuple[Entry, bytes]] = []
+        self._subscribers: list[Callable[[Sequence[Entry]], None]] = []
+        self._closed = False
+
+    @classmethod
+    def open(cls, base: Path) -> Journal:
+        """Open (creating it if needed) the first journal folder under ``base`` no other process holds.
+
+        A recording process takes ``base/0``; a second one at the same time takes ``base/1``, and so on.
+
+        Raises:
+            JournalError: the folder cannot be created or written.
+        """
+        for slot in range(64):
+            folder = base / str(slot)
+            try:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(folder / "lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                handle = os.fdopen(fd, "ab")  # held for the journal's life
+            except OSError as exc:
+                raise _cannot_open(exc, folder) from exc
+            if not _try_lock(handle):
+                handle.close()
+                continue
+            try:
+                journal_id = cls._identity(folder)
+                return cls(folder, handle, journal_id)
+            except OSError as exc:
+                handle.close()
+                raise _cannot_open(exc, folder) from exc
+        raise JournalError(f"Every recording journal under {base} is held by another kapmonitor process.")
+
+    @staticmethod
+    def _identity(folder: Path) -> str:
+        path = folder / "journal-id"
+        if path.exists():
+            text = path.read_text(encoding="ascii").strip()
+            if text:
+                return text
+        journal_id = uuid.uuid4().hex
+        tmp = folder / "journal-id.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(journal_id + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(folder)
+        return journal_id
+
+    # -- identity and recovery ------------------------------------------------------------------
+
+    @property
+    def journal_id(self) -> str:
+        """The identity under which the store records how far it has applied this journal."""
+        return self._journal_id
+
+    @property
+    def folder(self) -> Path:
+        return self._folder
+
+    def recovered(self, after_seq: int) -> list[Entry]:
+        """Entries found on disk at opening with a sequence number above ``after_seq``, in order."""
+        return [e for e in self._recovered if e.seq > after_seq]
+
+    def forget_recovered(self) -> None:
+        """Drop the entries read at opening from memory (the writer has taken them)."""
+        self._recovered = []
+
+    def _scan(self) -> list[Entry]:
+        entries: list[Entry] = []
+        for index, (_, path) in enumerate(self._segments):
+            last_segment = index == len(self._segments) - 1
+            data = path.read_bytes()
+            lines = data.split(b"\n")
+            complete, tail = lines[:-1], lines[-1]
+            for number, line in enumerate(complete, start=1):
+                try:
+                    entries.append(decode_line(line))
+                except ValueError as exc:
+                    log.error("journal %s line %d skipped: %s", path, number, exc)
+            if tail:
+                # A line without its newline: the write was torn by a crash before it was
+                # acknowledged (durable appends fsync the whole line first). Cut it off.
+                if last_segment:
+                    log.warning("journal %s: removing a torn last line (%d bytes)", path, len(tail))
+                    with open(path, "r+b") as handle:
+                        handle.truncate(len(data) - len(tail))
+                        os.fsync(handle.fileno())
+                else:
+                    log.error("journal %s ends in an incomplete line; skipped", path)
+        return entries
+
+    def _first_free_seq(self) -> int:
+        # An empty segment is named after the number its first entry will get.
+        return max((first for first, _ in self._segments), default=1)
+
+    @property
+    def next_seq(self) -> int:
+        """The number the next entry will get."""
+        with self._io:
+            return self._next_seq
+
+    def advance_to(self, seq: int) -> None:
+        """Number new entries from ``seq`` on at least (the store has applied this journal further
+        than its files reach, e.g. after they were deleted by hand)."""
+        with self._io:
+            if seq > self._next_seq and not self._unwritten:
+                self._next_seq = seq
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Sequence[Entry]], None]) -> None:
+        """Hear of every entry once it is written to the file (called with the journal's lock held:
+        the callback must only queue, never block)."""
+        self._subscribers.append(callback)
+
+    def append(self, session_id: int, items: Sequence[Item], *, durable: bool) -> list[Entry]:
+        """Write ``items`` as entries; with ``durable`` return only once they are fsync'd.
+
+        Raises:
+            JournalError: a durable append could not be written (nothing of it is kept); a
+                non-durable one is never refused: what cannot be written yet stays in memory.
+        """
+        with self._io:
+            if self._closed:
+                raise JournalError("The recording journal is closed.")
+            first = self._next_seq
+            entries = [Entry(first + i, session_id, item) for i, item in enumerate(items)]
+            self._next_seq += len(entries)
+            lines = [(e, encode_entry(e)) for e in entries]
+            if not durable:
+                self._unwritten.extend(lines)
+                self._write_unwritten()
+                return entries
+            try:
+                self._write_unwritten(raise_errors=True)
+                self._write(b"".join(line for _, line in lines), first)
+                self._sync_locked()
+            except OSError as exc:
+                self._next_seq = first  # the refused entries' numbers are free again
+                raise JournalError(f"Not saved on this computer: {_describe(exc, self._folder)}.") from exc
+            self._publish([e for e, _ in lines])
+            return entries
+
+    def sync(self) -> None:
+        """Write what is still in memory and fsync the file (the writer calls this every cycle)."""
+        with self._io:
+            if self._closed:
+                return
+            self._write_unwritten()
+            if self._dirty:
+                try:
+                    self._sync_locked()
+                except OSError as exc:
+                    log.error("journal fsync failed: %s", _describe(exc, self._folder))
+
+    @property
+    def unwritten(self) -> int:
+        """Entries kept in memory because the journal file could not take them yet.
+
+        Read without the journal's lock (a length read is atomic), so a status callback may ask
+        from inside :meth:`subscribe`'s callback.
+        """
+        return len(self._unwritten)
+
+    def _write_unwritten(self, *, raise_errors: bool = False) -> None:
+        if not self._unwritten:
+            return
+        try:
+            self._write(b"".join(line for _, line in self._unwritten), self._unwritten[0][0].seq)
+        except OSError as exc:
+            if raise_errors:
+                raise
+            log.error("journal write failed (%d entries kept in memory): %s",
+                      len(self._unwritten), _describe(exc, self._folder))
+            return
+        written, self._unwritten = self._unwritten, []
+        self._publish([e for e, _ in written])
+
+    def _publish(self, entries: Sequence[Entry]) -> None:
+        for callback in self._subscribers:
+            callback(entries)
+
+    def _write(self, data: bytes, first_seq: int) -> None:
+        """Append ``data`` (lines from ``first_seq`` on) whole or not at all (a failed write is cut
+        back off the file)."""
+        if self._fd is None or self._size >= SEGMENT_BYTES:
+            self._rotate(first_seq)
+        assert self._fd is not None
+        start = self._size
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError:
+            try:
+                os.ftruncate(self._fd, start)
+                os.lseek(self._fd, start, os.SEEK_SET)
+            except OSError:
+                log.exception("could not cut a partial journal write back off")
+            raise
+        self._size = start + len(data)
+        self._dirty = True
+
+    def _sync_locked(self) -> None:
+        if self._fd is not None:
+            if hasattr(os, "fdatasync"):
+                os.fdatasync(self._fd)
+            else:
+                os.fsync(self._fd)
+        self._dirty = False
+
+    def _rotate(self, first_seq: int) -> None:
+        if self._fd is not None:
+            self._sync_locked()
+            os.close(self._fd)
+            self._fd = None
+        last = self._segments[-1] if self._segments else None
+        # Reopen the newest segment after a restart unless it is full; else begin one named after
+        # the first entry it will hold.
+        if last is not None and last[1].stat().st_size < SEGMENT_BYTES:
+            path = last[1]
+        else:
+            path = self._folder / f"{first_seq:016d}.jsonl"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags, 0o600)
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
+        if not any(p == path for _, p in self._segments):
+            self._segments.append((int(path.stem), path))
+            _fsync_dir(self._folder)
+
+    # -- housekeeping ---------------------------------------------------------------------------
+
+    def applied(self, seq: int) -> None:
+        """The store holds every entry up to ``seq``: delete segments that hold nothing newer."""
+        with self._io:
+            keep: list[tuple[int, Path]] = []
+            for index, (first, path) in enumerate(self._segments):
+                following = self._segments[index + 1][0] if index + 1 < len(self._segments) else None
+                current = index == len(self._segments) - 1
+                if not current and following is not None and following - 1 <= seq:
+                    try:
+                        path.unlink()
+                    except OSError as exc:
+                        log.warning("could not delete applied journal segment %s: %s", path, exc)
+                        keep.append((first, path))
+                else:
+                    keep.append((first, path))
+            self._segments = keep
+
+    def close(self) -> None:
+        """Write and fsync what is left, and release the folder for the next process."""
+        with self._io:
+            if self._closed:
+                return
+            self._write_unwritten()
+            if self._unwritten:
+                log.error("%d journal entries could not be written before closing (disk full?)",
+                          len(self._unwritten))
+            if self._fd is not None:
+                try:
+                    self._sync_locked()
+                except OSError as exc:
+                    log.error("journal fsync on close failed: %s", exc)
+                os.close(self._fd)
+                self._fd = None
+            self._closed = True
+            self._lock_handle.close()
+
+    def __iter__(self) -> Iterator[Entry]:  # pragma: no cover - debugging aid
+        return iter(self._recovered)
