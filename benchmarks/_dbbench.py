@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +43,37 @@ DATA_VERSION = 2
 
 def quick() -> bool:
     return "--quick" in sys.argv[1:]
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of already sorted values, nearest rank (nan when empty)."""
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1)))]
+
+
+@contextlib.contextmanager
+def write_locked(db: Path) -> Iterator[float]:
+    """Another process holds ``db``'s write lock (``BEGIN IMMEDIATE``) until the block ends.
+
+    Yields the ``perf_counter`` time the lock was taken; the lock is released (the holder's
+    stdin closed, the process gone) before the block's exit returns.
+    """
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=30); c.execute('BEGIN IMMEDIATE');"
+         "print('locked', flush=True); sys.stdin.read()", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None
+    if holder.stdout.readline().strip() != "locked":
+        holder.kill()
+        raise RuntimeError(f"could not write-lock {db} from another process")
+    try:
+        yield time.perf_counter()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:
@@ -142,3 +175,36 @@ def review_db(n_sessions: int, recorded_s: int = SESSION_S) -> Path:
     for suffix in ("-wal", "-shm"):
         Path(str(building) + suffix).unlink(missing_ok=True)
     return path
+
+
+class ApplyTimes:
+    """Times every ``apply_journal`` call the journal writer makes on ``db`` (wraps the bound method).
+
+    ``calls`` holds ``(start, end, mark, entries)`` in ``perf_counter`` seconds; ``mark`` is -1
+    when the database refused the batch (locked), the new journal mark otherwise.
+    """
+
+    def __init__(self, db: SqlStore) -> None:
+        self.calls: list[tuple[float, float, int, int]] = []
+        original = db.apply_journal
+
+        def timed(journal_id: str, entries: Sequence[object]) -> int:
+            started = time.perf_counter()
+            try:
+                mark = original(journal_id, entries)  # type: ignore[arg-type]
+            except BaseException:
+                self.calls.append((started, time.perf_counter(), -1, len(entries)))
+                raise
+            self.calls.append((started, time.perf_counter(), mark, len(entries)))
+            return mark
+
+        db.apply_journal = timed  # type: ignore[method-assign]
+
+    def applied(self) -> list[tuple[float, float, int, int]]:
+        """The successful calls, in order."""
+        return [c for c in self.calls if c[2] >= 0]
+
+    def busy_after(self, since: float) -> float:
+        """Seconds the successful calls spent applying after ``since`` (a call begun earlier,
+        waiting on the lock, counts from ``since`` only)."""
+        return sum(end - max(start, since) for start, end, _, _ in self.applied() if end > since)

@@ -134,15 +134,24 @@ class JournalWriter:
 
     def _written(self, entries: Sequence[Entry]) -> None:
         now = time.monotonic()
+        counted = False
         with self._cond:
             for entry in entries:
                 self._pending.append(entry)
                 self._pending_since.append(now)
-                self._count(entry, +1)
+                kind = entry.kind
+                if kind in self._counts:
+                    self._counts[kind] += 1
+                    counted = True
+                else:
+                    self._other += 1
             if entries:
                 self._written_seq = entries[-1].seq
-            self._cond.notify_all()
-        if any(e.kind in self._counts for e in entries):
+            if counted:
+                # A person's entry is applied at once; readings wait for the next cycle (they are
+                # on disk in the journal already), so the database gets batches, not one per packet.
+                self._cond.notify_all()
+        if counted:
             self._publish()
 
     def _count(self, entry: Entry, delta: int) -> None:

@@ -150,8 +150,34 @@ def _payload(item: Item) -> Any:
             "firmware": item.firmware, "location": item.body_location}
 
 
+_JSON_STR_CACHE: dict[str, str] = {}
+
+
+def _json_str(text: str) -> str:
+    found = _JSON_STR_CACHE.get(text)
+    if found is None:
+        found = json.dumps(text)
+        if len(_JSON_STR_CACHE) < 4096:
+            _JSON_STR_CACHE[text] = found
+    return found
+
+
+def _encode_readings(entry: Entry, batch: ReadingBatch) -> bytes:
+    """The hot path (every sensor packet): the same JSON as :func:`json.dumps` would write, built
+    directly (``repr`` of a finite float is valid JSON; strings go through ``json.dumps``, cached)."""
+    parts = []
+    for r in batch.readings:
+        value = float(r.value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"reading {r.stream} value {value!r} is not finite")
+        parts.append(f'["{r.stream.value}",{_us(r.at)},{value!r},{_json_str(r.sensor_id)},{int(r.flags)}]')
+    return f'[{entry.seq},{entry.session_id},"r",[{",".join(parts)}]]\n'.encode()
+
+
 def encode_entry(entry: Entry) -> bytes:
     """One line of JSON (no NaN), newline-terminated."""
+    if isinstance(entry.item, ReadingBatch):
+        return _encode_readings(entry, entry.item)
     line = json.dumps([entry.seq, entry.session_id, entry.kind, _payload(entry.item)],
                       separators=(",", ":"), allow_nan=False)
     return line.encode("utf-8") + b"\n"
