@@ -80,3 +80,38 @@ def test_saved_settings_apply_now_and_reach_the_database(qtbot, parts: AppParts)
     assert parts.settings is changed
     qtbot.waitUntil(lambda: parts.store.get_setting(SETTINGS_KEY) is not None, timeout=5000)
     assert ClinicSettings.from_dict(parts.store.get_setting(SETTINGS_KEY)) == changed
+
+
+def test_window_says_while_notes_wait_for_the_database_and_when_they_reach_it(
+    qtbot, parts: AppParts, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    from kapmonitor.store import StoreError
+    from kapmonitor.types import ObservationKind
+    from ui.main_window import JOURNAL_CLEARED_TEXT
+
+    window = parts.window
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.journal_status_text() == "" and window.journal_label.isHidden()
+    parts.window.start_session(_spec("K-300"))
+    qtbot.waitUntil(lambda: parts.recorder.session_id is not None, timeout=5000)
+    parts.store.wait_applied(5.0)
+
+    def locked(*_: object) -> int:
+        raise StoreError("the database is locked by another program")
+
+    monkeypatch.setattr(parts.database, "apply_journal", locked)  # the writer thread now gets refused
+    parts.recorder.add_observation(ObservationKind.NOTE, "note", text="eyes closed")
+    qtbot.waitUntil(lambda: "waiting for the database" in window.journal_status_text(), timeout=5000)
+    line = window.journal_status_text()
+    assert line.startswith("1 note is waiting for the database — kept safely on this computer")
+    assert "locked by another program" in line
+    assert window.journal_label.isVisible()
+
+    window.journal_cleared_ms = 200
+    monkeypatch.undo()  # the database takes the record again
+    qtbot.waitUntil(lambda: window.journal_status_text() == JOURNAL_CLEARED_TEXT, timeout=10000)
+    assert JOURNAL_CLEARED_TEXT == "All notes have reached the database"
+    qtbot.waitUntil(lambda: window.journal_label.isHidden(), timeout=3000)
+    sid = parts.recorder.session_id
+    assert [o.text for o in parts.database.observations(sid)] == ["eyes closed"]

@@ -22,20 +22,24 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
+from db.journaled_store import JournaledStore
 from db.store import SqlStore
 from devices.errors import NoAdapterError
 from devices.scanner import DiscoveredSensor
 from kapmonitor.alarms import ActiveAlarm
 from kapmonitor.clock import FakeClock
+from kapmonitor.journal import JournalError
 from kapmonitor.protocols import PRESETS
 from kapmonitor.recorder import Recorder
+from kapmonitor.recorder_listener import RecorderError
 from kapmonitor.settings import AudioSettings, ClinicSettings, QuickTag
-from kapmonitor.store import SessionSpec, StoreError
+from kapmonitor.store import SessionSpec
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,
     AlarmState,
     AlarmTransition,
+    Observation,
     ObservationKind,
     ReadingFlag,
     SensorKind,
@@ -47,7 +51,7 @@ from ui.bridge import RecorderBridge
 from ui.device_panel import NO_ADAPTER_TEXT, SIMULATED_ADDRESS, DevicePanel
 from ui.end_session_dialog import EndSessionDialog
 from ui.observation_commands import ObservationCommands
-from ui.observation_panel import ObservationPanel, VitalsError, parse_vitals
+from ui.observation_panel import RETRY_INTERVAL_MS, ObservationPanel, VitalsError, parse_vitals
 from ui.session_dialog import StartSessionDialog
 from ui.settings_dialog import SettingsDialog
 from ui.sounds import SOUND_FILES, generate_sounds, sounds_dir
@@ -476,17 +480,22 @@ def test_edit_and_delete_keep_history(qtbot: QtBot, session: tuple) -> None:
     assert panel.timeline.history_button.isEnabled()
 
 
-class _FailingRecorder:
+class _RefusingRecorder:
+    """Refuses every observation the way the recorder does without a session (not a store failure)."""
+
+    clock = FakeClock(T0)
+    session_id = None
+
     def add_observation(self, *args: object, **kwargs: object) -> None:
-        raise StoreError("the database disk is full; free space and try again")
+        raise RecorderError("no session is running; start or resume one first")
 
 
-def test_failed_save_is_never_shown_as_saved_and_text_comes_back(qtbot: QtBot) -> None:
+def test_refused_save_is_never_shown_as_saved_and_text_comes_back(qtbot: QtBot) -> None:
     worker = DbWorker()
     panel = ObservationPanel(
         ClinicSettings.defaults(),
         ObservationCommands(
-            _FailingRecorder(),
+            _RefusingRecorder(),  # type: ignore[arg-type]
             worker.run_in_worker,  # type: ignore[arg-type]
             FakeClock(T0),
         ),
@@ -497,12 +506,79 @@ def test_failed_save_is_never_shown_as_saved_and_text_comes_back(qtbot: QtBot) -
     panel.save_note()
     qtbot.waitUntil(lambda: worker.pending == 0, timeout=5000)
     assert panel.text_line.text() == "client asked for water"
-    assert "disk is full" in panel.status.text()
+    assert "No session is running" in panel.status.text()
     assert panel.timeline.entry_texts() == []
     panel.record_tag("1")
     qtbot.waitUntil(lambda: worker.pending == 0, timeout=5000)
     assert panel.timeline.entry_texts()[0].startswith("NOT SAVED")
+    assert panel.unsaved_count() == 0, "a refusal is not retried by itself"
     worker.shutdown()
+
+
+class _FullDiskStore:
+    """A real journaled store whose first ``failures`` observation saves fail as on a full disk."""
+
+    def __init__(self, store: JournaledStore, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+        self.attempts: list[Observation] = []
+
+    def save_observation(self, session_id: int, observation: Observation) -> None:
+        self.attempts.append(observation)
+        if len(self.attempts) <= self.failures:
+            raise JournalError("the recording journal cannot be written: the disk is full")
+        self._store.save_observation(session_id, observation)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_note_that_cannot_be_saved_stays_on_screen_and_is_retried_until_saved(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    clock = FakeClock(T0)
+    store = JournaledStore.open(tmp_path / "retry.db", clock=clock, journal_dir=tmp_path / "journal")
+    full_disk = _FullDiskStore(store, failures=3)
+    recorder = Recorder(full_disk, clock, ClinicSettings.defaults().alarms, autotick=False)  # type: ignore[arg-type]
+    sid = recorder.start_session(SessionSpec("K-002", PRESETS["sublingual"]))
+    worker = DbWorker()
+    panel = ObservationPanel(
+        ClinicSettings.defaults(), ObservationCommands(recorder, worker.run_in_worker, clock), DARK
+    )
+    assert panel.retry_timer.interval() == RETRY_INTERVAL_MS == 2000
+    panel.retry_timer.setInterval(200)  # the same timer, faster, so the test does not wait 3 × 2 s
+    qtbot.addWidget(panel)
+    panel.show()
+    try:
+        entered_at = recorder.clock.now()
+        panel.text_line.setFocus()
+        qtbot.keyClicks(panel.text_line, "client asked for water")
+        qtbot.keyClick(panel.text_line, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: panel.unsaved_count() == 1, timeout=5000)
+        (shown,) = panel.timeline.entry_texts()
+        assert shown.startswith(
+            "not saved — The recording journal cannot be written: the disk is full; retrying")
+        assert "client asked for water" in shown
+        assert panel.text_line.text() == "", "kept in the list (it will be saved), not handed back to retype"
+        assert "retried" in panel.status.text()
+        clock.advance(30)  # session time passes while it waits
+        qtbot.waitUntil(lambda: panel.unsaved_count() == 0 and not panel.timeline.pending_tokens(),
+                        timeout=5000)
+        assert len(full_disk.attempts) == 4, "three failures, then saved by the automatic retry"
+        assert len({o.observation_id for o in full_disk.attempts}) == 1, "every retry is the same note"
+        assert {o.occurred_at for o in full_disk.attempts} == {entered_at}, "stamped when it was typed"
+        (saved,) = panel.timeline.entry_texts()
+        assert "client asked for water" in saved and "not saved" not in saved.lower()
+        assert panel.status.text().startswith("Saved")
+        notes = [o for o in store.observations(sid) if o.kind is ObservationKind.NOTE]
+        assert [(o.observation_id, o.text, o.occurred_at) for o in notes] == [
+            (full_disk.attempts[0].observation_id, "client asked for water", entered_at)
+        ]
+        assert not panel.retry_timer.isActive(), "nothing left to retry"
+    finally:
+        worker.shutdown()
+        recorder.close()
+        store.close()
 
 
 def test_check_prompt_done_with_blood_pressure(qtbot: QtBot, session: tuple) -> None:

@@ -121,4 +121,8 @@ def test_installed_console_script_runs_version_record_and_self_test(fresh_venv: 
     selftest = _run([exe, "--self-test"], cwd=work, env=env, timeout=180)
     assert f"self-test: Python installation at {fresh_venv / 'bin'}" in selftest.stdout
     assert selftest.stdout.splitlines()[-1].startswith("self-test passed"), selftest.stdout
-    assert not (tmp_path / "home" / "data" / "kapmonitor").exists()  # the default database was never made
+    data = tmp_path / "home" / "data" / "kapmonitor"
+    assert not (data / "kapmonitor.db").exists()  # the default database was never made
+    # record kept its journal on this computer, and applied all of it: only the newest segment is left
+    (journal,) = (data / "journal").iterdir()
+    assert len(list((journal / "0").glob("*.jsonl"))) == 1

@@ -5,13 +5,20 @@ with the simulated sensor, and ``--demo --speed N`` runs the clock N times faste
 for training. There are no globals: :func:`build_app` makes
 
 * the clock (``SystemClock``, or ``ScaledClock`` for ``--demo --speed``),
-* the store (``SqlStore.open``; the database named by ``--db`` / ``KAPMONITOR_DB``),
-* the clinic settings (from the store, defaults when none are saved),
+* the store: a :class:`~db.journaled_store.JournaledStore` (the database named by
+  ``--db`` / ``KAPMONITOR_DB`` behind this workstation's recording journal); the
+  recorder writes into the journal and one writer thread applies it to the
+  database, so a busy or unreachable database never loses a note. The window
+  says while entries wait for it (:class:`~ui.bridge.JournalBridge`). Review,
+  export and clinic settings use the database behind it (``store.database``),
+* the clinic settings (from the database, defaults when none are saved),
 * the recorder, its Qt bridge and the single DB worker,
 * the sensors for a session (simulated in demo mode; Bluetooth sensors are added
   from the device panel), the alarm audio and the window,
 
-and :func:`run_gui` runs the event loop and shuts everything down in order.
+and :func:`run_gui` runs the event loop and shuts everything down in order
+(the journaled store last: what the database has not taken yet stays in the
+journal and is applied at the next start).
 On start, an unfinished session (the app was closed or crashed mid-session)
 is offered for resumption with its clock intact.
 """
@@ -25,23 +32,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
-from db.paths import resolve_db_location
+from db.journal_writer import JournalWriter
+from db.journaled_store import JournaledStore
+from db.paths import journal_folder, resolve_db_location
 from db.store import SqlStore
 from devices.runtime import BleRuntime
 from devices.scanner import LiveScanner
 from devices.simulated import SimulatedSensor
 from kapmonitor import __version__
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
+from kapmonitor.journal import Journal
 from kapmonitor.recorder import Recorder
 from kapmonitor.sensor import Sensor
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
 from kapmonitor.store import SessionSpec, StoreError, StreamData
 from kapmonitor.types import Stream
 from ui.audio import AlarmAudio
-from ui.bridge import AlarmsChange, RecorderBridge
+from ui.bridge import AlarmsChange, JournalBridge, RecorderBridge
 from ui.clinic_settings import load_clinic_settings
 from ui.device_panel import DevicePanel, ScannerLike
 from ui.main_window import BedsideWindow
@@ -52,7 +63,8 @@ from ui.sensor_dialog import SensorDialog
 from ui.theme import Theme, apply_theme, theme_by_name
 from ui.worker import DbWorker
 
-__all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "make_clock", "run_gui"]
+__all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "connect_dialogs", "journaled", "make_clock",
+           "run_gui"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +78,7 @@ class AppParts:
 
     app: QApplication
     clock: Clock
-    store: SqlStore
+    store: JournaledStore
     settings: ClinicSettings
     recorder: Recorder
     bridge: RecorderBridge
@@ -81,9 +93,19 @@ class AppParts:
     sensors: list[Sensor] = field(default_factory=list)
     session_list: QWidget | None = None
     menu_actions: dict[str, QAction] = field(default_factory=dict)
+    journal_bridge: JournalBridge | None = None
+
+    @property
+    def database(self) -> SqlStore:
+        """The database behind the journal (review, export, settings)."""
+        return self.store.database
 
     def shutdown(self) -> None:
-        """Stop sensors and the ticker (the session stays resumable), then the worker and the store."""
+        """Stop sensors and the ticker (the session stays resumable), then the worker and the store.
+
+        Closing the journaled store applies what the database takes within a few seconds; the
+        rest stays in the journal for the next start.
+        """
         self.audio.stop()
         if self.scanner is not None:
             self.scanner.stop()
@@ -130,8 +152,20 @@ def _demo_sensors(clock: Clock) -> Callable[[], list[Sensor]]:
     return make
 
 
+def journaled(store: SqlStore) -> JournaledStore:
+    """Put this workstation's recording journal for ``store``'s database in front of it.
+
+    The journaled store owns ``store`` from now on (closing it closes ``store``).
+
+    Raises:
+        StoreError: the journal cannot be opened (e.g. another kapmonitor is recording into it).
+    """
+    journal = Journal.open(journal_folder(store.location))
+    return JournaledStore(store, journal, JournalWriter(store, journal))
+
+
 def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | None = None,
-              store: SqlStore | None = None,
+              store: JournaledStore | SqlStore | None = None,
               sensors_for_session: Callable[[], list[Sensor]] | None = None,
               autotick: bool = True) -> AppParts:
     """Assemble the window and its collaborators (no event loop, no dialogs).
@@ -139,15 +173,20 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     Args:
         args: parsed ``kapmonitor`` arguments (``db``, ``demo``, ``speed``).
         app: the running ``QApplication``.
-        clock / store / sensors_for_session: override for tests and tools.
+        clock / store / sensors_for_session: override for tests and tools (a plain ``SqlStore``
+            gets this workstation's journal put in front of it: the window always records
+            through the journal).
         autotick: run the recorder's ticker thread (tests drive ``recorder.tick()`` themselves).
 
     Raises:
-        StoreError: the database cannot be opened.
+        StoreError: the database or its journal cannot be opened.
     """
     clock = clock or make_clock(args)
-    store = store or SqlStore.open(resolve_db_location(getattr(args, "db", None)), clock=clock)
-    settings = load_clinic_settings(store)
+    if store is None:
+        store = JournaledStore.open(resolve_db_location(getattr(args, "db", None)), clock=clock)
+    elif isinstance(store, SqlStore):
+        store = journaled(store)
+    settings = load_clinic_settings(store.database)
     try:
         theme = theme_by_name(settings.theme)
     except ValueError:
@@ -173,8 +212,13 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     if isinstance(clock, ScaledClock):
         title += f" — clock ×{clock.speed:g}"
     window.setWindowTitle(title)
+    journal_bridge = JournalBridge()
+    journal_bridge.status_arrived.connect(window.show_journal_status, Qt.ConnectionType.QueuedConnection)
+    store.add_status_listener(journal_bridge)
+    window.show_journal_status(store.journal_status())
     parts = AppParts(app=app, clock=clock, store=store, settings=settings, recorder=recorder, bridge=bridge,
-                     worker=worker, window=window, audio=audio, theme=theme, demo=demo)
+                     worker=worker, window=window, audio=audio, theme=theme, demo=demo,
+                     journal_bridge=journal_bridge)
     parts.menu_actions = install_menus(parts)
     return parts
 
@@ -183,8 +227,13 @@ def _sound(audio: AlarmAudio, change: AlarmsChange) -> None:
     audio.set_alarms(change.active)
 
 
-def history_loader(store: SqlStore, session_id: int) -> Callable[[], tuple[list[StreamData], str]]:
-    """Reads a resumed session's stored streams and client code (runs on the DB worker)."""
+def history_loader(store: JournaledStore | SqlStore,
+                   session_id: int) -> Callable[[], tuple[list[StreamData], str]]:
+    """Reads a resumed session's stored streams and client code (runs on the DB worker).
+
+    Through the journaled store the read first lets the journal writer catch up, so what was
+    journaled before an interruption is part of the history.
+    """
 
     def load() -> tuple[list[StreamData], str]:
         streams = [store.load_stream(session_id, s) for s in HISTORY_STREAMS]
@@ -214,7 +263,7 @@ def ask_new_session(parts: AppParts) -> None:
     """Open the start-session dialog; start the session it describes."""
     from ui.session_dialog import StartSessionDialog
 
-    known = sorted({s.client_code for s in parts.store.sessions()})
+    known = sorted({s.client_code for s in parts.database.sessions()})  # suggestions: never wait
     dialog = StartSessionDialog(parts.settings, known, parts.theme, parts.window)
     if dialog.exec():
         spec: SessionSpec = dialog.spec()
@@ -240,7 +289,8 @@ def open_past_sessions(parts: AppParts) -> QWidget:
     from ui.session_browser import SessionListWindow
 
     if parts.session_list is None:
-        browser = SessionListWindow(parts.store, worker=parts.worker, clock=parts.clock, theme=parts.theme)
+        browser = SessionListWindow(parts.database, worker=parts.worker, clock=parts.clock,
+                                    theme=parts.theme)
         browser.resume_requested.connect(lambda sid: resume_from_list(parts, sid))
         parts.session_list = browser
     parts.session_list.show()
@@ -319,6 +369,14 @@ def install_menus(parts: AppParts) -> dict[str, QAction]:
     return actions
 
 
+def connect_dialogs(parts: AppParts) -> None:
+    """New session / End session / Sensors (footer buttons, keys, menu) open their dialogs."""
+    window = parts.window
+    window.new_session_requested.connect(lambda: ask_new_session(parts))
+    window.end_session_requested.connect(lambda: ask_end_session(parts))
+    window.sensors_requested.connect(parts.open_sensors)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Open the bedside window and run until it closes; returns the exit status."""
     app = QApplication.instance() or QApplication(["kapmonitor"])
@@ -334,10 +392,8 @@ def run_gui(args: argparse.Namespace) -> int:
         QMessageBox.critical(None, "kapmonitor cannot start", str(exc))
         log.error("cannot start: %s", exc)
         return 1
+    connect_dialogs(parts)
     window = parts.window
-    window.new_session_requested.connect(lambda: ask_new_session(parts))
-    window.end_session_requested.connect(lambda: ask_end_session(parts))
-    window.sensors_requested.connect(parts.open_sensors)
     window.show()
     if not offer_resume(parts, window):
         ask_new_session(parts)

@@ -9,6 +9,7 @@
     +-------------------------------------+ (observations,         |
     | live plots                          |  devices)              |
     +-------------------------------------+------------------------+
+    | journal status (only while notes wait for the database)      |
     | session · client · protocol     saving…  Keys  Sensors  New  End |
     +--------------------------------------------------------------+
 
@@ -74,7 +75,7 @@ class BedsideLayout(QWidget):
         earliest_backdate: the last recorded session event (limits back-dating a dose).
 
     The panels are public attributes (``banner``, ``clock_panel``, ``vitals``, ``plots``,
-    the footer labels and buttons) for the window to wire.
+    the journal status line, the footer labels and buttons) for the window to wire.
     """
 
     def __init__(self, theme: Theme, clock: Clock, earliest_backdate: Callable[[], datetime | None],
@@ -91,6 +92,12 @@ class BedsideLayout(QWidget):
         set_role(self.session_label, "caption")
         self.saving_label = QLabel("")
         set_role(self.saving_label, "caption")
+        self.journal_label = QLabel("")
+        self.journal_label.setObjectName("journal-status")
+        self.journal_label.setWordWrap(True)
+        self.journal_label.setStyleSheet("font-size: 17px; font-weight: bold; padding: 2px 0;")
+        set_role(self.journal_label, "status")
+        self.journal_label.hide()
         self.new_button = QPushButton("New session…")
         self.new_button.setToolTip("Start a new session (Ctrl+N)")
         self.end_button = QPushButton("End session…")
@@ -125,6 +132,7 @@ class BedsideLayout(QWidget):
         body.addLayout(left, 1)
         body.addWidget(side_box, 0)
         outer.addLayout(body, 1)
+        outer.addWidget(self.journal_label)
         footer = QHBoxLayout()
         footer.addWidget(self.session_label)
         footer.addStretch(1)

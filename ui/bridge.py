@@ -16,6 +16,11 @@ Signal argument types:
   classes (``Signal(SensorStatus)``), never as an anonymous ``object``.
   Alarm changes travel as one frozen :class:`AlarmsChange`.
 
+:class:`JournalBridge` does the same for the recording journal's status
+(``JournaledStore.add_status_listener``): the writer thread or a recording
+thread calls it, the window hears ``status_arrived(JournalStatus)`` queued on
+the GUI thread.
+
 PySide6 6.12.0 on Python 3.11 leaks a reference to ``True`` on each emit and
 aborts the interpreter (PITFALLS #1); ``tests/test_qt_signal_refcount.py``
 guards against running on such a build.
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from db.journal_writer import JournalStatus
 from kapmonitor.session import SessionSnapshot
 from kapmonitor.types import (
     AlarmTransition,
@@ -43,7 +49,7 @@ from kapmonitor.types import (
 if TYPE_CHECKING:
     from kapmonitor.alarms import ActiveAlarm
 
-__all__ = ["AlarmsChange", "RecorderBridge"]
+__all__ = ["AlarmsChange", "JournalBridge", "RecorderBridge"]
 
 log = logging.getLogger(__name__)
 
@@ -111,3 +117,17 @@ class RecorderBridge(QObject):
 
     def error_occurred(self, message: str) -> None:
         self.error_arrived.emit(message)
+
+
+class JournalBridge(QObject):
+    """A journal status listener whose calls become the queued signal ``status_arrived(JournalStatus)``.
+
+    Pass the bridge itself to ``JournaledStore.add_status_listener``; it is called from the journal
+    writer's thread or a recording thread and never blocks (it only emits). Create it in the GUI
+    thread and connect ``status_arrived`` with a queued connection.
+    """
+
+    status_arrived = Signal(JournalStatus)
+
+    def __call__(self, status: JournalStatus) -> None:
+        self.status_arrived.emit(status)

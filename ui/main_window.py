@@ -26,6 +26,12 @@ Esc            Close the help / leave the note field
 
 Single-letter keys never fire while a text field has focus (the field takes
 the key), so typing a note cannot dose or acknowledge anything.
+
+Above the footer, a line says when the recording journal holds entries the
+database has not taken yet (:meth:`BedsideWindow.show_journal_status`, fed by
+:class:`~ui.bridge.JournalBridge`): "3 notes waiting for the database — kept
+safely on this computer"; when they have all reached it, it says so for a few
+seconds and disappears.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Final, TypeVar
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QMainWindow,
@@ -43,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from db.journal_writer import JournalStatus
 from kapmonitor.clock import Clock
 from kapmonitor.recorder import Recorder
 from kapmonitor.sensor import Sensor
@@ -53,7 +60,7 @@ from ui.bedside_layout import BedsideLayout
 from ui.bridge import AlarmsChange, RecorderBridge
 from ui.help_overlay import HelpOverlay
 from ui.observation_panel import ObservationPanel
-from ui.theme import Theme
+from ui.theme import Theme, set_state
 from ui.worker import DbWorker
 
 __all__ = ["BedsideWindow"]
@@ -62,6 +69,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _WINDOW_STEPS_MIN = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 240.0)
+
+JOURNAL_CLEARED_TEXT: Final = "All notes have reached the database"
+"""Shown briefly when entries that waited for the database have all reached it."""
+JOURNAL_CLEARED_SHOW_MS: Final = 6000
 
 
 class BedsideWindow(QMainWindow):
@@ -103,6 +114,8 @@ class BedsideWindow(QMainWindow):
         self._force_close = False
         self._describe = describe
         self.observations: ObservationPanel | None = None
+        self._journal_waiting = False
+        self.journal_cleared_ms = JOURNAL_CLEARED_SHOW_MS
         self.setWindowTitle("kapmonitor — bedside")
         self._build()
         self._connect()
@@ -118,6 +131,10 @@ class BedsideWindow(QMainWindow):
         self.plots = central.plots
         self.session_label = central.session_label
         self.saving_label = central.saving_label
+        self.journal_label = central.journal_label
+        self._journal_cleared_timer = QTimer(self)
+        self._journal_cleared_timer.setSingleShot(True)
+        self._journal_cleared_timer.timeout.connect(self._hide_journal_status)
         self.new_button = central.new_button
         self.end_button = central.end_button
         self.help_button = central.help_button
@@ -230,6 +247,39 @@ class BedsideWindow(QMainWindow):
     def _on_error(self, message: str) -> None:
         log.error("recorder reported: %s", message)
         self.statusBar().showMessage(message, 30000)
+
+    @Slot(JournalStatus)
+    def show_journal_status(self, status: JournalStatus) -> None:
+        """Say what waits for the database (GUI thread; the app feeds it through ``JournalBridge``).
+
+        Nothing is shown while the database takes everything; while entries wait, the line
+        ``status.describe()``; once they have all reached the database after waiting,
+        :data:`JOURNAL_CLEARED_TEXT` for ``journal_cleared_ms`` (:data:`JOURNAL_CLEARED_SHOW_MS`),
+        then nothing.
+        """
+        line = status.describe()
+        label = self.journal_label
+        if line:
+            self._journal_cleared_timer.stop()
+            self._journal_waiting = True
+            label.setText(line)
+            set_state(label, "warn")
+            label.show()
+        elif self._journal_waiting:
+            self._journal_waiting = False
+            label.setText(JOURNAL_CLEARED_TEXT)
+            set_state(label, "ok")
+            label.show()
+            self._journal_cleared_timer.start(self.journal_cleared_ms)
+
+    def journal_status_text(self) -> str:
+        """What the journal status line shows now ("" when hidden)."""
+        return self.journal_label.text() if not self.journal_label.isHidden() else ""
+
+    def _hide_journal_status(self) -> None:
+        if not self._journal_waiting:
+            self.journal_label.hide()
+            self.journal_label.setText("")
 
     def _refresh_limits(self) -> None:
         baseline = self._recorder.baseline(Stream.HEART_RATE)

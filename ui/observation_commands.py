@@ -6,6 +6,14 @@ into Recorder calls run by ``DbWorker.run_in_worker`` -- one worker, in
 order, never on the GUI thread -- and reports back on the GUI thread:
 ``on_saved(result)`` only after the durable commit, ``on_failed(message)``
 with words the therapist can act on. Widgets never call the recorder directly.
+
+A new observation carries its identity and time from the moment it was
+entered (:meth:`ObservationCommands.stamp`, ``kapmonitor.types.new_observation_id``):
+when it could not be saved -- ``StoreError``, e.g. even the journal's disk is
+full; nothing was recorded -- :meth:`ObservationCommands.add` reports it to
+``on_not_saved(message)`` when given, and the caller retries with the same
+``observation_id`` and ``occurred_at``: the recorder then keeps one
+observation, entered when the therapist entered it.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from kapmonitor.clock import Clock
+from kapmonitor.recorder_listener import RecorderError
+from kapmonitor.store import StoreError
 from kapmonitor.types import Observation, ObservationKind, SessionEvent
 
 __all__ = ["ObservationCommands", "ObservationRecorder", "RunInWorker", "error_text"]
@@ -32,6 +42,12 @@ RunInWorker = Callable[
 class ObservationRecorder(Protocol):
     """The part of ``kapmonitor.recorder.Recorder`` the observation UI uses."""
 
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def session_id(self) -> int | None: ...
+
     def add_observation(
         self,
         kind: ObservationKind,
@@ -41,6 +57,7 @@ class ObservationRecorder(Protocol):
         text: str = ...,
         occurred_at: datetime | None = ...,
         author: str = ...,
+        observation_id: str | None = ...,
     ) -> Observation: ...
 
     def edit_observation(
@@ -84,7 +101,8 @@ class ObservationCommands:
     Args:
         recorder: the session's recorder.
         run_in_worker: ``DbWorker.run_in_worker``.
-        clock: the session clock ("N minutes ago" is counted back from its ``now()``).
+        clock: the app's clock (used when the recorder has no session clock of its own;
+            "N minutes ago" is counted back from the session clock's ``now()``).
         author: clinician initials stored with each observation.
     """
 
@@ -96,11 +114,27 @@ class ObservationCommands:
         self._clock = clock
         self.author = author
 
+    def _now(self) -> datetime:
+        clock = getattr(self._recorder, "clock", None)
+        return (clock if clock is not None else self._clock).now()
+
     def occurred_at(self, minutes_ago: int) -> datetime | None:
-        """None for "now" (the recorder stamps it), else the clock's now minus ``minutes_ago``."""
+        """None for "now" (the recorder stamps it), else the session's now minus ``minutes_ago``."""
         if minutes_ago <= 0:
             return None
-        return self._clock.now() - timedelta(minutes=minutes_ago)
+        return self._now() - timedelta(minutes=minutes_ago)
+
+    def stamp(self, minutes_ago: int = 0) -> datetime:
+        """When an entry made now happened: the session's now, less ``minutes_ago``.
+
+        Taken once when the therapist enters something, so a retry keeps the time it was entered.
+        """
+        return self._now() - timedelta(minutes=max(0, minutes_ago))
+
+    @property
+    def session_id(self) -> int | None:
+        """The recorder's session now (None: none running)."""
+        return getattr(self._recorder, "session_id", None)
 
     def _submit(
         self,
@@ -108,8 +142,13 @@ class ObservationCommands:
         on_saved: Callable[[T], None] | None,
         on_failed: Callable[[str], None] | None,
         what: str,
+        on_not_saved: Callable[[str], None] | None = None,
     ) -> None:
         def failed(exc: BaseException) -> None:
+            if on_not_saved is not None and isinstance(exc, StoreError):
+                log.warning("%s not saved yet (kept, to be retried): %s", what, exc)
+                on_not_saved(error_text(exc))
+                return
             log.error("%s was not saved: %s", what, exc, exc_info=exc)
             if on_failed is not None:
                 on_failed(error_text(exc))
@@ -124,18 +163,35 @@ class ObservationCommands:
         value: float | None = None,
         text: str = "",
         minutes_ago: int = 0,
+        occurred_at: datetime | None = None,
+        observation_id: str | None = None,
+        session_id: int | None = None,
         on_saved: Callable[[Observation], None] | None = None,
         on_failed: Callable[[str], None] | None = None,
+        on_not_saved: Callable[[str], None] | None = None,
     ) -> None:
-        """Save a new observation (note, tag, scale score)."""
-        at = self.occurred_at(minutes_ago)
+        """Save a new observation (note, tag, scale score).
+
+        Args:
+            occurred_at: when it happened (default: ``minutes_ago`` before now; "now" is stamped
+                by the recorder).
+            observation_id: its identity (a retry passes the one of the first attempt).
+            session_id: the session it was entered in; if another session is running by the
+                time it is saved (a retry), it is refused rather than filed under the wrong client.
+            on_not_saved: called instead of ``on_failed`` when it could not be saved
+                (``StoreError``: nothing recorded); the caller keeps it and tries again.
+        """
+        at = occurred_at if occurred_at is not None else self.occurred_at(minutes_ago)
         rec, author = self._recorder, self.author
-        self._submit(
-            lambda: rec.add_observation(kind, name, value=value, text=text, occurred_at=at, author=author),
-            on_saved,
-            on_failed,
-            f"{kind.value} {name!r}",
-        )
+
+        def save() -> Observation:
+            if session_id is not None and rec.session_id != session_id:
+                raise RecorderError(f"it was entered in session {session_id}, which is no longer the "
+                                    "open session; add it to that session's record from Past sessions")
+            return rec.add_observation(kind, name, value=value, text=text, occurred_at=at, author=author,
+                                       observation_id=observation_id)
+
+        self._submit(save, on_saved, on_failed, f"{kind.value} {name!r}", on_not_saved)
 
     def edit(
         self,
@@ -189,11 +245,15 @@ class ObservationCommands:
         spo2: float | None,
         heart_rate: float | None,
         minutes_ago: int = 0,
+        occurred_at: datetime | None = None,
         on_saved: Callable[[Observation], None] | None = None,
         on_failed: Callable[[str], None] | None = None,
     ) -> None:
-        """Save hand-entered vitals (MANUAL readings the alarms see, plus a VITAL observation)."""
-        at = self.occurred_at(minutes_ago)
+        """Save hand-entered vitals (MANUAL readings the alarms see, plus a VITAL observation).
+
+        ``occurred_at`` (default: ``minutes_ago`` before now) lets a retry keep the time of entry.
+        """
+        at = occurred_at if occurred_at is not None else self.occurred_at(minutes_ago)
         rec, author = self._recorder, self.author
         self._submit(
             lambda: rec.record_manual_vitals(

@@ -13,8 +13,15 @@ Keyboard design ("without looking"):
 
 Nothing is shown as saved before the commit is confirmed: the entry appears in
 the timeline as "saving…" at once and becomes an observation only when the DB
-worker reports the commit (see :mod:`ui.observation_timeline`). If saving
-fails, the entry says so and a note's text returns to the empty text line.
+worker reports the commit (see :mod:`ui.observation_timeline`).
+
+A note, tag or score is stamped when it is entered (its identity and time). If
+it could not be saved (``StoreError``: even the recording journal's disk is
+full; nothing was recorded) the entry stays on screen as "not saved — <reason>;
+retrying" and is sent again on the DB worker every :data:`RETRY_INTERVAL_MS`
+with the same identity and time until it is saved: never dropped. If it was
+refused for another reason (no session), the entry says so and a note's text
+returns to the empty text line.
 
 All committing calls go through :class:`ui.observation_commands.ObservationCommands`
 (the single DB worker). :class:`~ui.check_prompt.CheckPrompt` is re-exported here.
@@ -28,7 +35,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -43,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from kapmonitor.settings import ClinicSettings
-from kapmonitor.types import AlarmPriority, Observation, ObservationKind
+from kapmonitor.types import AlarmPriority, Observation, ObservationKind, new_observation_id
 from ui.check_prompt import CheckPrompt
 from ui.observation_commands import ObservationCommands
 from ui.observation_inputs import (
@@ -57,11 +64,15 @@ from ui.observation_inputs import (
 from ui.observation_timeline import EditObservationDialog, ObservationTimeline, ReasonDialog, describe
 from ui.theme import DARK, Theme
 
-__all__ = ["VITAL_RANGES", "CheckPrompt", "ObservationPanel", "VitalsError", "parse_vitals"]
+__all__ = ["RETRY_INTERVAL_MS", "VITAL_RANGES", "CheckPrompt", "ObservationPanel", "VitalsError",
+           "parse_vitals"]
 
 log = logging.getLogger(__name__)
 
 _DIGIT_KEYS = {getattr(Qt.Key, f"Key_{d}"): str(d) for d in range(1, 10)}
+
+RETRY_INTERVAL_MS = 2000
+"""How often an entry that could not be saved is sent again (real time)."""
 
 
 class ObservationPanel(QFrame):
@@ -90,6 +101,11 @@ class ObservationPanel(QFrame):
         self._commands = commands
         self._tokens = itertools.count(1)
         self._retry: dict[str, Callable[[], None]] = {}
+        self._in_flight: set[str] = set()
+        self._auto_retry: set[str] = set()
+        self.retry_timer = QTimer(self)
+        self.retry_timer.setInterval(RETRY_INTERVAL_MS)
+        self.retry_timer.timeout.connect(self._retry_unsaved)
         self._shortcuts: list[QShortcut] = []
 
         self.text_line = QLineEdit()
@@ -271,6 +287,7 @@ class ObservationPanel(QFrame):
         minutes = self._take_minutes()
         token = self._new_token(summary)
         commands = self._commands
+        at = commands.stamp(minutes)  # a retry keeps the time they were entered
 
         def submit() -> None:
             commands.vitals(
@@ -278,7 +295,7 @@ class ObservationPanel(QFrame):
                 diastolic=values["diastolic"],
                 spo2=values["spo2"],
                 heart_rate=values["heart_rate"],
-                minutes_ago=minutes,
+                occurred_at=at,
                 on_saved=partial(self._saved, token),
                 on_failed=partial(self._failed, token, ""),
             )
@@ -286,7 +303,7 @@ class ObservationPanel(QFrame):
         self._retry[token] = submit
         for edit in self.vital_fields.values():
             edit.clear()
-        submit()
+        self._send(token)
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -315,6 +332,8 @@ class ObservationPanel(QFrame):
             summary = f"{summary}  ({minutes} min ago)"
         token = self._new_token(summary)
         commands = self._commands
+        # Identity, time and session are fixed now: every retry sends the same observation.
+        at, observation_id, session_id = commands.stamp(minutes), new_observation_id(), commands.session_id
 
         def submit() -> None:
             commands.add(
@@ -322,15 +341,55 @@ class ObservationPanel(QFrame):
                 name,
                 value=value,
                 text=text,
-                minutes_ago=minutes,
+                occurred_at=at,
+                observation_id=observation_id,
+                session_id=session_id,
                 on_saved=partial(self._saved, token),
                 on_failed=partial(self._failed, token, restore_text),
+                on_not_saved=partial(self._not_saved, token),
             )
 
         self._retry[token] = submit
-        submit()
+        self._send(token)
+
+    def _send(self, token: str) -> None:
+        """Hand the entry's save to the DB worker, unless an attempt is already on its way."""
+        submit = self._retry.get(token)
+        if submit is None or token in self._in_flight:
+            return
+        self._in_flight.add(token)
+        try:
+            submit()
+        except BaseException:
+            self._in_flight.discard(token)
+            raise
+
+    def _retry_unsaved(self) -> None:
+        """Timer: send every entry that could not be saved again (same identity and time)."""
+        if not self._auto_retry:
+            self.retry_timer.stop()
+            return
+        for token in list(self._auto_retry):
+            try:
+                self._send(token)
+            except RuntimeError as exc:  # the DB worker is shut down (the app is closing)
+                log.error("cannot retry unsaved entries: %s", exc)
+                self.retry_timer.stop()
+                return
+
+    def unsaved_count(self) -> int:
+        """Entries on screen that could not be saved yet and are being retried."""
+        return len(self._auto_retry)
+
+    def _settled(self, token: str) -> None:
+        """The entry is saved or refused: no longer in flight, no longer retried."""
+        self._in_flight.discard(token)
+        self._auto_retry.discard(token)
+        if not self._auto_retry:
+            self.retry_timer.stop()
 
     def _saved(self, token: str, observation: Observation) -> None:
+        self._settled(token)
         self._retry.pop(token, None)
         self.timeline.resolve_pending(token, observation)
         self.status.setText(
@@ -338,7 +397,20 @@ class ObservationPanel(QFrame):
             f"{describe(observation, self._settings)}"
         )
 
+    def _not_saved(self, token: str, message: str) -> None:
+        """It could not be saved (nothing was recorded): keep it on screen and retry it."""
+        self._in_flight.discard(token)
+        if token not in self._retry:
+            return
+        self._auto_retry.add(token)
+        self.timeline.fail_pending(token, message, retrying=True)
+        self.status.setText(f"Not saved yet: {message}. It stays in the list and is retried "
+                            f"every {RETRY_INTERVAL_MS / 1000:g} s.")
+        if not self.retry_timer.isActive():
+            self.retry_timer.start()
+
     def _failed(self, token: str, restore_text: str, message: str) -> None:
+        self._settled(token)
         self.timeline.fail_pending(token, message)
         self.status.setText(f"Not saved: {message}")
         if restore_text and not self.text_line.text():
@@ -348,9 +420,8 @@ class ObservationPanel(QFrame):
             self.status.setText(f"Not saved: {message}. Your text is back in the line; press Enter to retry.")
 
     def _retry_token(self, token: str) -> None:
-        submit = self._retry.get(token)
-        if submit is not None and self._commands is not None:
-            submit()
+        if self._commands is not None:
+            self._send(token)
 
     def _edit(self, observation_id: str) -> None:
         obs = self.timeline.latest(observation_id)

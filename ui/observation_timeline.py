@@ -3,7 +3,8 @@
 An entry appears as *saved* only when its commit is confirmed (the
 ``on_saved`` callback or the bridge's ``observation_arrived``). Until then a
 pending entry shows "saving…" in a dimmed style; if saving fails it says
-"NOT SAVED" with the reason, and keeps the text so nothing the therapist typed
+"NOT SAVED" with the reason (or, while the panel retries it by itself, "not
+saved — <reason>; retrying"), and keeps the text so nothing the therapist typed
 is lost. Revisions are kept: the list shows the latest revision, "History…"
 shows every one. A deleted observation stays visible, struck through, with
 its reason.
@@ -77,6 +78,7 @@ class _Pending:
     token: str
     summary: str
     error: str = ""
+    retrying: bool = False
 
 
 class ObservationTimeline(QWidget):
@@ -149,10 +151,13 @@ class ObservationTimeline(QWidget):
         self._revisions.setdefault(observation.observation_id, {})[observation.revision] = observation
         self._rebuild()  # always: the bridge may have delivered this revision already
 
-    def fail_pending(self, token: str, message: str) -> None:
+    def fail_pending(self, token: str, message: str, *, retrying: bool = False) -> None:
+        """Saving failed: say why. ``retrying``: it is being retried by itself (no action needed)."""
         if token in self._pending:
-            self._pending[token].error = message
-            self._rebuild()
+            pending = self._pending[token]
+            if (pending.error, pending.retrying) != (message, retrying):
+                pending.error, pending.retrying = message, retrying
+                self._rebuild()
 
     def drop_pending(self, token: str) -> None:
         self._pending.pop(token, None)
@@ -212,7 +217,10 @@ class ObservationTimeline(QWidget):
         self.list.clear()
         t = self._theme
         for p in reversed(list(self._pending.values())):
-            if p.error:
+            if p.error and p.retrying:
+                text = f"not saved — {p.error}; retrying\n{p.summary}"
+                colour = t.alarm.get(AlarmPriority.MEDIUM, t.text_strong)
+            elif p.error:
                 text = f"NOT SAVED — {p.error}\n{p.summary}   (double-click to try again)"
                 colour = t.alarm.get(AlarmPriority.MEDIUM, t.text_strong)
             else:
@@ -258,8 +266,9 @@ class ObservationTimeline(QWidget):
             token = data.removeprefix("pending:")
             pending = self._pending.get(token)
             if pending is not None and pending.error:
-                pending.error = ""
-                self._rebuild()
+                if not pending.retrying:  # a retrying entry keeps saying so until it is saved
+                    pending.error = ""
+                    self._rebuild()
                 self.retry_requested.emit(token)
         elif isinstance(data, str) and data in self._revisions:
             self.edit_requested.emit(data)

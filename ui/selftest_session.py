@@ -2,9 +2,11 @@
 
 :class:`SessionRun` drives the real bedside window built by :func:`ui.app.build_app` --
 the recorder, its Qt bridge, the DB worker, the observation panel -- with the simulated
-sensor on a :class:`~kapmonitor.clock.ScaledClock`; each step is one self-test check and
-raises :class:`CheckFailed` with a plain reason when it does not work. The database and
-CSV checks then read back what the session stored, through a fresh connection.
+sensor on a :class:`~kapmonitor.clock.ScaledClock`, recording through a
+:class:`~db.journaled_store.JournaledStore` as the app does (its journal in the self-test's
+own folder); each step is one self-test check and raises :class:`CheckFailed` with a plain
+reason when it does not work. The database and CSV checks then read back what the session
+stored, through a fresh connection.
 """
 
 from __future__ import annotations
@@ -66,17 +68,20 @@ class SessionRun:
         self.observation_ids: list[str] = []
 
     def open_window(self) -> str:
+        from db.journaled_store import JournaledStore
         from db.migrate import current_revision, head_revision
-        from db.store import SqlStore
         from devices.simulated import SimulatedSensor
         from kapmonitor.clock import ScaledClock
         from kapmonitor.sensor import Sensor
         from ui.app import build_app
 
         clock = ScaledClock(SPEED)
-        store = SqlStore.open(str(self.db_path), clock=clock)
-        revision = current_revision(store.engine)
-        require(revision == head_revision(), f"schema is {revision}, expected {head_revision()}")
+        store = JournaledStore.open(str(self.db_path), clock=clock,
+                                    journal_dir=self.db_path.parent / "journal")
+        revision = current_revision(store.database.engine)
+        if revision != head_revision():
+            store.close()
+            raise CheckFailed(f"schema is {revision}, expected {head_revision()}")
 
         def sensors() -> list[Sensor]:
             return [SimulatedSensor(clock, seed=20260301)]
@@ -135,6 +140,7 @@ class SessionRun:
         return "note typed in the observation panel and saved"
 
     def end(self) -> str:
+        from kapmonitor.store import StoreError
         from kapmonitor.types import EventKind
 
         ended: list[object] = []
@@ -142,6 +148,10 @@ class SessionRun:
             lambda event: ended.append(event) if event.kind is EventKind.SESSION_ENDED else None)
         self.parts.window.end_session("self-test complete")
         wait_for(self.app, lambda: bool(ended), "the session to end")
+        try:
+            self.parts.store.wait_applied(WAIT_S)
+        except StoreError as exc:
+            raise CheckFailed(f"the journal did not reach the database: {exc}") from exc
         pixmap = self.parts.window.grab()
         require(not pixmap.isNull() and pixmap.width() > 0, "the window could not be drawn")
         return f"window drawn at {pixmap.width()}x{pixmap.height()}"
