@@ -16,7 +16,9 @@ script moves forward (a fast clock: two hours take a few seconds). It saves:
 * ``1-preparation.png``  -- baseline being recorded, pre-dose check due;
 * ``2-effect-alarm.png`` -- 40 min after the dose, a high blood pressure entered at
   the +40 min check raises a high-priority alarm;
-* ``3-integration.png``  -- 80 min after the dose, alarm handled, notes on the plot.
+* ``3-integration.png``  -- 80 min after the dose, alarm handled, notes on the plot;
+* ``4-database-waiting.png`` -- another program holds the database's write lock while a note is
+  typed: saved in the journal, and the window says it waits for the database.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,6 +145,23 @@ def _shoot(opts: argparse.Namespace) -> int:
         recorder.add_observation(ObservationKind.NOTE, "note", text="talking about the experience")
         run(5 * 60)
         shot("3-integration.png")
+
+        # Another program holds the database's write lock: the note is saved in the journal and the
+        # window says it waits for the database (the writer's first attempt ends after the 5 s busy
+        # timeout).
+        blocker = sqlite3.connect(Path(tmp) / "shots.db", timeout=0)
+        blocker.execute("BEGIN IMMEDIATE")
+        recorder.add_observation(ObservationKind.NOTE, "note", text="asks for a blanket")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not parts.store.journal_status().waiting:
+            app.processEvents()
+            time.sleep(0.05)
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.02)
+        shot("4-database-waiting.png")
+        blocker.rollback()
+        blocker.close()
 
         window.close_without_asking()
         parts.shutdown()
