@@ -57,6 +57,14 @@ def _wait_for_readings(run: Run) -> None:
         time.sleep(0.05)
 
 
+def _wait_acked(run: Run, count: int, timeout: float) -> None:
+    """Wait until ``count`` observations were acknowledged as saved on stdout."""
+    deadline = time.monotonic() + timeout
+    while len(run.acked_observations) < count:
+        assert time.monotonic() < deadline, run.stderr_text()[-3000:]
+        time.sleep(0.05)
+
+
 def _notes(db: Path) -> list[str]:
     with SqlStore.open(db) as store:
         (summary,) = store.sessions()
@@ -123,10 +131,7 @@ def test_notes_typed_while_the_disk_is_full_reach_the_database_once_space_return
         run.wait_for_stderr("the database has everything recorded so far", timeout=60)
         for n in range(8, 10):
             run.type_line(f"note {n} after space returned")
-        deadline = time.monotonic() + 60
-        while len(run.acked_observations) < 10:
-            assert time.monotonic() < deadline, run.stderr_text()[-3000:]
-            time.sleep(0.1)
+        _wait_acked(run, 10, timeout=60)
         run.proc.send_signal(signal.SIGINT)
         run.close(timeout=60)
         assert run.proc.returncode == 0, run.stderr_text()[-3000:]
@@ -146,10 +151,7 @@ def test_sigkill_while_the_database_is_stalled_then_restart_keeps_every_acknowle
     with _write_locked(db):
         for n in range(6):
             run.type_line(f"note {n} before the kill")
-        deadline = time.monotonic() + 10
-        while len(run.acked_observations) < 6:
-            assert time.monotonic() < deadline, run.stderr_text()[-3000:]
-            time.sleep(0.05)
+        _wait_acked(run, 6, timeout=10)
         run.proc.send_signal(signal.SIGKILL)
         run.close()
     assert len(_notes(db)) == 0  # nothing reached the database before the kill...

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from db.journal_writer import JournalStatus
 from db.journaled_store import JournaledStore
@@ -62,18 +62,32 @@ from ui.clinic_settings import load_clinic_settings
 log = logging.getLogger(__name__)
 
 
+_Opened = TypeVar("_Opened", SqlStore, JournaledStore)
+
+
 @contextmanager
-def open_store(args: argparse.Namespace, clock: Clock | None = None) -> Iterator[SqlStore]:
-    """Open the database named by ``--db`` / ``KAPMONITOR_DB`` / the default; UsageError on failure."""
+def _opened(kind: type[_Opened], args: argparse.Namespace, clock: Clock | None) -> Iterator[_Opened]:
     location = resolve_db_location(args.db)
     try:
-        store = SqlStore.open(location, clock=clock)
+        store = kind.open(location, clock=clock)
     except StoreError as exc:
         raise UsageError(str(exc)) from exc
     try:
         yield store
     finally:
         store.close()
+
+
+def open_store(args: argparse.Namespace,
+               clock: Clock | None = None) -> contextlib.AbstractContextManager[SqlStore]:
+    """Open the database named by ``--db`` / ``KAPMONITOR_DB`` / the default; UsageError on failure."""
+    return _opened(SqlStore, args, clock)
+
+
+def open_journaled_store(args: argparse.Namespace,
+                         clock: Clock | None = None) -> contextlib.AbstractContextManager[JournaledStore]:
+    """The database behind this workstation's recording journal; UsageError when it cannot be opened."""
+    return _opened(JournaledStore, args, clock)
 
 
 def resolve_session(store: SqlStore, ref: str) -> int:
@@ -304,20 +318,6 @@ def _wait_until(clock: Clock, target: datetime, stop: threading.Event) -> bool:
             return True
         stop.wait(min(0.5, max(0.005, clock.real_seconds(remaining))))
     return False
-
-
-@contextmanager
-def open_journaled_store(args: argparse.Namespace, clock: Clock | None = None) -> Iterator[JournaledStore]:
-    """The database behind this workstation's recording journal; UsageError when it cannot be opened."""
-    location = resolve_db_location(args.db)
-    try:
-        store = JournaledStore.open(location, clock=clock)
-    except StoreError as exc:
-        raise UsageError(str(exc)) from exc
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 class _JournalProgress:
