@@ -163,15 +163,20 @@ def _json_str(text: str) -> str:
     return found
 
 
+_STREAM_JSON: Final = {stream: json.dumps(stream.value) for stream in Stream}
+_ONE_US: Final = timedelta(microseconds=1)
+
+
 def _encode_readings(entry: Entry, batch: ReadingBatch) -> bytes:
     """The hot path (every sensor packet): the same JSON as :func:`json.dumps` would write, built
     directly (``repr`` of a finite float is valid JSON; strings go through ``json.dumps``, cached)."""
     parts = []
     for r in batch.readings:
         value = float(r.value)
-        if value != value or value in (float("inf"), float("-inf")):
+        if value - value != 0.0:  # NaN or an infinity
             raise ValueError(f"reading {r.stream} value {value!r} is not finite")
-        parts.append(f'["{r.stream.value}",{_us(r.at)},{value!r},{_json_str(r.sensor_id)},{int(r.flags)}]')
+        parts.append(f"[{_STREAM_JSON[r.stream]},{(r.at - _EPOCH) // _ONE_US},{value!r},"
+                     f"{_json_str(r.sensor_id)},{int(r.flags)}]")
     return f'[{entry.seq},{entry.session_id},"r",[{",".join(parts)}]]\n'.encode()
 
 
