@@ -45,8 +45,17 @@ class Run:
             time.sleep(0.05)
 
     def close(self, timeout: float = 60.0) -> None:
-        """Wait for the process and its pipe readers, then close the pipes."""
-        self.proc.wait(timeout=timeout)
+        """Wait for the process and its pipe readers, then close the pipes (killed after ``timeout``)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise
+        finally:
+            self._close_pipes()
+
+    def _close_pipes(self) -> None:
         for reader in self.readers:
             reader.join(timeout=10)
         for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):

@@ -201,13 +201,14 @@ def test_twelve_hours_at_600x_record_to_the_end_from_three_start_offsets(tmp_pat
     for _, run in runs:
         assert run.proc.stdin is not None
         run.proc.stdin.close()
-    for db, run in runs:
+    for _, run in runs:  # every process ends (and its pipes close) before anything is judged
         run.close(timeout=240)
+    for db, run in runs:
         assert run.proc.returncode == 0, run.stderr_text()[-3000:]
         with SqlStore.open(db) as store:
             (summary,) = store.sessions()
             assert summary.ended_at is not None and summary.dose_at is not None
             hr = store.load_stream(summary.session_id, Stream.HEART_RATE)
-            assert hr.t[-1] - summary.dose_at.timestamp() >= 720 * 60 - 5
+            # readings all the way: the last within a minute of session time (0.1 s real) of the end
+            assert hr.t[-1] - summary.dose_at.timestamp() >= 720 * 60 - 60
             assert np.diff(hr.t).max() <= 5.0, f"a gap of {np.diff(hr.t).max():.1f} s of session time"
-
