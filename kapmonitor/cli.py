@@ -24,6 +24,7 @@ from kapmonitor import __version__
 from kapmonitor.clients import is_valid_client_code
 from kapmonitor.logs import LOG_LEVELS, setup_logging
 from kapmonitor.protocols import PRESETS, CheckTiming, TreatmentProtocol
+from kapmonitor.sensor import SensorSpec
 
 __all__ = [
     "EXIT_FAILURE",
@@ -92,13 +93,11 @@ def _client_code(text: str) -> str:
 
 
 def _sensor_spec(text: str) -> str:
-    if text == "simulated":
-        return text
-    if text.startswith("ble:") and len(text) > 4:
-        return text
-    raise argparse.ArgumentTypeError(
-        f"sensor must be 'simulated' or 'ble:ADDRESS' (e.g. ble:A0:9E:1A:12:34:56), got {text!r}"
-    )
+    try:
+        SensorSpec.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _session_ref(text: str) -> str:
@@ -149,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("record", help="record a session without the window")
-    p.add_argument("--sensor", type=_sensor_spec, default="simulated", help="simulated or ble:ADDRESS")
+    p.add_argument("--sensor", type=_sensor_spec, default="simulated",
+                   help="simulated, simulated:SEED or ble:ADDRESS")
     p.add_argument("--client", type=_client_code, default="DEMO", help="pseudonymous client code")
     p.add_argument("--protocol", default="sublingual", help="protocol name (see 'kapmonitor protocols')")
     p.add_argument("--dose-mg", type=_positive_float("--dose-mg"), default=None, help="dose in mg")
@@ -198,7 +198,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--demo and --self-test open the window; they cannot be combined with a command")
     if args.speed is not None and not args.demo and args.command is None:
         parser.error("--speed before a command applies only with --demo")
-    if args.command == "record" and args.speed != 1.0 and args.sensor != "simulated":
+    if args.command == "record" and args.speed != 1.0 and SensorSpec.parse(args.sensor).kind != "simulated":
         parser.error("--speed works only with the simulated sensor; a real sensor runs in real time")
     if args.command == "export" and args.output is not None and not args.output.strip():
         parser.error("-o needs a file name")

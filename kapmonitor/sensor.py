@@ -10,11 +10,12 @@ and must not block.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 from kapmonitor.types import Reading, SensorInfo, SensorStatus
 
-__all__ = ["Sensor", "SensorSink"]
+__all__ = ["Sensor", "SensorSink", "SensorSpec"]
 
 
 @runtime_checkable
@@ -56,3 +57,27 @@ class Sensor(Protocol):
     def request_blood_pressure(self) -> bool:
         """Ask for a blood-pressure measurement; False if this sensor cannot take one."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpec:
+    """Which sensor to use, as named on the command line and in the app: ``simulated``,
+    ``simulated:SEED`` or ``ble:ADDRESS``."""
+
+    kind: Literal["simulated", "ble"]
+    seed: int | None = None
+    address: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> SensorSpec:
+        """Raises ``ValueError`` saying what is accepted."""
+        kind, sep, rest = text.strip().partition(":")
+        if kind == "simulated":
+            if not sep:
+                return cls("simulated")
+            if rest.isdigit() and int(rest) > 0:
+                return cls("simulated", seed=int(rest))
+        elif kind == "ble" and rest.strip():
+            return cls("ble", address=rest.strip())
+        raise ValueError(f"sensor must be 'simulated', 'simulated:SEED' (a whole number above 0) or "
+                         f"'ble:ADDRESS' (e.g. ble:A0:9E:1A:12:34:56), got {text!r}")

@@ -60,7 +60,7 @@ def test_protocols_json_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
         (["record", "--speed", "0"], "--speed must be a positive number"),
         (["record", "--speed", "fast"], "--speed must be a number"),
         (["record", "--minutes", "-3"], "--minutes must be zero or more"),
-        (["record", "--sensor", "polar"], "sensor must be 'simulated' or 'ble:ADDRESS'"),
+        (["record", "--sensor", "polar"], "sensor must be 'simulated', 'simulated:SEED'"),
         (["record", "--client", "Jane Doe"], "client code must be 2-32 letters"),
         (["record", "--sensor", "ble:AA:BB", "--speed", "10"], "--speed works only with the simulated"),
         (["export", "zero"], "session must be a session id"),

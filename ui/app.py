@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -40,9 +39,9 @@ from db.journal_writer import JournalWriter
 from db.journaled_store import JournaledStore
 from db.paths import journal_folder, resolve_db_location
 from db.store import SqlStore
+from devices.factory import make_sensor
 from devices.runtime import BleRuntime
 from devices.scanner import LiveScanner
-from devices.simulated import SimulatedSensor
 from kapmonitor import __version__
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
 from kapmonitor.journal import Journal
@@ -147,7 +146,7 @@ def make_clock(args: argparse.Namespace) -> Clock:
 
 def _demo_sensors(clock: Clock) -> Callable[[], list[Sensor]]:
     def make() -> list[Sensor]:
-        return [SimulatedSensor(clock, seed=random.randrange(1, 1_000_000))]
+        return [make_sensor("simulated", clock)]
 
     return make
 

@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import os
-import random
 import signal
 import sys
 import threading
@@ -43,6 +42,7 @@ from kapmonitor.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
 from kapmonitor.protocols import ProtocolError, find_protocol
 from kapmonitor.recorder import Recorder
+from kapmonitor.sensor import SensorSpec
 from kapmonitor.session import SessionSnapshot
 from kapmonitor.store import SessionSpec, StoreError
 from kapmonitor.types import (
@@ -251,17 +251,18 @@ def _hms(seconds: float) -> str:
 
 def _make_sensor(args: argparse.Namespace, clock: Clock) -> tuple[Any, Any]:
     """Return (sensor, runtime-or-None)."""
-    if args.sensor == "simulated":
-        from devices.simulated import SimulatedSensor
+    from devices.factory import make_sensor
 
-        seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
-        return SimulatedSensor(clock, seed=seed), None
-    from devices.ble_sensor import BleSensor
+    spec = SensorSpec.parse(args.sensor)
+    if spec.kind == "simulated":
+        if spec.seed is None and args.seed is not None:
+            spec = SensorSpec("simulated", seed=args.seed)
+        return make_sensor(spec, clock), None
     from devices.runtime import BleRuntime
 
     runtime = BleRuntime()
     runtime.start()
-    return BleSensor(runtime, args.sensor[4:], clock), runtime
+    return make_sensor(spec, clock, runtime=runtime), runtime
 
 
 RETRY_S = 1.0

@@ -70,7 +70,7 @@ class SessionRun:
     def open_window(self) -> str:
         from db.journaled_store import JournaledStore
         from db.migrate import current_revision, head_revision
-        from devices.simulated import SimulatedSensor
+        from devices.factory import make_sensor
         from kapmonitor.clock import ScaledClock
         from kapmonitor.sensor import Sensor
         from ui.app import build_app
@@ -84,7 +84,7 @@ class SessionRun:
             raise CheckFailed(f"schema is {revision}, expected {head_revision()}")
 
         def sensors() -> list[Sensor]:
-            return [SimulatedSensor(clock, seed=20260301)]
+            return [make_sensor("simulated:20260301", clock)]
 
         args = argparse.Namespace(db=str(self.db_path), demo=True, speed=SPEED)
         self.parts = build_app(args, self.app, clock=clock, store=store, sensors_for_session=sensors)

@@ -11,16 +11,14 @@ it never blocks the GUI thread). Its status then arrives through the bridge.
 from __future__ import annotations
 
 import logging
-import random
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 
-from devices.ble_sensor import BleSensor
+from devices.factory import make_sensor
 from devices.runtime import BleRuntime
-from devices.simulated import SimulatedSensor
 from kapmonitor.clock import Clock
 from kapmonitor.recorder import Recorder
-from kapmonitor.sensor import Sensor
+from kapmonitor.sensor import Sensor, SensorSpec
 from kapmonitor.types import SensorStatus
 from ui.device_panel import SIMULATED_ADDRESS, DevicePanel
 from ui.observation_commands import RunInWorker
@@ -63,12 +61,10 @@ class SensorDialog(QDialog):
     def make_sensor(self, address: str, name: str) -> Sensor:
         """Build the sensor for a ticked row (``ValueError`` if Bluetooth is unavailable)."""
         if address == SIMULATED_ADDRESS:
-            return SimulatedSensor(self._clock, seed=random.randrange(1, 1_000_000))
-        if self._runtime is None:
-            raise ValueError("Bluetooth is not available on this computer; only the simulated sensor works")
+            return make_sensor("simulated", self._clock)
         found = self.panel.discovered(address)
-        return BleSensor(self._runtime, address, self._clock, name=name,
-                         device=found.device if found is not None else None)
+        return make_sensor(SensorSpec("ble", address=address), self._clock, runtime=self._runtime, name=name,
+                           device=found.device if found is not None else None)
 
     def connect_sensor(self, address: str, name: str) -> None:
         """Attach the sensor for ``address`` on the worker; errors are shown in the panel."""
