@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_, update
@@ -27,7 +26,7 @@ from db.models import (
     SessionEventRow,
     SessionRow,
 )
-from db.sqltypes import EPOCH
+from db.sqltypes import to_epoch_ms
 from db.writer import COUNTER_SQL, INSERT_COLUMNS, ReadingRowTuple, session_totals
 from kapmonitor.journal import Entry, ReadingBatch
 from kapmonitor.types import AlarmTransition, EventKind, Observation, SensorInfo, SessionEvent
@@ -36,18 +35,10 @@ __all__ = ["applied_seq", "apply_batch"]
 
 log = logging.getLogger(__name__)
 
-_HALF_MS_US = 500
-
-
 def applied_seq(conn: Connection, journal_id: str) -> int:
     """The highest sequence number of ``journal_id`` already in the database (0: none)."""
     found = conn.scalar(select(JournalMarkRow.applied_seq).where(JournalMarkRow.journal_id == journal_id))
     return int(found) if found is not None else 0
-
-
-def _t_ms(reading_at: datetime) -> int:
-    delta = reading_at - EPOCH
-    return delta.days * 86_400_000 + delta.seconds * 1000 + (delta.microseconds + _HALF_MS_US) // 1000
 
 
 def apply_batch(conn: Connection, journal_id: str, entries: Sequence[Entry]) -> int:
@@ -75,8 +66,8 @@ def apply_batch(conn: Connection, journal_id: str, entries: Sequence[Entry]) -> 
                       "it is kept in the journal file only", entry.seq, entry.kind, sid)
             continue
         if isinstance(item, ReadingBatch):
-            readings.extend((sid, r.stream.value, _t_ms(r.at), float(r.value), r.sensor_id, int(r.flags))
-                            for r in item.readings)
+            readings.extend((sid, r.stream.value, to_epoch_ms(r.at), float(r.value), r.sensor_id,
+                             int(r.flags)) for r in item.readings)
         elif isinstance(item, SessionEvent):
             events.append({"session_id": sid, "kind": item.kind.value, "at": item.at,
                            "data": dict(item.data)})

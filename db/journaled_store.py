@@ -15,7 +15,6 @@ must see the whole record (resuming a session).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from typing import Any, Final
 
 from db.journal_writer import JournalStatus, JournalWriter
 from db.paths import journal_folder
-from db.store import SqlStore
+from db.store import SqlStore, json_checked
 from kapmonitor.clock import Clock, ensure_utc
 from kapmonitor.journal import Journal, ReadingBatch
 from kapmonitor.store import SessionRecord, SessionSpec, SessionSummary, StoreError, StreamData
@@ -111,7 +110,7 @@ class JournaledStore:
         return self._writer.run(lambda s: s.create_session(spec, started_at))
 
     def append_event(self, session_id: int, event: SessionEvent) -> None:
-        _check_json(dict(event.data), f"{event.kind.value} event data")
+        json_checked(dict(event.data), f"{event.kind.value} event data")
         ensure_utc(event.at)
         self._journal.append(session_id, [event], durable=True)
 
@@ -223,9 +222,3 @@ class JournaledStore:
     def put_setting(self, key: str, value: Any) -> None:
         self._writer.run(lambda s: s.put_setting(key, value))
 
-
-def _check_json(value: Any, what: str) -> None:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} must be JSON-serialisable (no NaN/inf): {exc}") from exc

@@ -64,7 +64,7 @@ from kapmonitor.types import (
     Stream,
 )
 
-__all__ = ["SqlStore"]
+__all__ = ["SqlStore", "json_checked"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ _STREAM_NAMES = {s: s.value for s in Stream}
 _HALF_MS_US = 500
 
 
-def _json_checked(value: Any, what: str) -> Any:
+def json_checked(value: Any, what: str) -> Any:
+    """``value``, or ``ValueError`` naming ``what`` when it is not plain JSON (no NaN/inf)."""
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -199,7 +200,7 @@ class SqlStore:
         if not code:
             raise ValueError("a session needs a client code (a pseudonym such as 'K-0042')")
         started = ensure_utc(started_at)
-        settings = _json_checked(dict(spec.settings), "session settings")
+        settings = json_checked(dict(spec.settings), "session settings")
         for attempt in range(2):
             try:
                 return self._insert_session(spec, code, started, settings)
@@ -232,7 +233,7 @@ class SqlStore:
         """Commit an event; ``dose_given`` also sets the session's first dose time and
         ``session_ended`` its end time and reason (``data["reason"]``), in the same transaction."""
         at = ensure_utc(event.at)
-        data = _json_checked(dict(event.data), f"{event.kind.value} event data")
+        data = json_checked(dict(event.data), f"{event.kind.value} event data")
         self._require_session(session_id)
         with self._writing() as s:
             s.add(SessionEventRow(session_id=session_id, kind=event.kind.value, at=at, data=data))
@@ -308,7 +309,7 @@ class SqlStore:
         """Store a clinic setting (any JSON value) shared by every room using this database."""
         if not key.strip():
             raise ValueError("a setting needs a non-empty key")
-        _json_checked(value, f"setting {key!r}")
+        json_checked(value, f"setting {key!r}")
         with self._writing() as s:
             row = s.get(SettingRow, key)
             if row is None:

@@ -39,7 +39,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -571,6 +571,3 @@ class Journal:
                 self._fd = None
             self._closed = True
             self._lock_handle.close()
-
-    def __iter__(self) -> Iterator[Entry]:  # pragma: no cover - debugging aid
-        return iter(self._recovered)
