@@ -19,8 +19,8 @@ from db.migrate import head_revision, upgrade_to_head
 from db.models import Base
 from db.store import SqlStore
 from db.writer import COUNTER_SQL, session_totals
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,

@@ -34,8 +34,8 @@ from _dbbench import T0, ApplyTimes, quick, write_locked
 from db.journaled_store import JournaledStore
 from db.sqltypes import to_epoch_ms
 from db.store import SqlStore
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import Reading, ReadingFlag, Stream
 
 CHUNK = 500

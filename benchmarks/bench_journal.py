@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/bench_journal.py [--quick]``.
 
-A real :class:`~kapmonitor.recorder.Recorder` (SystemClock, ``AlarmSettings.defaults()``,
+A real :class:`~kapmonitor.recording.Recorder` (SystemClock, ``AlarmSettings.defaults()``,
 ``autotick=False``) records into a real :class:`~db.journaled_store.JournaledStore` (temporary
 database and journal folder). Packets are what a heart-rate strap sends: a heart rate plus one or
 two RR intervals, fed back to back with a 2 ms sleep between them so the writer thread runs
@@ -39,10 +39,10 @@ from _dbbench import ApplyTimes, percentile, quick, write_locked
 from db.journaled_store import JournaledStore
 from kapmonitor.alarms import AlarmSettings
 from kapmonitor.clock import SystemClock
-from kapmonitor.journal import Entry, ReadingBatch, encode_entry
+from kapmonitor.journal import Entry, encode_entry, reading_rows
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import Recorder
-from kapmonitor.store import SessionSpec
+from kapmonitor.recording import Recorder
 from kapmonitor.types import Reading, ReadingFlag, SessionEvent, Stream
 
 SENSOR = "F0:13:C3:5A:22:9B"
@@ -158,7 +158,7 @@ def main() -> None:
     clock = SystemClock()
 
     # Reference 1: bare os.write of the same encoded lines (O_APPEND file, same pacing).
-    lines = [encode_entry(Entry(i + 1, 1, ReadingBatch(tuple(packet(i, clock.now()))))) for i in range(n)]
+    lines = [encode_entry(Entry(i + 1, 1, reading_rows(1, packet(i, clock.now())))) for i in range(n)]
     fd = os.open(work / "bare.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     bare_ms = []
     for line in lines:

@@ -2,9 +2,12 @@
 
 Entries reach this thread as soon as the journal has written them (its
 subscriber callback only queues). Every cycle (``interval_s``, 0.25 s) the
-thread fsyncs the journal (so readings reach the disk within a second even
-while the database is away) and applies what is queued in one transaction
-(:func:`db.journal_apply.apply_batch`). When the database refuses (locked by
+thread writes and fsyncs the journal and applies what is queued in one
+transaction (:func:`db.journal_apply.apply_batch`). A second, small thread
+writes and fsyncs the journal every ``interval_s`` too, whatever the first is
+doing: that one may wait for seconds in SQLite's busy handler (another program
+holds the database's write lock) or in its back-off, and readings must reach
+the disk within a second meanwhile. When the database refuses (locked by
 another program, disk full, server unreachable) the batch stays queued and is
 retried with back-off (0.25 s doubling to ``max_backoff_s``) without end; the
 therapist's notes are safe in the journal meanwhile, and :class:`JournalStatus`
@@ -19,18 +22,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from itertools import islice
+from operator import itemgetter
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from kapmonitor.journal import Entry, Journal
-from kapmonitor.store import StoreError
+from kapmonitor.journal import AnyEntry, Journal
+from kapmonitor.ports import JournalStatus, StoreError
+from kapmonitor.types import Observation, SessionEvent
 
 if TYPE_CHECKING:
     from db.store import SqlStore
 
-__all__ = ["JournalStatus", "JournalWriter"]
+__all__ = ["JournalWriter"]
 
 log = logging.getLogger(__name__)
 
@@ -39,60 +44,14 @@ T = TypeVar("T")
 BATCH_MAX: Final = 5000
 """Entries applied per transaction at most (a backlog after an outage goes in several)."""
 
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+_ITEM = itemgetter(2)
 
 
-@dataclass(frozen=True, slots=True)
-class JournalStatus:
-    """What is kept in the journal but not yet in the database.
-
-    Attributes:
-        observations: observation revisions waiting.
-        events: session events waiting.
-        other: readings packets, alarm transitions and sensor details waiting.
-        unwritten: entries not even in the journal file yet (its disk is full), kept in memory.
-        error: why the database is not taking them, while it is not.
-        waiting_since: monotonic time the oldest waiting entry was queued (None: nothing waits).
-    """
-
-    observations: int = 0
-    events: int = 0
-    other: int = 0
-    unwritten: int = 0
-    error: str | None = None
-    waiting_since: float | None = None
-
-    @property
-    def waiting(self) -> bool:
-        """Something is held back: the database refused it, or the journal's own disk is full.
-
-        Entries on their normal way (applied within a cycle) do not count: a person is told only
-        when the database is actually not taking the record.
-        """
-        return bool(self.unwritten or (self.error and (self.observations or self.events or self.other)))
-
-    def describe(self) -> str:
-        """One line for a person: empty when the database has everything."""
-        if not self.waiting:
-            return ""
-        parts = []
-        if self.observations:
-            parts.append(_plural(self.observations, "note", "notes"))
-        if self.events:
-            parts.append(_plural(self.events, "session event", "session events"))
-        if not parts:
-            parts.append("readings")
-        text = " and ".join(parts)
-        verb = "is" if text.startswith("1 ") and " and " not in text else "are"
-        line = f"{text} {verb} waiting for the database — kept safely on this computer"
-        if self.unwritten:
-            line = (f"{_plural(self.unwritten, 'entry', 'entries')} cannot be written even on this "
-                    "computer (its disk is full) — kept in memory and retried; " + line)
-        if self.error:
-            line += f" ({self.error})"
-        return line
+def _tally(entries: Sequence[AnyEntry]) -> tuple[int, int]:
+    """``(observations, events)`` among ``entries`` (one C-level count, not a Python loop: a cycle
+    hands over thousands of sensor packets)."""
+    kinds = Counter(map(type, map(_ITEM, entries)))
+    return kinds[Observation], kinds[SessionEvent]
 
 
 class JournalWriter:
@@ -114,8 +73,9 @@ class JournalWriter:
         self._interval = interval_s
         self._max_backoff = max_backoff_s
         self._cond = threading.Condition()
-        self._pending: deque[Entry] = deque()
-        self._pending_since: deque[float] = deque()
+        self._pending: deque[AnyEntry] = deque()
+        self._pending_since: deque[tuple[int, float]] = deque()
+        """``(last seq, monotonic time)`` of each group of entries handed over, oldest first."""
         self._counts = {"o": 0, "e": 0}
         self._other = 0
         self._written_seq = 0
@@ -129,24 +89,23 @@ class JournalWriter:
         journal.subscribe(self._written)
         self._thread = threading.Thread(target=self._run, name="kapmonitor-journal-writer", daemon=True)
         self._thread.start()
+        self._stop_syncing = threading.Event()
+        self._syncer = threading.Thread(target=self._sync_loop, name="kapmonitor-journal-sync", daemon=True)
+        self._syncer.start()
 
     # -- what the journal hands over ------------------------------------------------------------
 
-    def _written(self, entries: Sequence[Entry]) -> None:
+    def _written(self, entries: Sequence[AnyEntry]) -> None:
+        if not entries:
+            return
         now = time.monotonic()
-        counted = False
+        observations, events = _tally(entries)
+        counted = bool(observations or events)
         with self._cond:
-            for entry in entries:
-                self._pending.append(entry)
-                self._pending_since.append(now)
-                kind = entry.kind
-                if kind in self._counts:
-                    self._counts[kind] += 1
-                    counted = True
-                else:
-                    self._other += 1
-            if entries:
-                self._written_seq = entries[-1].seq
+            self._pending.extend(entries)
+            self._pending_since.append((entries[-1][0], now))
+            self._count(entries, +1, observations, events)
+            self._written_seq = entries[-1][0]
             if counted:
                 # A person's entry is applied at once; readings wait for the next cycle (they are
                 # on disk in the journal already), so the database gets batches, not one per packet.
@@ -154,12 +113,12 @@ class JournalWriter:
         if counted:
             self._publish()
 
-    def _count(self, entry: Entry, delta: int) -> None:
-        kind = entry.kind
-        if kind in self._counts:
-            self._counts[kind] += delta
-        else:
-            self._other += delta
+    def _count(self, entries: Sequence[AnyEntry], sign: int, observations: int, events: int) -> None:
+        """Add (``sign`` +1) or remove (-1) ``entries``, of which ``observations`` and ``events``
+        (:func:`_tally`), from the counts of what waits."""
+        self._counts["o"] += sign * observations
+        self._counts["e"] += sign * events
+        self._other += sign * (len(entries) - observations - events)
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -175,7 +134,7 @@ class JournalWriter:
         return JournalStatus(
             observations=self._counts["o"], events=self._counts["e"], other=self._other,
             unwritten=self._journal.unwritten, error=self._error if self._pending else None,
-            waiting_since=self._pending_since[0] if self._pending_since else None)
+            waiting_since=self._pending_since[0][1] if self._pending_since else None)
 
     def _publish(self) -> None:
         status = self.status()
@@ -209,7 +168,7 @@ class JournalWriter:
         with self._cond:
             target = self._written_seq
             self._cond.notify_all()
-            while self._pending and self._pending[0].seq <= target:
+            while self._pending and self._pending[0][0] <= target:
                 if not self._thread.is_alive():
                     raise StoreError("The database writer has stopped; the record is kept in the journal "
                                      "and will be applied when kapmonitor starts again.")
@@ -252,6 +211,8 @@ class JournalWriter:
             self._stopping = True
             self._cond.notify_all()
         self._thread.join(timeout)
+        self._stop_syncing.set()
+        self._syncer.join(timeout)
         with self._cond:
             left = len(self._pending)
         if left:
@@ -259,7 +220,16 @@ class JournalWriter:
                         "and will be applied when kapmonitor opens this database again", left)
         return left == 0 and not self._thread.is_alive()
 
-    # -- the thread -----------------------------------------------------------------------------
+    # -- the threads ----------------------------------------------------------------------------
+
+    def _sync_loop(self) -> None:
+        """Write and fsync what the recording threads queued, every ``interval_s``, independently
+        of the database (the journal's lock orders it with appends and the other thread's syncs)."""
+        while not self._stop_syncing.wait(self._interval):
+            try:
+                self._journal.sync()
+            except Exception:  # never expected (sync logs its I/O errors itself); keep syncing
+                log.exception("the journal could not be synced")
 
     def _run(self) -> None:
         backoff = self._interval
@@ -316,12 +286,13 @@ class JournalWriter:
             self._journal.forget_recovered()
             self._journal.advance_to(mark + 1)
             now = time.monotonic()
+            tally = _tally(recovered)
             with self._cond:
                 self._applied_seq = mark
-                self._pending.extendleft(reversed(recovered))
-                self._pending_since.extendleft([now] * len(recovered))
-                for entry in recovered:
-                    self._count(entry, +1)
+                if recovered:
+                    self._pending.extendleft(reversed(recovered))
+                    self._pending_since.appendleft((recovered[-1][0], now))
+                    self._count(recovered, +1, *tally)
                 self._mark_known = True
             if recovered:
                 log.info("replaying %d journal entries the database did not have yet", len(recovered))
@@ -329,14 +300,18 @@ class JournalWriter:
             if not self._pending:
                 self._error = None
                 return False
-            batch = [self._pending[i] for i in range(min(BATCH_MAX, len(self._pending)))]
+            batch = list(islice(self._pending, BATCH_MAX))
         mark = self._store.apply_journal(self._journal.journal_id, batch)
         self._journal.applied(mark)
+        tally = _tally(batch)
         with self._cond:
-            for _ in batch:
-                entry = self._pending.popleft()
-                self._pending_since.popleft()
-                self._count(entry, -1)
+            pop = self._pending.popleft
+            for _ in range(len(batch)):
+                pop()
+            since = self._pending_since
+            while since and since[0][0] <= mark:
+                since.popleft()
+            self._count(batch, -1, *tally)
             self._applied_seq = mark
             self._error = None
             self._cond.notify_all()

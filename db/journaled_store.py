@@ -22,12 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from db.journal_writer import JournalStatus, JournalWriter
+from db.journal_writer import JournalWriter
 from db.paths import journal_folder
 from db.store import SqlStore, json_checked
 from kapmonitor.clock import Clock, ensure_utc
-from kapmonitor.journal import Journal, ReadingBatch
-from kapmonitor.store import SessionRecord, SessionSpec, SessionSummary, StoreError, StreamData
+from kapmonitor.journal import Journal
+from kapmonitor.ports import JournalStatus, SessionRecord, SessionSpec, SessionSummary, StoreError, StreamData
 from kapmonitor.types import (
     AlarmTransition,
     Observation,
@@ -46,7 +46,7 @@ SETTLE_S: Final = 2.0
 
 
 class JournaledStore:
-    """The :class:`~kapmonitor.store.SessionStore` the recorder uses; make one with :meth:`open`."""
+    """The :class:`~kapmonitor.ports.SessionStore` the recorder uses; make one with :meth:`open`."""
 
     def __init__(self, store: SqlStore, journal: Journal, writer: JournalWriter) -> None:
         self._store = store
@@ -136,17 +136,14 @@ class JournaledStore:
     def add_readings(self, session_id: int, readings: Sequence[Reading]) -> None:
         """Journal one packet's readings as one entry (never waits on the database).
 
+        The readings become database rows here, once (:func:`kapmonitor.journal.reading_rows`):
+        the journal line and the writer's insert both use those rows as they are.
+
         Raises:
             ValueError: a reading has a naive time or a non-finite value (nothing is journaled).
         """
-        if not readings:
-            return
-        for r in readings:
-            if r.at.tzinfo is None or not math.isfinite(float(r.value)):
-                raise ValueError(
-                    f"reading {r.stream} at {r.at.isoformat()} refused: times must be aware UTC "
-                    f"and values finite (got {r.value!r})")
-        self._journal.append(session_id, [ReadingBatch(tuple(readings))], durable=False)
+        if readings:
+            self._journal.append_readings(session_id, readings)
 
     def flush(self) -> None:
         """Make everything recorded so far durable on this computer (the journal's fsync)."""

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from db.errors import store_error
-from kapmonitor.store import StoreError
+from kapmonitor.ports import StoreError
 
 __all__ = ["COUNTER_SQL", "ReadingRowTuple", "ReadingWriter", "session_totals"]
 

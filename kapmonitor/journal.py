@@ -13,10 +13,12 @@ Durability:
   after the lines are written *and* fsync'd: a therapist's note is acknowledged
   as saved once it is here, whatever the database does.
 * ``append(..., durable=False)`` (readings, alarm transitions, sensor details)
-  only numbers and queues the entries (a sensor's thread spends microseconds);
-  the writer thread encodes, writes and fsyncs them with :meth:`Journal.sync`
-  every cycle, and any durable append writes them first. A crash or a power cut
-  loses at most the last cycle (0.25 s), well within a second.
+  only numbers and queues the entries (a sensor's thread spends microseconds;
+  readings are converted to database rows once, there: :func:`reading_rows`);
+  the writer encodes, writes and fsyncs them with :meth:`Journal.sync` every
+  cycle (from a thread of its own, so a database that makes it wait does not
+  delay this), and any durable append writes them first. A crash or a power
+  cut loses at most the last cycle (0.25 s), well within a second.
 * Where the journal itself cannot be written (the disk is full), a durable
   append raises :class:`JournalError` and leaves the file as it was (the caller
   keeps the note and retries); non-durable lines are kept in memory, in order,
@@ -25,17 +27,34 @@ Durability:
 Layout: a folder per workstation and database, holding a ``journal-id`` file
 (the identity under which the store remembers how far it has applied this
 journal), a ``lock`` file (one recording process per journal) and segment
-files ``<first seq>.jsonl`` of one JSON object per line. Entries carry a
+files ``<first seq>.jsonl`` of one JSON array per line. Entries carry a
 strictly increasing sequence number; the store applies them in order and
 records the highest applied number in the same transaction, so replaying a
 journal after a crash applies each entry exactly once. Segments wholly applied
 are deleted.
+
+Lines (see :func:`encode_entries`, :func:`decode_entries`):
+
+* ``[seq, session_id, kind, payload]``: one entry (an event, an observation, an
+  alarm transition, sensor details; ``"r"``: a :class:`ReadingBatch`, the
+  format readings had before ``"R"``, still read).
+* ``[first_seq, "R", [packet, packet, ...]]``: consecutive sensor packets
+  (:data:`ReadingRows`), the k-th numbered ``first_seq + k``; a packet is its
+  readings' database rows ``session_id, stream, t_ms, value, sensor_id,
+  flags`` one after the other in one flat list (6 values per reading). The
+  writer encodes a cycle's packets this way, up to :data:`PACKETS_PER_LINE`
+  per line, with one call of the C JSON encoder.
+
+A line is whole (it ends in a newline) or the torn tail of a write a crash
+interrupted, which was never acknowledged (a durable append fsyncs first) and
+is cut off on opening.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import uuid
@@ -43,9 +62,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NamedTuple
 
-from kapmonitor.store import StoreError
+from kapmonitor.ports import StoreError
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,
@@ -64,20 +83,32 @@ from kapmonitor.types import (
 
 __all__ = [
     "DURABLE_KINDS",
+    "PACKETS_PER_LINE",
+    "ROW_FIELDS",
+    "AnyEntry",
     "Entry",
     "Item",
     "Journal",
     "JournalError",
     "ReadingBatch",
+    "ReadingRow",
+    "ReadingRows",
+    "decode_entries",
     "decode_line",
+    "encode_entries",
     "encode_entry",
     "kind_of",
+    "reading_rows",
+    "rows_of",
 ]
 
 log = logging.getLogger(__name__)
 
 SEGMENT_BYTES: Final = 4 * 1024 * 1024
 """A segment is closed and a new one begun past this size, so applied history can be deleted."""
+
+PACKETS_PER_LINE: Final = 256
+"""Consecutive sensor packets encoded into one ``"R"`` line at most (a damaged line loses no more)."""
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -88,15 +119,50 @@ class JournalError(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class ReadingBatch:
-    """The readings of one sensor packet (a heart rate with its RR intervals; one BP measurement)."""
+    """The readings of one sensor packet as :class:`Reading` objects (lines of kind ``"r"``, written
+    by earlier versions and still read; the recorder's packets are :data:`ReadingRows`)."""
 
     readings: tuple[Reading, ...]
 
 
-Item = ReadingBatch | SessionEvent | Observation | AlarmTransition | SensorInfo
+ReadingRow = tuple[int, str, int, float, str, int]
+"""``(session_id, stream, t_ms, value, sensor_id, flags)``: a reading as the database stores it
+(``t_ms``: milliseconds since the Unix epoch, rounded half up, as ``db.sqltypes.to_epoch_ms``)."""
+
+
+ROW_FIELDS: Final = 6
+"""Values per reading in :data:`ReadingRows` (the fields of :data:`ReadingRow`)."""
+
+ReadingRows = tuple[int | float | str, ...]
+"""The readings of one sensor packet (a heart rate with its RR intervals; one BP measurement) as
+the database's rows, flattened: the :data:`ROW_FIELDS` values of each :data:`ReadingRow`, one
+reading after the other (:func:`rows_of` gives the rows back).
+
+Made once, on the recording thread (:func:`reading_rows`); the journal line holds these values
+as they are and the store inserts them as they are: nothing is converted per reading after that.
+Every row carries the session id of the entry holding it. Sub-millisecond parts of a time are not
+kept (the database never had them).
+
+A plain flat ``tuple`` (an entry's item is a sensor packet when ``type(item) is tuple``), not a
+class nor a tuple of row tuples: a plain tuple of numbers and strings is one the garbage collector
+stops tracking at its first pass, and so is the plain ``(seq, session_id, rows)`` entry holding it
+soon after. Instances of a class of ours, or tuples nested deeper, stay tracked into the oldest
+generation and are traversed again by every full collection while they wait (hundreds of
+thousands during an outage).
+"""
+
+
+def rows_of(rows: ReadingRows) -> list[ReadingRow]:
+    """The :data:`ReadingRow` tuples of a packet."""
+    it = iter(rows)
+    return list(zip(it, it, it, it, it, it, strict=True))
+
+
+Item = ReadingRows | ReadingBatch | SessionEvent | Observation | AlarmTransition | SensorInfo
 
 _KIND_CODES: Final[dict[type, str]] = {
-    ReadingBatch: "r", SessionEvent: "e", Observation: "o", AlarmTransition: "a", SensorInfo: "s",
+    tuple: "r", ReadingBatch: "r", SessionEvent: "e", Observation: "o", AlarmTransition: "a",
+    SensorInfo: "s",
 }
 DURABLE_KINDS: Final = frozenset({"e", "o"})
 """Entry kinds acknowledged to a person (events and observations): fsync'd before ``append`` returns."""
@@ -107,9 +173,8 @@ def kind_of(item: Item) -> str:
     return _KIND_CODES[type(item)]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One journal line: a sequence number, the session it belongs to and what was recorded."""
+class Entry(NamedTuple):
+    """One journal entry: a sequence number, the session it belongs to and what was recorded."""
 
     seq: int
     session_id: int
@@ -118,6 +183,65 @@ class Entry:
     @property
     def kind(self) -> str:
         return kind_of(self.item)
+
+
+AnyEntry = tuple[int, int, Item]
+"""``(seq, session_id, item)``: an :class:`Entry`, or the plain tuple the journal queues for a
+sensor packet (:meth:`Journal.append_readings`; plain for the garbage collector, see
+:data:`ReadingRows`). Code handed entries (subscribers, the store) unpacks them by position."""
+
+
+# -- sensor packets as database rows ----------------------------------------------------------
+
+_STREAM_NAMES: Final[dict[Stream, str]] = {stream: stream.value for stream in Stream}
+_EPOCH_LESS_HALF_MS: Final = datetime(1970, 1, 1, tzinfo=UTC) - timedelta(microseconds=500)
+
+
+def reading_rows(session_id: int, readings: Sequence[Reading]) -> ReadingRows:
+    """One packet's readings as rows of session ``session_id`` (the recording thread's one pass).
+
+    Raises:
+        ValueError: a reading has a naive time, a value that is not a finite number, an unknown
+            stream or flags that are not an integer, or there is no reading (nothing is converted).
+    """
+    names, base, isfinite = _STREAM_NAMES, _EPOCH_LESS_HALF_MS, math.isfinite
+    values: list[int | float | str] = []
+    add = values.extend
+    try:
+        for r in readings:
+            # at - (epoch - 0.5 ms), floored to whole milliseconds from its normalised parts:
+            # db.sqltypes.to_epoch_ms's rounding half up, without timedelta // timedelta (slow).
+            # A naive time cannot be subtracted from an aware one (TypeError).
+            d = r.at - base
+            value = float(r.value)
+            if not isfinite(value):
+                raise ValueError(value)
+            add((session_id, names[r.stream], d.days * 86_400_000 + d.seconds * 1000 + d.microseconds // 1000,
+                 value, r.sensor_id, int(r.flags)))
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+        raise _refusal(readings) from None
+    if not values:
+        raise ValueError("a sensor packet holds at least one reading")
+    return tuple(values)
+
+
+def _refusal(readings: Sequence[Reading]) -> ValueError:
+    """Why :func:`reading_rows` refuses ``readings``: the first reading it cannot store."""
+    for r in readings:
+        try:
+            at, value = r.at, float(r.value)
+            fine = at.utcoffset() is not None and math.isfinite(value)
+            if fine:
+                if r.stream not in _STREAM_NAMES:
+                    return ValueError(f"reading of unknown stream {r.stream!r} refused")
+                int(r.flags)
+        except (TypeError, ValueError, AttributeError, OverflowError):
+            fine = False
+        if not fine:
+            at_text = r.at.isoformat() if isinstance(r.at, datetime) else repr(r.at)
+            return ValueError(f"reading {r.stream} at {at_text} refused: times must be aware UTC "
+                              f"and values finite (got {r.value!r})")
+    return ValueError(f"readings refused: {list(readings)!r}")
 
 
 # -- the line format --------------------------------------------------------------------------
@@ -146,9 +270,11 @@ def _payload(item: Item) -> Any:
                 "priority": item.priority.value, "category": item.category.value, "state": item.state.value,
                 "action": item.action, "stream": None if item.stream is None else item.stream.value,
                 "value": item.value, "limit": item.limit, "detail": item.detail}
-    return {"id": item.sensor_id, "name": item.name, "kinds": [k.value for k in item.kinds],
-            "manufacturer": item.manufacturer, "model": item.model, "serial": item.serial,
-            "firmware": item.firmware, "location": item.body_location}
+    if isinstance(item, SensorInfo):
+        return {"id": item.sensor_id, "name": item.name, "kinds": [k.value for k in item.kinds],
+                "manufacturer": item.manufacturer, "model": item.model, "serial": item.serial,
+                "firmware": item.firmware, "location": item.body_location}
+    raise TypeError(f"a sensor packet has no JSON payload of its own: {item!r}")
 
 
 _JSON_STR_CACHE: dict[str, str] = {}
@@ -167,7 +293,7 @@ _STREAM_JSON: Final = {stream: json.dumps(stream.value) for stream in Stream}
 _ONE_US: Final = timedelta(microseconds=1)
 
 
-def _encode_readings(entry: Entry, batch: ReadingBatch) -> bytes:
+def _encode_readings(entry: AnyEntry, batch: ReadingBatch) -> bytes:
     """The hot path (every sensor packet): the same JSON as :func:`json.dumps` would write, built
     directly (``repr`` of a finite float is valid JSON; strings go through ``json.dumps``, cached)."""
     parts = []
@@ -177,16 +303,54 @@ def _encode_readings(entry: Entry, batch: ReadingBatch) -> bytes:
             raise ValueError(f"reading {r.stream} value {value!r} is not finite")
         parts.append(f"[{_STREAM_JSON[r.stream]},{(r.at - _EPOCH) // _ONE_US},{value!r},"
                      f"{_json_str(r.sensor_id)},{int(r.flags)}]")
-    return f'[{entry.seq},{entry.session_id},"r",[{",".join(parts)}]]\n'.encode()
+    return f'[{entry[0]},{entry[1]},"r",[{",".join(parts)}]]\n'.encode()
 
 
-def encode_entry(entry: Entry) -> bytes:
+_ROWS_JSON: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False)
+"""The C encoder for ``"R"`` lines (rows are tuples of ints, floats and strings: no cycles)."""
+
+
+def encode_entry(entry: AnyEntry) -> bytes:
     """One line of JSON (no NaN), newline-terminated."""
-    if isinstance(entry.item, ReadingBatch):
-        return _encode_readings(entry, entry.item)
-    line = json.dumps([entry.seq, entry.session_id, entry.kind, _payload(entry.item)],
+    seq, session_id, item = entry
+    if type(item) is tuple:
+        return _encode_packets([entry])
+    if isinstance(item, ReadingBatch):
+        return _encode_readings(entry, item)
+    line = json.dumps([seq, session_id, kind_of(item), _payload(item)],
                       separators=(",", ":"), allow_nan=False)
     return line.encode("utf-8") + b"\n"
+
+
+def _encode_packets(run: Sequence[AnyEntry]) -> bytes:
+    """One ``"R"`` line of consecutive sensor packets (``run``, in sequence order)."""
+    return (_ROWS_JSON.encode([run[0][0], "R", [e[2] for e in run]]) + "\n").encode()
+
+
+def encode_entries(entries: Sequence[AnyEntry]) -> bytes:
+    """The lines of ``entries`` (sequence order): consecutive sensor packets share ``"R"`` lines of up
+    to :data:`PACKETS_PER_LINE`, anything else is a line of its own.
+
+    Raises:
+        ValueError: an entry cannot be encoded (a value is not finite); nothing is returned.
+        TypeError: an item holds something JSON cannot take.
+    """
+    out: list[bytes] = []
+    run: list[AnyEntry] = []
+    for entry in entries:
+        if type(entry[2]) is tuple:
+            if run and (entry[0] != run[-1][0] + 1 or len(run) >= PACKETS_PER_LINE):
+                out.append(_encode_packets(run))
+                run = []
+            run.append(entry)
+            continue
+        if run:
+            out.append(_encode_packets(run))
+            run = []
+        out.append(encode_entry(entry))
+    if run:
+        out.append(_encode_packets(run))
+    return b"".join(out)
 
 
 def _decode_item(kind: str, p: Any) -> Item:
@@ -213,17 +377,53 @@ def _decode_item(kind: str, p: Any) -> Item:
     raise ValueError(f"unknown journal entry kind {kind!r}")
 
 
-def decode_line(line: bytes) -> Entry:
-    """Parse one journal line.
+def _decode_packet(seq: int, packet: Any) -> Entry:
+    if not isinstance(packet, list) or not packet or len(packet) % ROW_FIELDS:
+        raise ValueError(f"entry {seq}: a packet is a non-empty list of {ROW_FIELDS} values per reading")
+    values: list[int | float | str] = []
+    it = iter(packet)
+    for sid, stream, t_ms, value, sensor, flags in zip(it, it, it, it, it, it, strict=True):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"entry {seq}: a value is not finite ({value!r})")
+        values.extend((int(sid), Stream(stream).value, int(t_ms), float(value), str(sensor), int(flags)))
+    session_id = values[0]
+    if any(sid != session_id for sid in values[::ROW_FIELDS]):
+        raise ValueError(f"entry {seq} holds readings of several sessions")
+    assert isinstance(session_id, int)
+    return Entry(seq, session_id, tuple(values))
+
+
+def decode_entries(line: bytes) -> list[Entry]:
+    """Parse one journal line into its entries (several for an ``"R"`` line, in sequence order).
 
     Raises:
-        ValueError: the line is not a complete, well-formed entry (e.g. torn by a crash).
+        ValueError: the line is not complete and well-formed (e.g. torn by a crash); none of its
+            entries is returned.
     """
     try:
-        seq, session_id, kind, payload = json.loads(line)
-        return Entry(int(seq), int(session_id), _decode_item(str(kind), payload))
+        parsed = json.loads(line)
+        if len(parsed) == 3 and parsed[1] == "R":
+            first, _, packets = parsed
+            if type(first) is not int or not isinstance(packets, list):
+                raise ValueError("an 'R' line needs a first sequence number and a list of packets")
+            return [_decode_packet(first + k, packet) for k, packet in enumerate(packets)]
+        seq, session_id, kind, payload = parsed
+        return [Entry(int(seq), int(session_id), _decode_item(str(kind), payload))]
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"malformed journal line ({exc})") from exc
+
+
+def decode_line(line: bytes) -> Entry:
+    """Parse a journal line holding one entry.
+
+    Raises:
+        ValueError: the line is not a complete, well-formed entry (e.g. torn by a crash), or it
+            holds several (an ``"R"`` line of several packets: see :func:`decode_entries`).
+    """
+    entries = decode_entries(line)
+    if len(entries) != 1:
+        raise ValueError(f"the journal line holds {len(entries)} entries, not one")
+    return entries[0]
 
 
 # -- locking a folder (one recording process per journal) -------------------------------------
@@ -288,9 +488,9 @@ class Journal:
         self._fd: int | None = None
         self._size = 0
         self._dirty = False
-        self._unwritten: list[Entry] = []
+        self._unwritten: list[AnyEntry] = []
         self._failing = False
-        self._subscribers: list[Callable[[Sequence[Entry]], None]] = []
+        self._subscribers: list[Callable[[Sequence[AnyEntry]], None]] = []
         self._closed = False
 
     @classmethod
@@ -367,7 +567,7 @@ class Journal:
             complete, tail = lines[:-1], lines[-1]
             for number, line in enumerate(complete, start=1):
                 try:
-                    entries.append(decode_line(line))
+                    entries.extend(decode_entries(line))
                 except ValueError as exc:
                     log.error("journal %s line %d skipped: %s", path, number, exc)
             if tail:
@@ -401,10 +601,28 @@ class Journal:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def subscribe(self, callback: Callable[[Sequence[Entry]], None]) -> None:
+    def subscribe(self, callback: Callable[[Sequence[AnyEntry]], None]) -> None:
         """Hear of every entry once it is written to the file (called with the journal's lock held:
         the callback must only queue, never block)."""
         self._subscribers.append(callback)
+
+    def append_readings(self, session_id: int, readings: Sequence[Reading]) -> int:
+        """Number and queue one sensor packet (non-durable, see :meth:`append`) and return its
+        sequence number: the recording thread's hot path, converting the readings to rows once
+        (:func:`reading_rows`) and queueing a plain ``(seq, session_id, rows)`` tuple.
+
+        Raises:
+            ValueError: a reading cannot be stored (naive time, value not finite); nothing is queued.
+            JournalError: the journal is closed.
+        """
+        rows = reading_rows(session_id, readings)
+        with self._io:
+            if self._closed:
+                raise JournalError("The recording journal is closed.")
+            seq = self._next_seq
+            self._next_seq = seq + 1
+            self._unwritten.append((seq, session_id, rows))
+        return seq
 
     def append(self, session_id: int, items: Sequence[Item], *, durable: bool) -> list[Entry]:
         """Write ``items`` as entries; with ``durable`` return only once they are fsync'd.
@@ -418,11 +636,12 @@ class Journal:
                 raise JournalError("The recording journal is closed.")
             first = self._next_seq
             entries = [Entry(first + i, session_id, item) for i, item in enumerate(items)]
-            self._next_seq += len(entries)
             if not durable:
+                self._next_seq += len(entries)
                 self._unwritten.extend(entries)
                 return entries
-            data = b"".join(encode_entry(e) for e in entries)
+            data = encode_entries(entries)  # ValueError/TypeError: refused, nothing numbered
+            self._next_seq += len(entries)
             try:
                 self._write_unwritten(raise_errors=True)
                 self._write(data, first)
@@ -460,15 +679,19 @@ class Journal:
     def _write_unwritten(self, *, raise_errors: bool = False) -> None:
         if not self._unwritten:
             return
-        lines: list[bytes] = []
-        for entry in self._unwritten:
-            try:
-                lines.append(encode_entry(entry))
-            except ValueError as exc:  # refused at the door by the store's checks; never expected here
-                log.error("journal entry %d (%s) cannot be encoded and is dropped: %s",
-                          entry.seq, entry.kind, exc)
         try:
-            self._write(b"".join(lines), self._unwritten[0].seq)
+            data = encode_entries(self._unwritten)
+        except (ValueError, TypeError):  # refused at the door by the store's checks; never expected here
+            lines: list[bytes] = []
+            for entry in self._unwritten:
+                try:
+                    lines.append(encode_entry(entry))
+                except (ValueError, TypeError) as exc:
+                    log.error("journal entry %d (%s) cannot be encoded and is dropped: %s",
+                              entry[0], kind_of(entry[2]), exc)
+            data = b"".join(lines)
+        try:
+            self._write(data, self._unwritten[0][0])
         except OSError as exc:
             self._failing = True
             if raise_errors:
@@ -480,7 +703,7 @@ class Journal:
         written, self._unwritten = self._unwritten, []
         self._publish(written)
 
-    def _publish(self, entries: Sequence[Entry]) -> None:
+    def _publish(self, entries: Sequence[AnyEntry]) -> None:
         for callback in self._subscribers:
             callback(entries)
 

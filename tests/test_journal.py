@@ -14,10 +14,18 @@ from db.journaled_store import JournaledStore
 from db.store import SqlStore
 from kapmonitor.alarms import AlarmSettings
 from kapmonitor.clock import FakeClock
-from kapmonitor.journal import Journal, JournalError, ReadingBatch, decode_line, encode_entry
+from kapmonitor.journal import (
+    Item,
+    Journal,
+    JournalError,
+    ReadingBatch,
+    decode_line,
+    encode_entry,
+    reading_rows,
+)
+from kapmonitor.ports import SessionSpec, StoreError
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import Recorder
-from kapmonitor.store import SessionSpec, StoreError
+from kapmonitor.recording import Recorder
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,
@@ -47,7 +55,9 @@ def _obs(n: int, at: datetime = T0) -> Observation:
 
 
 def test_every_kind_of_entry_survives_its_line_format() -> None:
-    items = [
+    items: list[Item] = [
+        reading_rows(3, (Reading(Stream.HEART_RATE, 71.0, T0, "aa:bb", ReadingFlag.NONE),
+                         Reading(Stream.RR_INTERVAL, 845.703125, T0, "aa:bb", ReadingFlag.ARTIFACT))),
         ReadingBatch((Reading(Stream.HEART_RATE, 71.0, T0, "aa:bb", ReadingFlag.NONE),
                       Reading(Stream.RR_INTERVAL, 845.703125, T0, "aa:bb", ReadingFlag.ARTIFACT))),
         SessionEvent(EventKind.DOSE_GIVEN, T0 + timedelta(microseconds=7), {"amount": 50.0, "unit": "mg"}),
