@@ -33,25 +33,25 @@ def _self_test(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from ui.commands import cmd_record
+    from ui.cli.record import cmd_record
 
     return cmd_record(args)
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    from ui.commands import cmd_sessions
+    from ui.cli.sessions import cmd_sessions
 
     return cmd_sessions(args)
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ui.commands import cmd_export
+    from ui.cli.export import cmd_export
 
     return cmd_export(args)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ui.report_cli import cmd_report
+    from ui.cli.report import cmd_report
 
     return cmd_report(args)
 

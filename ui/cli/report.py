@@ -32,10 +32,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from kapmonitor.clock import SystemClock
+    from kapmonitor.exporters import ExportError, ExportOptions
     from kapmonitor.summary import SummaryError
-    from ui.commands import open_store, resolve_session
-    from ui.review_data import load_review
-    from ui.review_export import ExportError, export_pdf
+    from ui.cli.stores import open_store, resolve_session
+    from ui.exports import window_exports
+    from ui.review_export import ReviewSession
 
     app = QApplication.instance() or QApplication(["kapmonitor"])
     assert app is not None
@@ -44,8 +45,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     with open_store(args, clock=clock) as store:
         session_id = resolve_session(store, args.session)
         try:
-            data = load_review(store, session_id)
-            pages = export_pdf(store, session_id, path, generated_at=clock.now(), data=data)
+            exports = window_exports(store)
+            exporter = exports.get("report")
+            session = ReviewSession(store, session_id).ready_for(exporter)
+            pages = exports.export_file(exporter, session, path, ExportOptions(generated_at=clock.now()))
         except (ExportError, SummaryError) as exc:
             raise UsageError(str(exc)) from exc
     print(f"kapmonitor: wrote the report of session {session_id} ({pages} page{'s' if pages != 1 else ''}) "

@@ -1,4 +1,13 @@
-"""The storage contract the core records into (implemented in ``db/``).
+"""Ports: what the core and the UI need from storage, as Protocols (adapters live in ``db/``).
+
+* :class:`SessionJournal` is where a session is written (the recorder's side);
+* :class:`SessionArchive` is where sessions are read back (review, export, the session list);
+* :class:`SettingsRepository` holds the clinic's settings;
+* :class:`SessionStore` is a journal that can also read its own sessions back (what the
+  recorder needs to resume).
+
+The UI and the CLI type against these, never against the SQLAlchemy classes, so that a fake in
+memory serves the core's tests and the database behind can change (SQLite, PostgreSQL).
 
 Durability contract:
 
@@ -32,10 +41,14 @@ from kapmonitor.types import (
 )
 
 __all__ = [
+    "JournalStatus",
+    "SessionArchive",
+    "SessionJournal",
     "SessionRecord",
     "SessionSpec",
     "SessionStore",
     "SessionSummary",
+    "SettingsRepository",
     "StoreError",
     "StreamData",
 ]
@@ -114,24 +127,80 @@ class StreamData:
         return int(self.t.shape[0])
 
 
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalStatus:
+    """What is kept in the journal but not yet in the database.
+
+    Attributes:
+        observations: observation revisions waiting.
+        events: session events waiting.
+        other: readings packets, alarm transitions and sensor details waiting.
+        unwritten: entries not even in the journal file yet (its disk is full), kept in memory.
+        error: why the database is not taking them, while it is not.
+        waiting_since: monotonic time the oldest waiting entry was queued (None: nothing waits).
+    """
+
+    observations: int = 0
+    events: int = 0
+    other: int = 0
+    unwritten: int = 0
+    error: str | None = None
+    waiting_since: float | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Something is held back: the database refused it, or the journal's own disk is full.
+
+        Entries on their normal way (applied within a cycle) do not count: a person is told only
+        when the database is actually not taking the record.
+        """
+        return bool(self.unwritten or (self.error and (self.observations or self.events or self.other)))
+
+    def describe(self) -> str:
+        """One line for a person: empty when the database has everything."""
+        if not self.waiting:
+            return ""
+        parts = []
+        if self.observations:
+            parts.append(_plural(self.observations, "note", "notes"))
+        if self.events:
+            parts.append(_plural(self.events, "session event", "session events"))
+        if not parts:
+            parts.append("readings")
+        text = " and ".join(parts)
+        verb = "is" if text.startswith("1 ") and " and " not in text else "are"
+        line = f"{text} {verb} waiting for the database — kept safely on this computer"
+        if self.unwritten:
+            line = (f"{_plural(self.unwritten, 'entry', 'entries')} cannot be written even on this "
+                    "computer (its disk is full) — kept in memory and retried; " + line)
+        if self.error:
+            line += f" ({self.error})"
+        return line
+
+
+
 @runtime_checkable
-class SessionStore(Protocol):
-    """Where a session's record lives."""
+class SessionJournal(Protocol):
+    """Where a session is written."""
 
     def create_session(self, spec: SessionSpec, started_at: datetime) -> int:
         """Create a session durably and return its id."""
         ...
 
     def append_event(self, session_id: int, event: SessionEvent) -> None:
-        """Commit a session event durably before returning."""
+        """Make a session event durable before returning."""
         ...
 
     def save_observation(self, session_id: int, observation: Observation) -> None:
-        """Commit one observation revision durably before returning."""
+        """Make one observation revision durable before returning."""
         ...
 
     def log_alarm(self, session_id: int, transition: AlarmTransition) -> None:
-        """Commit one alarm-log row durably before returning."""
+        """Record one alarm-log row; it reaches disk within 1 s."""
         ...
 
     def save_sensor(self, session_id: int, info: SensorInfo) -> None:
@@ -143,12 +212,17 @@ class SessionStore(Protocol):
         ...
 
     def flush(self) -> None:
-        """Block until every queued reading is committed."""
+        """Block until every queued entry is on disk."""
         ...
 
     def close(self) -> None:
-        """Flush, stop the writer and release the database."""
+        """Flush, stop any writer thread and release the storage."""
         ...
+
+
+@runtime_checkable
+class SessionArchive(Protocol):
+    """Where recorded sessions are read back (review, export, the session list, resume)."""
 
     def session(self, session_id: int) -> SessionRecord:
         """The stored session; raises ``KeyError`` if there is none with that id."""
@@ -166,6 +240,10 @@ class SessionStore(Protocol):
         """The session's alarm log in time order."""
         ...
 
+    def sensors(self, session_id: int) -> list[SensorInfo]:
+        """The sensors used in a session."""
+        ...
+
     def sessions(self) -> list[SessionSummary]:
         """All sessions, most recent first."""
         ...
@@ -181,3 +259,21 @@ class SessionStore(Protocol):
     def load_stream(self, session_id: int, stream: Stream) -> StreamData:
         """One stream of a session as numpy arrays, in time order."""
         ...
+
+
+@runtime_checkable
+class SettingsRepository(Protocol):
+    """Named JSON settings documents (the clinic settings live under one key)."""
+
+    def get_setting(self, key: str) -> Any | None:
+        """The stored value, or None when the key was never written."""
+        ...
+
+    def put_setting(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value durably."""
+        ...
+
+
+@runtime_checkable
+class SessionStore(SessionJournal, SessionArchive, Protocol):
+    """A journal that reads its own sessions back: what the recorder records into and resumes from."""

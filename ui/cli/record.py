@@ -1,4 +1,4 @@
-"""Headless commands: ``record``, ``sessions`` and ``export``.
+"""``kapmonitor record``: a headless session (baseline, dose, record, end), or ``--resume``.
 
 These assemble the same pieces as the window (store, sensor, recorder) without
 Qt. Progress goes to stderr; results and acknowledgements to stdout.
@@ -17,34 +17,26 @@ and every session event as ``recorded event <kind> <time ISO>``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import logging
-import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
-from db.journal_writer import JournalStatus
 from db.journaled_store import JournaledStore
-from db.paths import resolve_db_location
-from db.store import SqlStore
 from kapmonitor import __version__
 from kapmonitor.alarms import ActiveAlarm
 from kapmonitor.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
+from kapmonitor.ports import JournalStatus, SessionSpec, StoreError
 from kapmonitor.protocols import ProtocolError, find_protocol
-from kapmonitor.recorder import Recorder
+from kapmonitor.recording import Recorder
 from kapmonitor.sensor import SensorSpec
-from kapmonitor.session import SessionSnapshot
-from kapmonitor.store import SessionSpec, StoreError
+from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import (
     AlarmTransition,
     Observation,
@@ -57,128 +49,11 @@ from kapmonitor.types import (
     Stream,
     new_observation_id,
 )
+from ui.cli.stores import open_journaled_store
 from ui.clinic_settings import load_clinic_settings
 
 log = logging.getLogger(__name__)
 
-
-_Opened = TypeVar("_Opened", SqlStore, JournaledStore)
-
-
-@contextmanager
-def _opened(kind: type[_Opened], args: argparse.Namespace, clock: Clock | None) -> Iterator[_Opened]:
-    location = resolve_db_location(args.db)
-    try:
-        store = kind.open(location, clock=clock)
-    except StoreError as exc:
-        raise UsageError(str(exc)) from exc
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def open_store(args: argparse.Namespace,
-               clock: Clock | None = None) -> contextlib.AbstractContextManager[SqlStore]:
-    """Open the database named by ``--db`` / ``KAPMONITOR_DB`` / the default; UsageError on failure."""
-    return _opened(SqlStore, args, clock)
-
-
-def open_journaled_store(args: argparse.Namespace,
-                         clock: Clock | None = None) -> contextlib.AbstractContextManager[JournaledStore]:
-    """The database behind this workstation's recording journal; UsageError when it cannot be opened."""
-    return _opened(JournaledStore, args, clock)
-
-
-def resolve_session(store: SqlStore, ref: str) -> int:
-    if ref == "latest":
-        sessions = store.sessions()
-        if not sessions:
-            raise UsageError("the database has no sessions yet")
-        return sessions[0].session_id
-    session_id = int(ref)
-    try:
-        store.session(session_id)
-    except KeyError:
-        raise UsageError(f"no session {session_id} in the database (see 'kapmonitor sessions')") from None
-    return session_id
-
-
-# ---------------------------------------------------------------------- sessions
-def _local(moment: datetime | None) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment is not None else ""
-
-
-def _duration(start: datetime, end: datetime) -> str:
-    minutes = int((end - start).total_seconds() // 60)
-    return f"{minutes // 60}:{minutes % 60:02d}"
-
-
-def cmd_sessions(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
-        rows = store.sessions()
-    if args.json:
-        payload = [
-            {
-                "session_id": s.session_id,
-                "client_code": s.client_code,
-                "protocol": s.protocol_name,
-                "started_at": s.started_at.isoformat(),
-                "dose_at": s.dose_at.isoformat() if s.dose_at else None,
-                "ended_at": s.ended_at.isoformat() if s.ended_at else None,
-                "duration_s": round(((s.ended_at or s.last_activity_at) - s.started_at).total_seconds(), 3),
-                "phase_reached": s.phase_reached.value,
-                "finished": s.ended_at is not None,
-                "readings": s.reading_count,
-                "observations": s.observation_count,
-                "alarms": s.alarm_count,
-            }
-            for s in rows
-        ]
-        json.dump(payload, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return EXIT_OK
-    if not rows:
-        print("no sessions recorded yet")
-        return EXIT_OK
-    header = f"{'id':>5}  {'client':<12} {'start (local)':<16} {'duration':>8}  {'phase reached':<13}"
-    header += f" {'readings':>9} {'observ.':>7} {'alarms':>6}"
-    print(header)
-    for s in rows:
-        end = s.ended_at or s.last_activity_at
-        flag = "" if s.ended_at else "  (unfinished)"
-        print(
-            f"{s.session_id:>5}  {s.client_code:<12} {_local(s.started_at):<16} "
-            f"{_duration(s.started_at, end):>8}  {s.phase_reached.value:<13} {s.reading_count:>9} "
-            f"{s.observation_count:>7} {s.alarm_count:>6}{flag}"
-        )
-    return EXIT_OK
-
-
-# ------------------------------------------------------------------------ export
-def cmd_export(args: argparse.Namespace) -> int:
-    from db.export import export_session_csv
-
-    with open_store(args) as store:
-        session_id = resolve_session(store, args.session)
-        if args.output is None:
-            export_session_csv(store, session_id, sys.stdout, deidentify=args.deidentify)
-            return EXIT_OK
-        path = Path(args.output)
-        tmp = path.with_name(path.name + ".part")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="") as out:
-                rows = export_session_csv(store, session_id, out, deidentify=args.deidentify)
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    print(f"kapmonitor: wrote {rows} rows of session {session_id} to {path}", file=sys.stderr)
-    return EXIT_OK
-
-
-# ------------------------------------------------------------------------ record
 class _Progress:
     """Prints acknowledgements (stdout) and progress (stderr) for a headless session."""
 
@@ -439,4 +314,4 @@ def _finish(recorder: Recorder, interrupted: list[str], progress: _Progress, sto
     return EXIT_OK
 
 
-__all__ = ["cmd_export", "cmd_record", "cmd_sessions", "open_store", "resolve_session"]
+__all__ = ["cmd_record"]

@@ -1,0 +1,41 @@
+"""``kapmonitor export SESSION|latest [--format NAME] [-o FILE]``: one session in a format of
+:data:`db.export.EXPORTERS` (CSV by default)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kapmonitor.cli import EXIT_OK, UsageError
+from ui.cli.stores import open_store, resolve_session
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from db.export import EXPORTERS
+    from db.export.source import StoredSession
+    from kapmonitor.clock import SystemClock
+    from kapmonitor.exporters import ExportError, ExportOptions, UnknownFormatError
+
+    try:
+        exporter = EXPORTERS.get(args.format)
+    except UnknownFormatError as exc:
+        raise UsageError(str(exc)) from None
+    options = ExportOptions(generated_at=SystemClock().now(), deidentify=args.deidentify)
+    with open_store(args) as store:
+        session_id = resolve_session(store, args.session)
+        source = StoredSession(store, session_id)
+        try:
+            if args.output is None:
+                sys.stdout.flush()
+                exporter.write_to(source, sys.stdout.buffer, options)
+                sys.stdout.buffer.flush()
+                return EXIT_OK
+            path = Path(args.output)
+            count = EXPORTERS.export_file(exporter, source, path, options)
+        except ExportError as exc:
+            raise UsageError(str(exc)) from exc
+    print(f"kapmonitor: wrote {count} {exporter.counts} of session {session_id} to {path}", file=sys.stderr)
+    return EXIT_OK
+
+
