@@ -17,7 +17,7 @@ import sqlite3
 
 from _dbbench import best_of, quick, review_db
 
-from db.export import export_session_csv
+from db.export.csv import export_session_csv
 from db.store import SqlStore
 
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from db.store import SqlStore
 from kapmonitor.clock import SystemClock
+from ui.exports import window_exports
 from ui.review_data import REVIEW_STREAMS, load_review
 from ui.review_window import ReviewWindow
 from ui.theme import LIGHT, apply_theme
@@ -66,6 +67,7 @@ def main() -> None:
     store = SqlStore.open(path)
     sid = n_sessions // 2
     clock = SystemClock()
+    exports = window_exports(store)
     try:
         def bare() -> int:
             return sum(len(store.load_stream(sid, s)) for s in REVIEW_STREAMS)
@@ -74,7 +76,7 @@ def main() -> None:
             t0 = time.perf_counter()
             data = load_review(store, sid)
             t1 = time.perf_counter()
-            window = ReviewWindow(data, store=store, worker=None, clock=clock, theme=LIGHT)
+            window = ReviewWindow(data, store=store, worker=None, clock=clock, theme=LIGHT, exports=exports)
             window.resize(1400, 880)
             t2 = time.perf_counter()
             painted = _PaintWatch(window.plot.view.viewport())

@@ -176,9 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sessions", help="list recorded sessions")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = sub.add_parser("export", help="write a session's CSV")
+    p = sub.add_parser("export", help="write a session's CSV (or another export format)")
     p.add_argument("session", type=_session_ref, help="session id or 'latest'")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: standard output)")
+    p.add_argument("--format", default="csv", metavar="NAME",
+                   help="export format (default: csv; the printable PDF report is 'kapmonitor report')")
     p.add_argument(
         "--deidentify", action="store_true",
         help="replace the client code with a random token and shift all times by one random offset",

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-import db.export
-from db.export import COLUMNS, export_session_csv
+import db.export.csv
+from db.export.csv import COLUMNS, export_session_csv
 from db.store import SqlStore
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,
@@ -213,7 +213,7 @@ def test_deidentify(store: SqlStore) -> None:
 def test_chunk_boundaries_do_not_change_the_output(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
     sid, _ = fill(store)
     whole, _ = export(store, sid)
-    monkeypatch.setattr(db.export, "_CHUNK", 7)
+    monkeypatch.setattr(db.export.csv, "_CHUNK", 7)
     chunked, _ = export(store, sid)
     assert chunked == whole
 

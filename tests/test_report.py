@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,12 +17,29 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from review_data import CLIENT, CLINICIAN, DOSE_MG, LOT, RecordedSession, record_session
 
+from db.export import EXPORTERS
 from db.store import SqlStore
+from kapmonitor.exporters import ExportError, ExportOptions, ExportRegistry
 from kapmonitor.summary import SessionReport
-from ui.report import ReportError, report_html, report_plot_image, write_report_pdf
+from ui.exports import window_exports
+from ui.report import REPORT_EXPORTER, report_html, report_plot_image
 from ui.review_data import ReviewData, load_review
+from ui.review_export import ReviewSession
 
 GENERATED = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+OPTIONS = ExportOptions(generated_at=GENERATED)
+REPORT = ExportRegistry([REPORT_EXPORTER], write_file=EXPORTERS.write_file)
+"""The report alone, written like every export (the report needs no store)."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A report source holding data already loaded (the report needs no store)."""
+
+    data: ReviewData
+
+    def review(self) -> ReviewData:
+        return self.data
 
 
 def _tool(name: str) -> str:
@@ -55,7 +73,7 @@ def report_pdf(data: ReviewData, tmp_path_factory: pytest.TempPathFactory) -> tu
     app = QApplication.instance() or QApplication([])
     assert app is not None
     path = tmp_path_factory.mktemp("report") / "session.pdf"
-    pages = write_report_pdf(data, path, generated_at=GENERATED)
+    pages = REPORT.export_file(REPORT_EXPORTER, Loaded(data), path, OPTIONS)
     return path, pages
 
 
@@ -116,8 +134,43 @@ def test_html_escapes_free_text(data: ReviewData) -> None:
 
 
 def test_unwritable_folder_is_a_clear_error(data: ReviewData, tmp_path: Path, qtbot: QtBot) -> None:
-    with pytest.raises(ReportError, match="does not exist"):
-        write_report_pdf(data, tmp_path / "missing" / "r.pdf", generated_at=GENERATED)
+    with pytest.raises(ExportError, match="does not exist"):
+        REPORT.export_file(REPORT_EXPORTER, Loaded(data), tmp_path / "missing" / "r.pdf", OPTIONS)
+
+
+def test_registry_lists_the_csv_and_the_report(recorded: RecordedSession) -> None:
+    with SqlStore.open(recorded.path) as store:
+        exports = window_exports(store)
+    assert exports.names() == ("csv", "report")
+    assert exports.write_file is EXPORTERS.write_file, "one atomic write for every format"
+    report = exports.get("report")
+    assert report is REPORT_EXPORTER
+    assert (report.suffix, report.counts, report.paints, report.can_deidentify) == (
+        ".pdf", "pages", True, False)
+    assert exports.get("csv").suffix == ".csv"
+
+
+def test_report_cannot_be_deidentified(data: ReviewData, tmp_path: Path, qtbot: QtBot) -> None:
+    with pytest.raises(ExportError, match="cannot be de-identified"):
+        REPORT.export_file(REPORT_EXPORTER, Loaded(data), tmp_path / "r.pdf",
+                    ExportOptions(generated_at=GENERATED, deidentify=True))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_report_keeps_the_old_file(recorded: RecordedSession, tmp_path: Path, qtbot: QtBot,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Painting fails after the temporary file exists: the old report stays, nothing else is left."""
+    target = tmp_path / "r.pdf"
+    target.write_bytes(b"%PDF-old")
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr("ui.report.report_plot_image", broken)
+    with SqlStore.open(recorded.path) as store, pytest.raises(RuntimeError, match="no fonts"):
+        REPORT.export_file(REPORT_EXPORTER, ReviewSession(store, recorded.session_id), target, OPTIONS)
+    assert target.read_bytes() == b"%PDF-old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.pdf"]
 
 
 def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -13,24 +13,28 @@ plot is a pyqtgraph widget rendered to an image at twice its size (PITFALLS #12:
 raster, not vectors, for a plot in a PDF). The document uses the bundled DejaVu font
 registered by :func:`ui.theme.register_fonts` (PITFALLS #11: on a machine without
 fonts the PDF would otherwise have no text). Needs a ``QApplication`` (offscreen is
-fine); :mod:`ui.report_cli` makes one.
+fine); :mod:`ui.cli.report` makes one.
+
+The PDF is made in memory and handed over as bytes; it is the ``report`` export format
+(:data:`REPORT_EXPORTER`, listed by :func:`ui.exports.window_exports`), so the file is
+written, like every export, by the registry's one atomic write (:mod:`db.export.atomic`).
 """
 
 from __future__ import annotations
 
 import html
 import logging
-import os
 from datetime import datetime, timedelta
-from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QMarginsF, QSizeF, Qt, QUrl
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QSizeF, Qt, QUrl
 from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import QApplication
 
 from kapmonitor import __version__
+from kapmonitor.exporters import Exporter, ExportError, ExportOptions
 from kapmonitor.review_series import usable_mask
 from kapmonitor.types import AlarmPriority, EventKind, Phase, Stream
 from ui.review_canvas import GAP_S, with_gaps
@@ -39,7 +43,8 @@ from ui.review_entries import describe_observation
 from ui.review_summary import Table, check_table, discharge_lines, phase_table
 from ui.theme import LIGHT, Theme, qcolor, register_fonts
 
-__all__ = ["ReportError", "report_html", "report_plot_image", "write_report_pdf"]
+__all__ = ["REPORT_EXPORTER", "ReportSource", "render_report_pdf", "report_html", "report_plot_image",
+           "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,12 @@ PLOT_SIZE = (900, 300)
 _PLOT_URL = QUrl("kapmonitor://report/plot.png")
 
 
-class ReportError(RuntimeError):
-    """The report could not be written (e.g. the folder is not writable)."""
+class ReportSource(Protocol):
+    """What the report is made from: a session whose review data is loaded, or can be."""
+
+    def review(self) -> ReviewData:
+        """The session's review data (loads it if it is not loaded: database work)."""
+        ...
 
 
 def report_plot_image(data: ReviewData, theme: Theme = LIGHT, size: tuple[int, int] = PLOT_SIZE) -> QImage:
@@ -239,17 +248,14 @@ def report_html(data: ReviewData, generated_at: datetime) -> str:
     return "".join(parts)
 
 
-def write_report_pdf(data: ReviewData, path: Path, *, generated_at: datetime) -> int:
-    """Write the report to ``path`` (replaced atomically); return the number of pages.
+def render_report_pdf(data: ReviewData, *, generated_at: datetime) -> tuple[bytes, int]:
+    """The report as the bytes of a PDF file, and its number of pages.
+
+    Paints, so it runs on the GUI thread with a ``QApplication``; it writes no file.
 
     Raises:
-        ReportError: the file could not be written.
+        ExportError: Qt's PDF writer produced nothing.
     """
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise ReportError(f"cannot write {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ReportError(f"cannot write {path}: the folder {folder} is not writable")
     families = register_fonts()
     family = families[0] if families else "DejaVu Sans"
     doc = QTextDocument()
@@ -260,8 +266,9 @@ def write_report_pdf(data: ReviewData, path: Path, *, generated_at: datetime) ->
     doc.setDefaultFont(font)
     doc.addResource(QTextDocument.ResourceType.ImageResource, _PLOT_URL, report_plot_image(data))
     doc.setHtml(report_html(data, generated_at))
-    tmp = path.with_name(path.name + ".part")
-    writer = QPdfWriter(str(tmp))
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buffer)
     writer.setTitle(f"KAP session report {data.record.spec.client_code} {fmt_date(data.record.started_at)}")
     writer.setCreator(f"kapmonitor {__version__}")
     writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
@@ -269,16 +276,30 @@ def write_report_pdf(data: ReviewData, path: Path, *, generated_at: datetime) ->
     writer.setResolution(300)
     rect = writer.pageLayout().paintRectPixels(96)
     doc.setPageSize(QSizeF(rect.width(), rect.height()))
-    pages = doc.pageCount()
+    pages = int(doc.pageCount())
     doc.print_(writer)
-    del writer  # closes the file
-    try:
-        if not tmp.exists() or tmp.stat().st_size == 0:
-            raise ReportError(f"cannot write {path}: the PDF writer produced nothing "
-                              "(is the folder writable?)")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ReportError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    log.info("wrote report of session %d to %s (%d pages)", data.session_id, path, pages)
-    return int(pages)
+    del writer  # finishes the PDF
+    pdf = bytes(buffer.data().data())
+    buffer.close()
+    if not pdf.startswith(b"%PDF"):
+        raise ExportError(f"the PDF report of session {data.session_id} could not be made: "
+                          "Qt's PDF writer produced nothing")
+    return pdf, pages
+
+
+def write_report(source: ReportSource, out: BinaryIO, options: ExportOptions) -> int:
+    """The ``report`` format: the printable report as PDF to ``out``; return the number of pages.
+
+    Paints (see :func:`render_report_pdf`); the whole PDF is made before its first byte is written.
+    """
+    data = source.review()
+    pdf, pages = render_report_pdf(data, generated_at=options.generated_at)
+    out.write(pdf)
+    log.info("wrote the report of session %d (%d pages, %d bytes)", data.session_id, pages, len(pdf))
+    return pages
+
+
+REPORT_EXPORTER: Exporter[ReportSource] = Exporter(
+    name="report", title="PDF report", suffix=".pdf", write=write_report, counts="pages", paints=True,
+    description="the printable session report for the chart (PDF, A4, one or two pages)",
+)

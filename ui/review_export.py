@@ -1,27 +1,55 @@
-"""File exports started from the session list and the review window (CSV and PDF).
+"""How a window exports a session: what the formats read, asking where to, and running the export.
 
-The CSV is byte-for-byte what ``kapmonitor export`` writes (the same
-:func:`db.export.export_session_csv`, UTF-8, ``newline=""``), replaced atomically so a
-failed export never leaves half a file under the chosen name. Both functions block:
-run them on the DB worker.
+The formats are handed in by the composition root as one registry (:func:`ui.exports.window_exports`:
+the CSV bound to the database, and the printable report), so the windows, like this module, never
+import the database layer. The CSV a window writes is byte-for-byte what ``kapmonitor export``
+writes. Every file is replaced atomically (the registry's ``write_file``), so a failed export never
+leaves half a file under the chosen name.
 """
 
 from __future__ import annotations
 
-import os
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from db.export import export_session_csv
-from db.store import SqlStore
-from ui.report import ReportError, write_report_pdf
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from kapmonitor.exporters import Exporter, ExportOptions, ExportRegistry
+from kapmonitor.ports import SessionArchive
+from ui.ops import Op
 from ui.review_data import ReviewData, fmt_date, load_review
+from ui.worker import DbWorker
 
-__all__ = ["ExportError", "export_csv", "export_pdf", "suggested_name"]
+__all__ = ["ReviewSession", "ask_deidentify", "ask_export_path", "run_export", "suggested_name"]
 
 
-class ExportError(RuntimeError):
-    """The file could not be written; the message names the file and the reason."""
+@dataclass(frozen=True, slots=True)
+class ReviewSession:
+    """One recorded session as the windows export it, with its review data once that is loaded.
+
+    Attributes:
+        archive: where the review data is read from (the report); the database formats are bound
+            to their store by the composition root and use only :attr:`session_id`.
+        session_id: the session.
+        loaded: its review data, if already loaded.
+    """
+
+    archive: SessionArchive
+    session_id: int
+    loaded: ReviewData | None = None
+
+    def review(self) -> ReviewData:
+        """The review data: the loaded one, else read from the archive (database work)."""
+        return self.loaded if self.loaded is not None else load_review(self.archive, self.session_id)
+
+    def ready_for(self, exporter: Exporter[ReviewSession]) -> ReviewSession:
+        """This session with what ``exporter`` needs from the database read (do it on the worker)."""
+        if exporter.paints and self.loaded is None:
+            return replace(self, loaded=self.review())
+        return self
 
 
 def suggested_name(client_code: str, started_at: datetime, session_id: int, suffix: str,
@@ -32,33 +60,58 @@ def suggested_name(client_code: str, started_at: datetime, session_id: int, suff
     return f"{client_code}_{fmt_date(started_at)}_s{session_id}{suffix}"
 
 
-def export_csv(store: SqlStore, session_id: int, path: Path, *, deidentify: bool = False) -> int:
-    """Write the session's CSV (``docs/csv-format.md``) to ``path``; return the rows written.
+def ask_deidentify(parent: QWidget, exporter: Exporter[ReviewSession]) -> bool | None:
+    """Ask whether to de-identify the export; None when the person cancels."""
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(
+        parent, f"Export {exporter.title}", "De-identify the export (for research)?\n\nYes: random codes, "
+        "shifted times, no free text. No: the full record for the chart.",
+        buttons.Yes | buttons.No | buttons.Cancel, buttons.No)
+    if answer == buttons.Cancel:
+        return None
+    return answer == buttons.Yes
 
-    Raises:
-        ExportError: the file could not be written.
-        KeyError: no such session.
+
+def ask_export_path(parent: QWidget, exporter: Exporter[ReviewSession], name: str) -> Path | None:
+    """Ask where to save, suggesting ``name``; the path ends in the format's suffix. None: cancelled."""
+    kind = f"{exporter.suffix[1:].upper()} files (*{exporter.suffix})"
+    path, _ = QFileDialog.getSaveFileName(parent, f"Export {exporter.title}", name, kind)
+    if not path:
+        return None
+    return Path(path if path.lower().endswith(exporter.suffix) else path + exporter.suffix)
+
+
+def run_export(exports: ExportRegistry[ReviewSession], exporter: Exporter[ReviewSession],
+               session: ReviewSession, path: Path, options: ExportOptions, *, parent: QWidget | None,
+               worker: DbWorker | None, on_done: Callable[[int], None],
+               on_error: Callable[[BaseException], None] | None = None) -> None:
+    """Write ``session`` as ``exporter``'s format to ``path`` through ``exports``, off the GUI thread.
+
+    The database reads and the file writing run on ``worker`` (at once without one); a format
+    that paints (the report) is painted on the GUI thread in between, into memory. ``on_done``
+    gets the exporter's count (rows, pages); a failure goes to ``on_error`` or, by default, to a
+    message naming the file and the reason.
     """
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
-            rows = export_session_csv(store, session_id, out, deidentify=deidentify)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return rows
+    what = f"Exporting the {exporter.title} to {path}"
 
+    def op(fn: Callable[[], int]) -> Op[int]:
+        job = Op(fn, parent=parent, what=what).success(on_done)
+        return job if on_error is None else job.failure(on_error)
 
-def export_pdf(store: SqlStore, session_id: int, path: Path, *, generated_at: datetime,
-               data: ReviewData | None = None) -> int:
-    """Write the session's PDF report; return its page count. Needs a QApplication (any platform).
+    if not exporter.paints:
+        op(lambda: exports.export_file(exporter, session, path, options)).run(worker)
+        return
 
-    Raises:
-        ExportError: the file could not be written.
-    """
-    loaded = data if data is not None else load_review(store, session_id)
-    try:
-        return write_report_pdf(loaded, path, generated_at=generated_at)
-    except ReportError as exc:
-        raise ExportError(str(exc)) from exc
+    def paint(ready: ReviewSession) -> None:
+        painted = io.BytesIO()
+        count = exporter.write_to(ready, painted, options)
+        content = painted.getvalue()
+
+        def commit() -> int:
+            exports.write_file(path, lambda out: out.write(content))
+            return count
+
+        op(commit).run(worker)
+
+    load = Op(lambda: session.ready_for(exporter), parent=parent, what=what).success(paint)
+    (load if on_error is None else load.failure(on_error)).run(worker)

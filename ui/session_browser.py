@@ -9,15 +9,22 @@ sessions) happens here.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QMainWindow, QWidget
 
-from db.store import SqlStore
 from kapmonitor.clock import Clock
-from ui.review_data import ReviewData, load_review
-from ui.review_export import export_csv, export_pdf, suggested_name
+from kapmonitor.exporters import ExportOptions, ExportRegistry
+from kapmonitor.ports import SessionStore
+from ui.ops import Op, show_error
+from ui.review_data import load_review
+from ui.review_export import (
+    ReviewSession,
+    ask_deidentify,
+    ask_export_path,
+    run_export,
+    suggested_name,
+)
 from ui.review_window import ReviewWindow
 from ui.session_list import SessionListWidget
 from ui.theme import Theme
@@ -31,6 +38,10 @@ log = logging.getLogger(__name__)
 class SessionListWindow(QMainWindow):
     """The session list in its own window.
 
+    Args:
+        exports: the export formats offered here and in the review windows it opens
+            (:func:`ui.exports.window_exports`).
+
     Signals:
         resume_requested(int): the user asked to resume this unfinished, recent session.
         review_opened(int): a review window was opened for this session.
@@ -39,21 +50,22 @@ class SessionListWindow(QMainWindow):
     resume_requested = Signal(int)
     review_opened = Signal(int)
 
-    def __init__(self, store: SqlStore, *, worker: DbWorker | None, clock: Clock, theme: Theme,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, store: SessionStore, *, worker: DbWorker | None, clock: Clock, theme: Theme,
+                 exports: ExportRegistry[ReviewSession], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._store = store
+        self._exports = exports
         self._worker = worker
         self._clock = clock
         self._theme = theme
         self.reviews: dict[int, ReviewWindow] = {}
         self.setWindowTitle("kapmonitor \u2014 past sessions")
-        self.list = SessionListWidget(store, worker=worker, clock=clock, theme=theme, parent=self)
+        self.list = SessionListWidget(store, worker=worker, clock=clock, theme=theme, parent=self,
+                                      export_formats=[(e.name, e.title) for e in exports])
         self.setCentralWidget(self.list)
         self.list.review_requested.connect(self.open_review)
         self.list.resume_requested.connect(self.resume_requested)
-        self.list.export_csv_requested.connect(self._ask_csv)
-        self.list.export_pdf_requested.connect(self._ask_pdf)
+        self.list.export_requested.connect(lambda sid, name: self.ask_export(name, sid))
         self.resize(1200, 700)
         self.list.refresh()
 
@@ -72,55 +84,33 @@ class SessionListWindow(QMainWindow):
             window.show()
             self.review_opened.emit(session_id)
 
-        if self._worker is None:
-            show(ReviewWindow.open(self._store, session_id, worker=None, clock=self._clock,
-                                   theme=self._theme))
-            return
-        self._worker.run_in_worker(
-            lambda: load_review(self._store, session_id),
+        Op(lambda: load_review(self._store, session_id), parent=self,
+           what=f"Opening session {session_id}").success(
             lambda data: show(ReviewWindow(data, store=self._store, worker=self._worker, clock=self._clock,
-                                           theme=self._theme)),
-            self._error)
+                                           theme=self._theme, exports=self._exports))).run(self._worker)
 
     def _error(self, exc: BaseException) -> None:
-        log.error("past sessions: %s", exc, exc_info=exc)
-        QMessageBox.warning(self, "Could not finish", str(exc))
+        show_error(self, "The export", exc)
 
-    def _ask_csv(self, session_id: int) -> None:
+    def ask_export(self, format_name: str, session_id: int) -> None:
+        """Ask where (and, for a format that can, whether to de-identify), then export ``session_id``.
+
+        Raises:
+            UnknownFormatError: no format called ``format_name`` among the window's exports.
+        """
+        exporter = self._exports.get(format_name)
         s = next(x for x in self.list.model.sessions if x.session_id == session_id)
-        answer = QMessageBox.question(
-            self, "Export CSV", "De-identify the export (for research)?\n\nYes: random codes, shifted times, "
-            "no free text. No: the full record for the chart.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.No)
-        if answer == QMessageBox.StandardButton.Cancel:
+        deid = False
+        if exporter.can_deidentify:
+            answer = ask_deidentify(self, exporter)
+            if answer is None:
+                return
+            deid = answer
+        name = suggested_name(s.client_code, s.started_at, session_id, exporter.suffix, deidentify=deid)
+        path = ask_export_path(self, exporter, name)
+        if path is None:
             return
-        deid = answer == QMessageBox.StandardButton.Yes
-        name = suggested_name(s.client_code, s.started_at, session_id, ".csv", deidentify=deid)
-        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", name, "CSV files (*.csv)")
-        if not path:
-            return
-        if self._worker is None:
-            export_csv(self._store, session_id, Path(path), deidentify=deid)
-        else:
-            self._worker.run_in_worker(
-                lambda: export_csv(self._store, session_id, Path(path), deidentify=deid), None, self._error)
-
-    def _ask_pdf(self, session_id: int) -> None:
-        s = next(x for x in self.list.model.sessions if x.session_id == session_id)
-        name = suggested_name(s.client_code, s.started_at, session_id, ".pdf")
-        path, _ = QFileDialog.getSaveFileName(self, "Export PDF report", name, "PDF files (*.pdf)")
-        if not path:
-            return
-        target = Path(path if path.lower().endswith(".pdf") else path + ".pdf")
-        # The data loads on the worker; the PDF is painted on the GUI thread (Qt painting must be).
-        if self._worker is None:
-            export_pdf(self._store, session_id, target, generated_at=self._clock.now())
-            return
-        def write(data: ReviewData) -> None:
-            try:
-                export_pdf(self._store, session_id, target, generated_at=self._clock.now(), data=data)
-            except Exception as exc:
-                self._error(exc)
-
-        self._worker.run_in_worker(lambda: load_review(self._store, session_id), write, self._error)
+        options = ExportOptions(generated_at=self._clock.now(), deidentify=deid)
+        session = ReviewSession(self._store, session_id)
+        run_export(self._exports, exporter, session, path, options, parent=self, worker=self._worker,
+                   on_done=lambda _count: None, on_error=self._error)

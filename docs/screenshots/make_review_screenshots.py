@@ -27,7 +27,9 @@ from review_data import START, record_session  # noqa: E402
 
 from db.store import SqlStore  # noqa: E402
 from kapmonitor.clock import FakeClock  # noqa: E402
-from ui.review_export import export_pdf  # noqa: E402
+from kapmonitor.exporters import ExportOptions  # noqa: E402
+from ui.exports import window_exports  # noqa: E402
+from ui.review_export import ReviewSession  # noqa: E402
 from ui.review_window import ReviewWindow  # noqa: E402
 from ui.session_list import SessionListWidget  # noqa: E402
 from ui.theme import LIGHT, apply_theme  # noqa: E402
@@ -59,7 +61,9 @@ def main() -> None:
             app.processEvents()
             listing.grab().save(str(HERE / "session-list.png"))
 
-            review = ReviewWindow.open(store, main_session.session_id, worker=None, clock=clock, theme=LIGHT)
+            exports = window_exports(store)
+            review = ReviewWindow.open(store, main_session.session_id, worker=None, clock=clock, theme=LIGHT,
+                                       exports=exports)
             review.resize(1500, 900)
             review.show()
             app.processEvents()
@@ -73,7 +77,8 @@ def main() -> None:
 
             pdf = folder / "report.pdf"
             generated = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
-            export_pdf(store, main_session.session_id, pdf, generated_at=generated)
+            exports.export_file(exports.get("report"), ReviewSession(store, main_session.session_id), pdf,
+                                ExportOptions(generated_at=generated))
             subprocess.run(["pdftoppm", "-r", "90", "-png", "-f", "1", "-l", "1", "-singlefile", str(pdf),
                             str(HERE / "report-page1")], check=True)
         finally:

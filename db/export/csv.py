@@ -1,4 +1,4 @@
-"""Session CSV export (format documented in ``docs/csv-format.md``).
+"""The session CSV (format documented in ``docs/csv-format.md``): the ``csv`` export format.
 
 One row per reading, event, observation revision and alarm transition, in time
 order. Ties at the same millisecond: events, alarms, observations, readings;
@@ -11,21 +11,26 @@ long the session), each chunk formatted with numpy (time stamps, phases) and
 from __future__ import annotations
 
 import bisect
+import contextlib
 import csv
+import io
 import json
 import random
 from collections.abc import Callable, Mapping
 from itertools import repeat
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 
+from db.export.source import StoredSession
 from db.sqltypes import to_epoch_ms
 from db.store import SqlStore
+from kapmonitor.exporters import Exporter, ExportOptions
 from kapmonitor.phases import phase_changes
-from kapmonitor.types import STREAM_UNITS, Phase, ReadingFlag, Stream
+from kapmonitor.streams import STREAM_UNITS
+from kapmonitor.types import Phase, ReadingFlag, Stream
 
-__all__ = ["COLUMNS", "export_session_csv"]
+__all__ = ["COLUMNS", "CSV_EXPORTER", "export_session_csv", "write_csv"]
 
 COLUMNS = (
     "session_id", "client_code", "timestamp_utc", "elapsed_s", "phase", "kind", "name", "value", "unit",
@@ -159,6 +164,31 @@ def export_session_csv(
     rest = other_rows[next_other:]
     writer.writerows(rest)
     return written + len(rest)
+
+
+def write_csv(session: StoredSession, out: BinaryIO, options: ExportOptions) -> int:
+    """The ``csv`` format: :func:`export_session_csv` as UTF-8 to a binary stream; return the rows.
+
+    Raises:
+        KeyError: there is no such session.
+        StoreError: the database could not be read.
+        OSError: ``out`` could not be written.
+    """
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    try:
+        rows = export_session_csv(session.store, session.session_id, text, deidentify=options.deidentify)
+        text.flush()
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            text.detach()  # hand ``out`` back open: it belongs to the caller
+    return rows
+
+
+CSV_EXPORTER = Exporter(
+    name="csv", title="CSV", suffix=".csv", write=write_csv, counts="rows", can_deidentify=True,
+    description="every reading, event, observation and alarm in time order, for analysis "
+                "(docs/csv-format.md)",
+)
 
 
 def _with_heads(others: list[_Pending], sid: str, code: str,
