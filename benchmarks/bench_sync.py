@@ -21,8 +21,8 @@ from _dbbench import T0, quick
 
 from db.engine import Synchronous
 from db.store import SqlStore
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import Observation, ObservationKind, Reading, Stream, new_observation_id
 
 

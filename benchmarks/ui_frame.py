@@ -52,9 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kapmonitor.alarm_settings import default_rules
 from kapmonitor.clock import SystemClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
 from kapmonitor.session import SessionState
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import Observation, ObservationKind, Reading, Stream
 from ui.plots import LivePlots
 from ui.theme import DARK, apply_theme

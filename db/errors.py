@@ -1,4 +1,4 @@
-"""Turning database driver errors into one clear :class:`~kapmonitor.store.StoreError` sentence.
+"""Turning database driver errors into one clear :class:`~kapmonitor.ports.StoreError` sentence.
 
 A clinic's IT person should read what went wrong, which file, and what to do;
 the driver's exception stays attached as ``__cause__`` for the log.
@@ -6,7 +6,7 @@ the driver's exception stays attached as ``__cause__`` for the log.
 
 from __future__ import annotations
 
-from kapmonitor.store import StoreError
+from kapmonitor.ports import StoreError
 
 __all__ = ["describe_error", "store_error"]
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import describe_location
 from db.errors import store_error
-from kapmonitor.store import StoreError
+from kapmonitor.ports import StoreError
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade_to_head"]
 

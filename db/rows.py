@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from db.models import AlarmLogRow, ObservationRow, SensorRow, SessionEventRow, SessionRow
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import TreatmentProtocol
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,

@@ -1,4 +1,4 @@
-"""``SqlStore``: the :class:`kapmonitor.store.SessionStore` on SQLAlchemy + SQLite (or PostgreSQL).
+"""``SqlStore``: the :class:`kapmonitor.ports.SessionStore` on SQLAlchemy + SQLite (or PostgreSQL).
 
 Thread model:
 
@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,8 @@ from db.sqltypes import EPOCH
 from db.summaries import load_summaries
 from db.writer import ReadingRowTuple, ReadingWriter, placeholders
 from kapmonitor.clock import Clock, SystemClock, ensure_utc
-from kapmonitor.journal import Entry
-from kapmonitor.store import SessionRecord, SessionSpec, SessionSummary, StoreError, StreamData
+from kapmonitor.journal import AnyEntry
+from kapmonitor.ports import SessionRecord, SessionSpec, SessionSummary, StoreError, StreamData
 from kapmonitor.types import (
     AlarmTransition,
     EventKind,
@@ -68,6 +69,7 @@ __all__ = ["SqlStore", "json_checked"]
 
 log = logging.getLogger(__name__)
 
+_SESSION_OF = itemgetter(1)
 _STREAM_DTYPE = np.dtype([("t", np.int64), ("v", np.float64), ("f", np.int32)])
 _STREAM_NAMES = {s: s.value for s in Stream}
 _HALF_MS_US = 500
@@ -393,7 +395,7 @@ class SqlStore:
         except SQLAlchemyError as exc:
             raise store_error(exc, self._where) from exc
 
-    def apply_journal(self, journal_id: str, entries: Sequence[Entry]) -> int:
+    def apply_journal(self, journal_id: str, entries: Sequence[AnyEntry]) -> int:
         """Apply journal entries (sequence order) and advance the journal's mark, in one transaction.
 
         Called by the one writer thread (:class:`db.journal_writer.JournalWriter`).
@@ -408,8 +410,7 @@ class SqlStore:
                     mark = apply_batch(conn, journal_id, entries)
             except SQLAlchemyError as exc:
                 raise store_error(exc, self._where) from exc
-        for entry in entries:
-            self._known_sessions.add(entry.session_id)
+        self._known_sessions.update(map(_SESSION_OF, entries))
         return mark
 
     def last_recorded_at(self, session_id: int) -> datetime | None:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Subquery, and_, case, func, select
 
 from db.models import AlarmLogRow, ClientRow, ObservationRow, SessionEventRow, SessionRow
 from db.sqltypes import from_epoch_ms
-from kapmonitor.store import SessionSummary
+from kapmonitor.ports import SessionSummary
 from kapmonitor.types import EventKind, Phase
 
 __all__ = ["load_summaries"]

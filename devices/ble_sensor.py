@@ -21,9 +21,10 @@ only submits the connection task. The task, for as long as the sensor runs:
    when the first connection has not succeeded within ``lost_after_s``), and DISCONNECTED when
    stopped.
 
-Each packet is stamped with ``clock.now()`` first, then parsed (:mod:`devices.gatt`), converted
-(:mod:`devices.readings`) and delivered to the sink. A malformed packet is counted
-(:attr:`BleSensor.malformed_count`) and logged with its bytes; it never breaks the link.
+Each packet is stamped with ``clock.now()`` first, then parsed (:mod:`devices.gatt`,
+:mod:`devices.gatt_medical`), converted (:mod:`devices.readings`) and delivered to the sink. A
+malformed packet is counted (:attr:`BleSensor.malformed_count`) and logged with its bytes; it never
+breaks the link.
 
 Blood pressure: standard cuffs (Blood Pressure service 0x1810) have no control point to start a
 measurement; the patient or therapist presses the cuff's button and the result is indicated.
@@ -42,7 +43,7 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from devices import gatt
+from devices import gatt, gatt_medical
 from devices.ble_setup import read_battery_level, read_sensor_info, subscribe
 from devices.errors import SensorNotFoundError, as_no_adapter
 from devices.readings import battery_reading, blood_pressure_readings, heart_rate_readings, plx_readings
@@ -310,7 +311,7 @@ class BleSensor:
         at = self._clock.now()
         try:
             readings = blood_pressure_readings(
-                gatt.parse_blood_pressure_measurement(bytes(data)), at, self._address
+                gatt_medical.parse_blood_pressure_measurement(bytes(data)), at, self._address
             )
         except ValueError as exc:
             self._malformed_packet(gatt.BLOOD_PRESSURE_MEASUREMENT, data, exc)
@@ -320,7 +321,7 @@ class BleSensor:
     def _on_plx_continuous(self, _char: BleakGATTCharacteristic | None, data: bytearray) -> None:
         at = self._clock.now()
         try:
-            readings = plx_readings(gatt.parse_plx_continuous(bytes(data)), at, self._address)
+            readings = plx_readings(gatt_medical.parse_plx_continuous(bytes(data)), at, self._address)
         except ValueError as exc:
             self._malformed_packet(gatt.PLX_CONTINUOUS, data, exc)
             return
@@ -329,7 +330,7 @@ class BleSensor:
     def _on_plx_spot_check(self, _char: BleakGATTCharacteristic | None, data: bytearray) -> None:
         at = self._clock.now()
         try:
-            readings = plx_readings(gatt.parse_plx_spot_check(bytes(data)), at, self._address)
+            readings = plx_readings(gatt_medical.parse_plx_spot_check(bytes(data)), at, self._address)
         except ValueError as exc:
             self._malformed_packet(gatt.PLX_SPOT_CHECK, data, exc)
             return

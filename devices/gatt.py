@@ -1,12 +1,12 @@
-"""Bluetooth SIG GATT characteristics we read: UUIDs and pure parsers over ``bytes``.
+"""Bluetooth SIG GATT characteristics we read: the UUIDs, and the Heart Rate, Battery and Device
+Information parsers (pure functions over ``bytes``).
 
-This is the one import for the BLE runtime: the Heart Rate, Battery and Device
-Information parsers live here; the SFLOAT, Blood Pressure and Pulse Oximeter
-parsers live in :mod:`devices.gatt_fields` and :mod:`devices.gatt_medical` and
-are re-exported. Every parser takes the characteristic value exactly as bleak
-delivers it (``bytes`` or ``bytearray``) and either returns a frozen value or
-raises :class:`GattParseError` naming the field that was wrong; it never raises
-anything else for any input.
+The field types and the error (SFLOAT, the byte cursor, :class:`~devices.gatt_fields.GattParseError`)
+are in :mod:`devices.gatt_fields`; the Blood Pressure and Pulse Oximeter parsers in
+:mod:`devices.gatt_medical`. Import each name from the module that defines it. Every parser takes
+the characteristic value exactly as bleak delivers it (``bytes`` or ``bytearray``) and either
+returns a frozen value or raises :class:`~devices.gatt_fields.GattParseError` naming the field that
+was wrong; it never raises anything else for any input.
 
 Layouts follow the Bluetooth SIG specifications (Heart Rate Service 1.0,
 Battery Service 1.0, Device Information Service 1.1, GATT Specification
@@ -20,31 +20,7 @@ import logging
 import struct
 from dataclasses import dataclass
 
-from devices.gatt_fields import (
-    SFLOAT_NAN,
-    SFLOAT_NEGATIVE_INFINITY,
-    SFLOAT_NRES,
-    SFLOAT_POSITIVE_INFINITY,
-    SFLOAT_RESERVED,
-    ByteReader,
-    GattParseError,
-    parse_sfloat,
-    parse_sfloat_bytes,
-)
-from devices.gatt_medical import (
-    KPA_TO_MMHG,
-    UNKNOWN_USER_ID,
-    BloodPressureMeasurement,
-    BloodPressureStatus,
-    PlxDeviceSensorStatus,
-    PlxMeasurement,
-    PlxMeasurementStatus,
-    PulseRateRange,
-    decode_blood_pressure_status,
-    parse_blood_pressure_measurement,
-    parse_plx_continuous,
-    parse_plx_spot_check,
-)
+from devices.gatt_fields import ByteReader, GattParseError
 
 __all__ = [
     "BATTERY_LEVEL",
@@ -57,7 +33,6 @@ __all__ = [
     "FIRMWARE_REVISION",
     "HEART_RATE_MEASUREMENT",
     "HEART_RATE_SERVICE",
-    "KPA_TO_MMHG",
     "MANUFACTURER_NAME",
     "MODEL_NUMBER",
     "PLX_CONTINUOUS",
@@ -65,34 +40,15 @@ __all__ = [
     "PLX_SPOT_CHECK",
     "PULSE_OXIMETER_SERVICE",
     "SERIAL_NUMBER",
-    "SFLOAT_NAN",
-    "SFLOAT_NEGATIVE_INFINITY",
-    "SFLOAT_NRES",
-    "SFLOAT_POSITIVE_INFINITY",
-    "SFLOAT_RESERVED",
-    "UNKNOWN_USER_ID",
-    "BloodPressureMeasurement",
-    "BloodPressureStatus",
-    "GattParseError",
     "HeartRateMeasurement",
-    "PlxDeviceSensorStatus",
-    "PlxMeasurement",
-    "PlxMeasurementStatus",
-    "PulseRateRange",
-    "decode_blood_pressure_status",
     "parse_battery_level",
-    "parse_blood_pressure_measurement",
     "parse_body_sensor_location",
     "parse_heart_rate_measurement",
-    "parse_plx_continuous",
-    "parse_plx_spot_check",
-    "parse_sfloat",
-    "parse_sfloat_bytes",
     "parse_utf8_string",
     "uuid16",
 ]
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
 
@@ -195,7 +151,7 @@ def parse_heart_rate_measurement(data: bytes | bytearray) -> HeartRateMeasuremen
         rr_bytes = r.rest()
         count = len(rr_bytes) // 2
         if len(rr_bytes) % 2:
-            logger.debug("%s: dropped a dangling odd byte after %d RR values", _HRM, count)
+            log.debug("%s: dropped a dangling odd byte after %d RR values", _HRM, count)
         rr = struct.unpack_from(f"<{count}H", rr_bytes)
     return HeartRateMeasurement(bpm=bpm, sensor_contact=sensor_contact, energy_expended_kj=energy, rr_1024=rr)
 

@@ -1,7 +1,7 @@
 """Parsers for the Blood Pressure and Pulse Oximeter measurement characteristics.
 
-Pure functions over ``bytes``; :mod:`devices.gatt` re-exports everything here,
-so callers import from there. Layouts follow the Bluetooth SIG Blood Pressure
+Pure functions over ``bytes``, in the contract of :mod:`devices.gatt` (a frozen value or
+:class:`~devices.gatt_fields.GattParseError`, nothing else). Layouts follow the Bluetooth SIG Blood Pressure
 Service 1.1 (characteristic 0x2A35) and Pulse Oximeter Service 1.0.1
 (characteristics 0x2A5E and 0x2A5F) specifications, cross-checked against the
 flag definitions of two independent stack implementations (Qualcomm Bluetopia

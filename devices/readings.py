@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, tzinfo
 
-from devices.gatt import (
+from devices.gatt import HeartRateMeasurement
+from devices.gatt_medical import (
     BloodPressureMeasurement,
-    HeartRateMeasurement,
     PlxDeviceSensorStatus,
     PlxMeasurement,
     PlxMeasurementStatus,

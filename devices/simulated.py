@@ -21,8 +21,8 @@ with "sensor unconnected to user" (no SpO2 readings); a dropped link sends
 nothing, and a BP result due while the link is down is lost.
 
 Every value is encoded into the characteristic's real bytes
-(:mod:`devices.simulated_packets`) and decoded with :mod:`devices.gatt` and
-:mod:`devices.readings`, exactly as for a BLE sensor. The signals come from
+(:mod:`devices.simulated_packets`) and decoded with :mod:`devices.gatt`,
+:mod:`devices.gatt_medical` and :mod:`devices.readings`, exactly as for a BLE sensor. The signals come from
 :class:`~devices.simulated_physiology.SimulatedPhysiology` (seeded; the HR and
 BP rise follows the dose time given to :meth:`SimulatedSensor.dose_given`), and
 technical faults from :class:`~devices.simulated_faults.Fault` scripts.
@@ -59,20 +59,13 @@ from datetime import datetime
 from typing import Literal
 
 from devices.simulated_engine import DeliveredBeat, Emission, SimulationEngine
-from devices.simulated_faults import Fault, FaultKind
-from devices.simulated_physiology import BeatKind, SimulatedPhysiology
+from devices.simulated_faults import Fault
+from devices.simulated_physiology import SimulatedPhysiology
 from kapmonitor.clock import Clock, ensure_utc
 from kapmonitor.sensor import SensorSink
 from kapmonitor.types import Reading, SensorInfo, SensorState, SensorStatus
 
-__all__ = [
-    "BeatKind",
-    "DeliveredBeat",
-    "Fault",
-    "FaultKind",
-    "SimulatedPhysiology",
-    "SimulatedSensor",
-]
+__all__ = ["SimulatedSensor"]
 
 logger = logging.getLogger(__name__)
 

@@ -31,12 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from devices.gatt import (
-    parse_battery_level,
-    parse_blood_pressure_measurement,
-    parse_heart_rate_measurement,
-    parse_plx_continuous,
-)
+from devices.gatt import parse_battery_level, parse_heart_rate_measurement
+from devices.gatt_medical import parse_blood_pressure_measurement, parse_plx_continuous
 from devices.readings import battery_reading, blood_pressure_readings, heart_rate_readings, plx_readings
 from devices.simulated_faults import Fault, FaultTimeline
 from devices.simulated_packets import (

@@ -3,7 +3,7 @@
 The simulated sensor does not build :class:`~kapmonitor.types.Reading` values
 itself. It encodes what it measured into the exact characteristic values a
 Bluetooth SIG sensor notifies, then runs them through the same parsers
-(:mod:`devices.gatt`) and converters (:mod:`devices.readings`) as a real
+(:mod:`devices.gatt`, :mod:`devices.gatt_medical`) and converters (:mod:`devices.readings`) as a real
 sensor, so demo mode and the tests exercise the real decoding path.
 
 Each encoder is the inverse of one parser; layouts are documented there.
@@ -15,7 +15,7 @@ import math
 import struct
 from collections.abc import Sequence
 
-from devices.gatt import SFLOAT_NAN
+from devices.gatt_fields import SFLOAT_NAN
 
 __all__ = [
     "CONTACT_DETECTED",
@@ -33,7 +33,7 @@ CONTACT_NOT_DETECTED = 0b10
 CONTACT_DETECTED = 0b11
 
 _PLX_SENSOR_UNCONNECTED_TO_USER = 1 << 11
-"""PLX device and sensor status bit 11 (see :class:`devices.gatt.PlxDeviceSensorStatus`)."""
+"""PLX device and sensor status bit 11 (see :class:`devices.gatt_medical.PlxDeviceSensorStatus`)."""
 
 
 def encode_sfloat(value: float, decimals: int = 0) -> int:

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kapmonitor.types import STREAM_UNITS, AlarmPriority, Stream
+from kapmonitor.streams import STREAM_UNITS
+from kapmonitor.types import AlarmPriority, Stream
 
 __all__ = [
     "LIMIT_RANGES",

@@ -1,6 +1,6 @@
 """Series the review derives from stored readings and the alarm log: usable readings,
-blood-pressure pairs and alarm spans. Pure functions (numpy only); re-exported by
-:mod:`kapmonitor.summary`.
+blood-pressure pairs and alarm spans. Pure functions (numpy only), shared by the
+summary (:mod:`kapmonitor.summary`), the baseline and the review's plots and report.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from kapmonitor import streams
 from kapmonitor.clock import ensure_utc
-from kapmonitor.store import StreamData
+from kapmonitor.ports import StreamData
 from kapmonitor.types import AlarmCategory, AlarmPriority, AlarmTransition, ReadingFlag
 
 __all__ = ["UNUSABLE_FLAGS", "AlarmSpan", "BpPoint", "alarm_spans", "bp_points", "usable_mask", "with_delta"]

@@ -17,11 +17,11 @@ which stays anchored to the first dose.
 Ordering rules:
 
 * A command's time may not be earlier than any event already applied
-  (including derived events), else :class:`TimeOrderError`.
+  (including derived events), else :class:`~kapmonitor.session_model.TimeOrderError`.
 * Derived events are stamped at their *exact* due time, which may be earlier
   than the last command (the tick that finds them comes later). When a stored
   derived event is applied it must match what the state predicts (phase, time
-  within :data:`STAMP_TOLERANCE`), else :class:`InconsistentEventError`.
+  within :data:`STAMP_TOLERANCE`), else :class:`~kapmonitor.session_model.InconsistentEventError`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from kapmonitor.session_model import (
     NoDoseError,
     SessionAlreadyStartedError,
     SessionEndedError,
-    SessionError,
     SessionNotStartedError,
     SessionSnapshot,
     TimeOrderError,
@@ -52,23 +51,7 @@ from kapmonitor.session_model import (
 )
 from kapmonitor.types import EventKind, EventValue, Phase, SessionEvent
 
-__all__ = [
-    "STAMP_TOLERANCE",
-    "CheckAlreadyResolvedError",
-    "CheckStatus",
-    "DoseAlreadyGivenError",
-    "InconsistentEventError",
-    "InvalidEventDataError",
-    "NoDoseError",
-    "SessionAlreadyStartedError",
-    "SessionEndedError",
-    "SessionError",
-    "SessionNotStartedError",
-    "SessionSnapshot",
-    "SessionState",
-    "TimeOrderError",
-    "UnknownCheckError",
-]
+__all__ = ["STAMP_TOLERANCE", "SessionState"]
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,8 @@
-"""Values, errors and small rules of the session state machine.
+"""Values, errors and small rules of the session state machine (:mod:`kapmonitor.session`).
 
-:mod:`kapmonitor.session` re-exports the values and errors; import them from there.
+The state machine's snapshot (:class:`SessionSnapshot`), a check's status, and the
+errors it raises: every refused transition is a :class:`SessionError` subclass whose
+message says what was attempted and why it is refused.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A :class:`ClinicSettings` value is immutable. The UI saves it with
 ``store.put_setting("clinic", settings.to_dict())`` and snapshots it into each
-session's :class:`~kapmonitor.store.SessionSpec` ``settings``, so a later edit
+session's :class:`~kapmonitor.ports.SessionSpec` ``settings``, so a later edit
 never changes a session already recorded.
 
 Contract:
@@ -10,7 +10,7 @@ Contract:
 * :meth:`ClinicSettings.defaults` follows CLINICAL.md (starting points, not
   medical advice).
 * :meth:`ClinicSettings.validate` checks field by field and raises
-  :class:`SettingsError` naming the first bad field as a path
+  :class:`~kapmonitor.settings_items.SettingsError` naming the first bad field as a path
   (``quick_tags[2].key``) with a message saying what is accepted.
 * ``from_dict(to_dict(s)) == s`` for every valid ``s``; ``from_dict`` fills
   keys missing from an older stored dict with their defaults, and always
@@ -37,20 +37,7 @@ from kapmonitor.settings_items import (
     default_scales,
 )
 
-__all__ = [
-    "DOSE_UNITS",
-    "SETTINGS_KEY",
-    "THEMES",
-    "AudioSettings",
-    "ClinicSettings",
-    "DischargeItem",
-    "QuickTag",
-    "ScaleDefinition",
-    "SettingsError",
-    "default_discharge_checklist",
-    "default_quick_tags",
-    "default_scales",
-]
+__all__ = ["DOSE_UNITS", "SETTINGS_KEY", "THEMES", "ClinicSettings"]
 
 SETTINGS_KEY = "clinic"
 """The key under which the UI stores the clinic settings (``store.put_setting``)."""

@@ -2,7 +2,7 @@
 
 Each part validates itself, naming the bad field by path (``quick_tags[2].key``)
 in a :class:`SettingsError`. :mod:`kapmonitor.settings` assembles them into
-:class:`~kapmonitor.settings.ClinicSettings` and re-exports everything here.
+:class:`~kapmonitor.settings.ClinicSettings`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Per-phase summary of a recorded session: what the review window and the PDF report show.
 
-Pure functions over the stored arrays (:class:`~kapmonitor.store.StreamData`), the
+Pure functions over the stored arrays (:class:`~kapmonitor.ports.StreamData`), the
 session's events, its protocol, its alarm rules and its alarm log. Nothing here
 reads a clock or a database, so the same inputs always give the same summary.
 
@@ -11,8 +11,9 @@ Choices (documented because a clinician reads the result):
   (:func:`~kapmonitor.review_series.usable_mask`): *not* flagged ``ARTIFACT``,
   ``NO_CONTACT`` or ``IMPLAUSIBLE``, and within the stream's possible range.
   Hand-entered (``MANUAL``) readings count like streamed ones.
-* **Baseline heart rate** is the median of the usable readings before the first
-  dose, as the recorder froze it for the alarms.
+* **Baseline** (:mod:`kapmonitor.recording.baseline`, the rule the recorder
+  freezes for the alarms): the heart rate is the median of the usable readings
+  before the first dose, the blood pressure the last pair before it.
 * **Time beyond a limit** integrates sample durations: each usable reading stands
   for the time until the next usable reading, capped at :data:`HOLD_CAP_S` and at
   the end of its phase, so a signal gap never counts as time above (or below) a
@@ -52,7 +53,9 @@ import numpy.typing as npt
 from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.clock import ensure_utc
 from kapmonitor.hrv import HrvError, HrvSummary, clean_time_domain, flag_rr_artifacts
+from kapmonitor.ports import StreamData
 from kapmonitor.protocols import CheckTiming, TreatmentProtocol
+from kapmonitor.recording.baseline import bp_baseline, hr_baseline
 from kapmonitor.review_series import (
     AlarmSpan,
     BpPoint,
@@ -61,8 +64,8 @@ from kapmonitor.review_series import (
     usable_mask,
     with_delta,
 )
-from kapmonitor.session import CheckStatus, SessionState
-from kapmonitor.store import StreamData
+from kapmonitor.session import SessionState
+from kapmonitor.session_model import CheckStatus
 from kapmonitor.types import (
     AlarmTransition,
     EventKind,
@@ -78,17 +81,12 @@ __all__ = [
     "HOLD_CAP_S",
     "RR_GAP_S",
     "VITALS_WINDOW_S",
-    "AlarmSpan",
-    "BpPoint",
     "CheckVitals",
     "DischargeCriterion",
     "PhaseSummary",
     "SessionReport",
     "SummaryError",
-    "alarm_spans",
-    "bp_points",
     "summarize",
-    "usable_mask",
 ]
 
 log = logging.getLogger(__name__)
@@ -269,7 +267,7 @@ def summarize(
 
     Raises:
         SummaryError: the session was never started, or it is unfinished and ``until`` is missing.
-        kapmonitor.session.SessionError: the events do not replay (a damaged record).
+        kapmonitor.session_model.SessionError: the events do not replay (a damaged record).
     """
     state = SessionState.replay(protocol, events)
     if state.started_at is None:
@@ -290,11 +288,10 @@ def summarize(
     hr_t, hr_v = hr.t[hr_ok], hr.value[hr_ok]
     spo2_t, spo2_v = spo2.t[spo2_ok], spo2.value[spo2_ok]
     dose = state.first_dose_at
-    hr_baseline = _median(hr_v[hr_t < _epoch(dose)]) if dose is not None else None
+    hr_base = hr_baseline(hr, dose)
 
     all_bp = bp_points(get(Stream.BP_SYSTOLIC), get(Stream.BP_DIASTOLIC))
-    before = [p for p in all_bp if dose is not None and p.at < dose]
-    bp_base = before[-1] if before else None
+    bp_base = bp_baseline(all_bp, dose)
     points = tuple(with_delta(p, bp_base) for p in all_bp)
 
     hr_rules = tuple(r for r in rules if r.enabled and r.stream is Stream.HEART_RATE)
@@ -305,7 +302,7 @@ def summarize(
         if phase is Phase.ENDED:
             continue
         phases.append(_phase_summary(phase, start, stop if stop is not None else end, hr_t, hr_v,
-                                     hr_rules, hr_baseline, rr, rr_flags, spo2_t, spo2_v, alarms))
+                                     hr_rules, hr_base, rr, rr_flags, spo2_t, spo2_v, alarms))
 
     checks = tuple(_check_vitals(c, points, hr_t, hr_v, spo2_t, spo2_v) for c in snap.checks)
     min_obs_at = snap.min_observation_at
@@ -322,7 +319,7 @@ def summarize(
         started_at=state.started_at, first_dose_at=dose,
         boosters=tuple(e.at for e in state.events if e.kind is EventKind.BOOSTER_GIVEN),
         ended_at=state.ended_at, until=end,
-        monitoring_s=(end - state.started_at).total_seconds(), hr_baseline=hr_baseline,
+        monitoring_s=(end - state.started_at).total_seconds(), hr_baseline=hr_base,
         bp_baseline=bp_base, min_observation_at=min_obs_at, min_observation_met_at=met_at,
         discharge_checks_done_at=discharge_done, fit_to_leave_at=fit, rules=hr_rules,
     )

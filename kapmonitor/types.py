@@ -10,13 +10,12 @@ All wall times are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntFlag, StrEnum
 
 __all__ = [
-    "STREAM_UNITS",
     "AlarmCategory",
     "AlarmPriority",
     "AlarmState",
@@ -48,35 +47,6 @@ class Stream(StrEnum):
     BP_DIASTOLIC = "bp_diastolic"
     BP_MEAN = "bp_mean"
     BATTERY = "battery"
-
-
-class _StreamUnits(Mapping[Stream, str]):
-    """A read-only view of the units in the streams table (:data:`kapmonitor.streams.STREAMS`).
-
-    The table lives in :mod:`kapmonitor.streams`, which imports this module; the view looks the
-    table up on first use so either module can be imported first.
-    """
-
-    def _units(self) -> Mapping[Stream, str]:
-        from kapmonitor.streams import STREAM_UNITS
-
-        return STREAM_UNITS
-
-    def __getitem__(self, stream: Stream) -> str:
-        return self._units()[stream]
-
-    def __iter__(self) -> Iterator[Stream]:
-        return iter(self._units())
-
-    def __len__(self) -> int:
-        return len(self._units())
-
-    def __repr__(self) -> str:
-        return f"STREAM_UNITS({dict(self._units())!r})"
-
-
-STREAM_UNITS: Mapping[Stream, str] = _StreamUnits()
-"""The unit of each stream, from the streams table (:mod:`kapmonitor.streams`)."""
 
 
 class ReadingFlag(IntFlag):

@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from db.store import SqlStore
-from devices.simulated import Fault, SimulatedSensor
+from devices.simulated import SimulatedSensor
+from devices.simulated_faults import Fault
 from kapmonitor.alarms import AlarmSettings
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import Recorder
+from kapmonitor.recording import Recorder
 from kapmonitor.sensor import SensorSink
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import ObservationKind
 
 START = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)

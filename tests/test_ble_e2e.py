@@ -34,7 +34,7 @@ from bluez.fake_devices import (
 from bluez.recording import RecordingSink, wait_until
 
 from db.store import SqlStore
-from devices import gatt
+from devices import gatt, gatt_medical
 from devices.ble_sensor import BleSensor
 from devices.gatt import HEART_RATE_SERVICE
 from devices.readings import blood_pressure_readings, heart_rate_readings, plx_readings
@@ -44,9 +44,9 @@ from devices.scanner import DiscoveredSensor, LiveScanner, scan_blocking
 from kapmonitor import streams
 from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import Recorder
-from kapmonitor.store import SessionSpec
+from kapmonitor.recording import Recorder
 from kapmonitor.types import AlarmCategory, Reading, ReadingFlag, SensorKind, SensorState, Stream
 
 pytestmark = pytest.mark.bluez
@@ -366,9 +366,9 @@ value outside these (SpO2 85 %, HR 150) would rightly alarm, so the generator dr
 _AT = FakeClock().now()
 _DECODE = {
     HRM: lambda b: heart_rate_readings(gatt.parse_heart_rate_measurement(b), _AT, "x"),
-    PLX_CONT: lambda b: plx_readings(gatt.parse_plx_continuous(b), _AT, "x"),
-    PLX_SPOT: lambda b: plx_readings(gatt.parse_plx_spot_check(b), _AT, "x"),
-    BPM: lambda b: blood_pressure_readings(gatt.parse_blood_pressure_measurement(b), _AT, "x"),
+    PLX_CONT: lambda b: plx_readings(gatt_medical.parse_plx_continuous(b), _AT, "x"),
+    PLX_SPOT: lambda b: plx_readings(gatt_medical.parse_plx_spot_check(b), _AT, "x"),
+    BPM: lambda b: blood_pressure_readings(gatt_medical.parse_blood_pressure_measurement(b), _AT, "x"),
 }
 
 

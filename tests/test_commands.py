@@ -75,7 +75,7 @@ def test_export_to_stdout_and_file_agree(
     assert {r["kind"] for r in rows} == {"reading", "event", "observation"} | (
         {"alarm"} if any(r["kind"] == "alarm" for r in rows) else set()
     )
-    assert not (tmp_path / "s.csv.part").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"], "no temporary file is left behind"
 
 
 def test_deidentified_export_hides_the_client(recorded_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,6 +89,7 @@ def test_deidentified_export_hides_the_client(recorded_db: Path, capsys: pytest.
     ("argv", "message"),
     [
         (["export", "7"], "no session 7 in the database"),
+        (["export", "1", "--format", "xls"], "unknown export format 'xls' (known: csv)"),
         (["record", "--protocol", "oral-magic"], "unknown protocol 'oral-magic'"),
         (["record", "--resume"], "no unfinished session to resume"),
     ],

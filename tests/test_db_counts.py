@@ -23,8 +23,8 @@ from db.sqltypes import from_epoch_ms, to_epoch_ms
 from db.store import SqlStore
 from db.writer import session_totals
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import Observation, ObservationKind, Reading, Stream
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ from db.engine import create_engine_for
 from db.errors import describe_error
 from db.migrate import upgrade_to_head
 from db.store import SqlStore
+from kapmonitor.ports import SessionSpec, StoreError
 from kapmonitor.protocols import PRESETS
-from kapmonitor.store import SessionSpec, StoreError
 from kapmonitor.types import EventKind, Reading, SessionEvent, Stream
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

@@ -14,8 +14,8 @@ import pytest
 
 from db.store import SqlStore
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec, SessionStore
 from kapmonitor.protocols import PRESETS
-from kapmonitor.store import SessionSpec, SessionStore
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,

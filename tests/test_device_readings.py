@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from devices.gatt import (
+from devices.gatt import HeartRateMeasurement, parse_heart_rate_measurement
+from devices.gatt_medical import (
     BloodPressureMeasurement,
-    HeartRateMeasurement,
     PlxDeviceSensorStatus,
     PlxMeasurement,
     PlxMeasurementStatus,
     parse_blood_pressure_measurement,
-    parse_heart_rate_measurement,
     parse_plx_continuous,
 )
 from devices.readings import battery_reading, blood_pressure_readings, heart_rate_readings, plx_readings

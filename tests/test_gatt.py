@@ -1,4 +1,5 @@
-"""Byte fixtures for devices.gatt, written from the Bluetooth SIG specification text.
+"""Byte fixtures for the GATT parsers (devices.gatt, devices.gatt_fields, devices.gatt_medical),
+written from the Bluetooth SIG specification text.
 
 Each fixture's comment names the specification fields its bytes encode.
 Multi-byte fields are little-endian.
@@ -34,22 +35,22 @@ from devices.gatt import (
     PLX_SPOT_CHECK,
     PULSE_OXIMETER_SERVICE,
     SERIAL_NUMBER,
-    BloodPressureMeasurement,
-    GattParseError,
     HeartRateMeasurement,
+    parse_battery_level,
+    parse_body_sensor_location,
+    parse_heart_rate_measurement,
+    parse_utf8_string,
+    uuid16,
+)
+from devices.gatt_fields import GattParseError, parse_sfloat, parse_sfloat_bytes
+from devices.gatt_medical import (
+    BloodPressureMeasurement,
     PlxDeviceSensorStatus,
     PlxMeasurementStatus,
     PulseRateRange,
-    parse_battery_level,
     parse_blood_pressure_measurement,
-    parse_body_sensor_location,
-    parse_heart_rate_measurement,
     parse_plx_continuous,
     parse_plx_spot_check,
-    parse_sfloat,
-    parse_sfloat_bytes,
-    parse_utf8_string,
-    uuid16,
 )
 
 # --------------------------------------------------------------------------- Heart Rate Measurement

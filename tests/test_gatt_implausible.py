@@ -14,13 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.gatt import (
-    GattParseError,
-    parse_blood_pressure_measurement,
-    parse_heart_rate_measurement,
-    parse_plx_continuous,
-    parse_plx_spot_check,
-)
+from devices.gatt import parse_heart_rate_measurement
+from devices.gatt_fields import GattParseError
+from devices.gatt_medical import parse_blood_pressure_measurement, parse_plx_continuous, parse_plx_spot_check
 from devices.readings import blood_pressure_readings, heart_rate_readings, plx_readings
 from kapmonitor.streams import possible
 from kapmonitor.types import Reading, ReadingFlag, Stream

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from db.store import SqlStore
-from devices.simulated import Fault, SimulatedSensor
+from devices.simulated import SimulatedSensor
+from devices.simulated_faults import Fault
 from kapmonitor.alarms import ActiveAlarm, AlarmSettings
 from kapmonitor.clock import FakeClock, ScaledClock
+from kapmonitor.ports import SessionSpec, StoreError
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import Recorder, RecorderError
-from kapmonitor.session import SessionError, SessionSnapshot
-from kapmonitor.store import SessionSpec, StoreError
+from kapmonitor.recording import Recorder, RecorderError
+from kapmonitor.session_model import SessionError, SessionSnapshot
 from kapmonitor.types import (
     AlarmPriority,
     AlarmTransition,

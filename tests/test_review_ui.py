@@ -21,15 +21,18 @@ from review_data import CLIENT, RecordedSession, record_session
 
 from db.store import SqlStore
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
+from kapmonitor.recording.closing import close_unfinished
+from kapmonitor.recording.late import LateInput, LateObservationError, add_late_observation
 from kapmonitor.session import SessionState
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import EventKind, ObservationKind, Phase
-from ui.commands import cmd_export
-from ui.late_correction import LateInput, LateObservationDialog, LateObservationError, add_late_observation
+from ui.cli.export import cmd_export
+from ui.exports import window_exports
+from ui.late_correction import LateObservationDialog
 from ui.review_entries import observation_history_text
 from ui.review_window import ReviewWindow
-from ui.session_list import SessionListWidget, close_unfinished
+from ui.session_list import SessionListWidget
 from ui.theme import LIGHT
 from ui.worker import DbWorker
 
@@ -67,7 +70,8 @@ def worker(qtbot: QtBot) -> Iterator[DbWorker]:
 
 def window_for(store: SqlStore, session_id: int, qtbot: QtBot,
                worker: DbWorker | None = None) -> ReviewWindow:
-    w = ReviewWindow.open(store, session_id, worker=worker, clock=FakeClock(start=NOW), theme=LIGHT)
+    w = ReviewWindow.open(store, session_id, worker=worker, clock=FakeClock(start=NOW), theme=LIGHT,
+                          exports=window_exports(store))
     w.show_errors = False
     qtbot.addWidget(w)
     w.show()
@@ -202,16 +206,16 @@ def test_csv_from_the_window_equals_the_cli(store: SqlStore, recorded: RecordedS
     w = window_for(store, recorded.session_id, qtbot, worker)
     from_window = tmp_path / "window.csv"
     with qtbot.waitSignal(w.export_finished, timeout=10000):
-        w.export_csv_to(from_window)
+        w.export_to("csv", from_window)
     from_cli = tmp_path / "cli.csv"
     args = argparse.Namespace(db=str(recorded.path), session=str(recorded.session_id), output=str(from_cli),
-                              deidentify=False)
+                              deidentify=False, format="csv")
     assert cmd_export(args) == 0
     assert from_window.read_bytes() == from_cli.read_bytes()
     assert from_window.stat().st_size > 100_000
     deid = tmp_path / "deid.csv"
     with qtbot.waitSignal(w.export_finished, timeout=10000):
-        w.export_csv_to(deid, deidentify=True)
+        w.export_to("csv", deid, deidentify=True)
     text = deid.read_text(encoding="utf-8")
     assert CLIENT not in text and "floating" not in text
 
@@ -221,10 +225,10 @@ def test_pdf_from_the_window(store: SqlStore, recorded: RecordedSession, qtbot: 
     w = window_for(store, recorded.session_id, qtbot)
     out = tmp_path / "w.pdf"
     with qtbot.waitSignal(w.export_finished, timeout=10000):
-        w.export_pdf_to(out)
+        w.export_to("report", out)
     assert out.read_bytes().startswith(b"%PDF")
     with qtbot.waitSignal(w.failed, timeout=2000):
-        w.export_pdf_to(tmp_path / "missing" / "w.pdf")
+        w.export_to("report", tmp_path / "missing" / "w.pdf")
 
 
 # -------------------------------------------------------------------------------- session list
@@ -365,23 +369,25 @@ def test_list_window_exports_and_opens_reviews(recorded: RecordedSession, store:
 
     from ui.session_browser import SessionListWindow
 
-    window = SessionListWindow(store, worker=worker, clock=FakeClock(start=NOW), theme=LIGHT)
+    window = SessionListWindow(store, worker=worker, clock=FakeClock(start=NOW), theme=LIGHT,
+                               exports=window_exports(store))
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.list.model.rowCount() == 1, timeout=5000)
     assert window.list.select_session(recorded.session_id)
     target = tmp_path / "from-list.csv"
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    window.list.buttons["csv"].click()
+    window.list.buttons["export:csv"].click()
     qtbot.waitUntil(lambda: worker.pending == 0 and target.exists(), timeout=10000)
     cli = tmp_path / "cli.csv"
-    args = argparse.Namespace(db=str(recorded.path), session="latest", output=str(cli), deidentify=False)
+    args = argparse.Namespace(db=str(recorded.path), session="latest", output=str(cli), deidentify=False,
+                              format="csv")
     assert cmd_export(args) == 0
     assert target.read_bytes() == cli.read_bytes()
 
     pdf = tmp_path / "from-list"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(pdf), ""))
-    window.list.buttons["pdf"].click()
+    window.list.buttons["export:report"].click()
     qtbot.waitUntil(lambda: worker.pending == 0 and pdf.with_suffix(".pdf").exists(), timeout=10000)
     assert pdf.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
 
@@ -390,3 +396,24 @@ def test_list_window_exports_and_opens_reviews(recorded: RecordedSession, store:
     review = window.reviews[recorded.session_id]
     assert review.data.session_id == recorded.session_id and review.isVisible()
     review.close()
+
+
+def test_the_list_offers_one_export_button_per_format(tmp_path: Path, qtbot: QtBot) -> None:
+    store = SqlStore.open(tmp_path / "formats.db")
+    try:
+        ids = _make_sessions(store)
+        clock = FakeClock(start=datetime(2026, 2, 12, 10, 0, tzinfo=UTC))
+        widget = SessionListWidget(store, worker=None, clock=clock, theme=LIGHT,
+                                   export_formats=[("csv", "CSV"), ("report", "PDF report"), ("edf", "EDF+")])
+        qtbot.addWidget(widget)
+        widget.refresh()
+        texts = [b.text() for b in widget.buttons.values()]
+        assert texts[1:4] == ["Export CSV\u2026", "Export PDF report\u2026", "Export EDF+\u2026"]
+        assert not widget.buttons["export:edf"].isEnabled()  # nothing selected yet
+        widget.table.selectRow(0)
+        assert widget.buttons["export:edf"].isEnabled()
+        with qtbot.waitSignal(widget.export_requested) as blocker:
+            qtbot.mouseClick(widget.buttons["export:edf"], Qt.MouseButton.LeftButton)
+        assert blocker.args == [ids["K-0004"], "edf"]
+    finally:
+        store.close()

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from kapmonitor.clock import FakeClock
 from kapmonitor.protocols import PRESETS, CheckTiming, ProtocolError, Route, ScheduledCheck, TreatmentProtocol
-from kapmonitor.session import (
-    STAMP_TOLERANCE,
+from kapmonitor.session import STAMP_TOLERANCE, SessionState
+from kapmonitor.session_model import (
     CheckAlreadyResolvedError,
     DoseAlreadyGivenError,
     InconsistentEventError,
@@ -22,7 +22,6 @@ from kapmonitor.session import (
     SessionEndedError,
     SessionError,
     SessionNotStartedError,
-    SessionState,
     TimeOrderError,
     UnknownCheckError,
 )

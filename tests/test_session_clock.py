@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from kapmonitor.alarms import AlarmSettings
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import Recorder
+from kapmonitor.recording import Recorder
 from kapmonitor.session_clock import SessionClock
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import EventKind, Reading, Stream
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -11,14 +11,8 @@ from hypothesis import strategies as st
 
 from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.protocols import PRESETS
-from kapmonitor.settings import (
-    AudioSettings,
-    ClinicSettings,
-    DischargeItem,
-    QuickTag,
-    ScaleDefinition,
-    SettingsError,
-)
+from kapmonitor.settings import ClinicSettings
+from kapmonitor.settings_items import AudioSettings, DischargeItem, QuickTag, ScaleDefinition, SettingsError
 
 
 def test_defaults_are_valid_and_follow_clinical_md() -> None:

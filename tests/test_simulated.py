@@ -19,15 +19,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.gatt import parse_heart_rate_measurement, parse_sfloat
-from devices.simulated import BeatKind, Fault, SimulatedPhysiology, SimulatedSensor
+from devices.gatt import parse_heart_rate_measurement
+from devices.gatt_fields import parse_sfloat
+from devices.simulated import SimulatedSensor
 from devices.simulated_engine import Emission, SimulationEngine
+from devices.simulated_faults import Fault
 from devices.simulated_packets import (
     CONTACT_DETECTED,
     encode_sfloat,
     heart_rate_packet,
 )
-from devices.simulated_physiology import Beat, dose_response
+from devices.simulated_physiology import Beat, BeatKind, SimulatedPhysiology, dose_response
 from kapmonitor.clock import FakeClock, ScaledClock
 from kapmonitor.sensor import Sensor
 from kapmonitor.types import Reading, ReadingFlag, SensorInfo, SensorState, SensorStatus, Stream

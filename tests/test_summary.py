@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kapmonitor.alarm_settings import AlarmSettings, LimitRule
+from kapmonitor.ports import StreamData
 from kapmonitor.protocols import PRESETS, TreatmentProtocol
 from kapmonitor.review_series import alarm_spans, bp_points, usable_mask
 from kapmonitor.session import SessionState
-from kapmonitor.store import StreamData
 from kapmonitor.summary import HOLD_CAP_S, SummaryError, summarize
 from kapmonitor.types import (
     AlarmCategory,

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from db.store import SqlStore
 from kapmonitor.alarms import AlarmSettings
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import Recorder
+from kapmonitor.recording import Recorder
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
-from kapmonitor.store import SessionSpec
 from ui.app import AppParts, build_app, resume_from_list, save_settings
 
 T0 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -85,7 +85,7 @@ def test_saved_settings_apply_now_and_reach_the_database(qtbot, parts: AppParts)
 def test_window_says_while_notes_wait_for_the_database_and_when_they_reach_it(
     qtbot, parts: AppParts, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
-    from kapmonitor.store import StoreError
+    from kapmonitor.ports import StoreError
     from kapmonitor.types import ObservationKind
     from ui.main_window import JOURNAL_CLEARED_TEXT
 

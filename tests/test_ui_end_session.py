@@ -18,9 +18,9 @@ from pytestqt.qtbot import QtBot
 from db.store import SqlStore
 from devices.simulated import SimulatedSensor
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import SENSOR_STOP_TIMEOUT_S
-from kapmonitor.store import SessionSpec
+from kapmonitor.recording.sensors import SENSOR_STOP_TIMEOUT_S
 from ui.app import build_app, connect_dialogs
 from ui.end_session_dialog import EndSessionDialog
 

@@ -407,7 +407,7 @@ def test_main_window_assembled_help_keys_and_close_guard(qtbot, qapp, tmp_path, 
     from PySide6.QtWidgets import QMessageBox
 
     from db.store import SqlStore
-    from kapmonitor.store import SessionSpec
+    from kapmonitor.ports import SessionSpec
     from ui.app import build_app
     from ui.device_panel import SIMULATED_ADDRESS, DevicePanel
     from ui.sensor_dialog import SensorDialog
@@ -479,7 +479,7 @@ def test_unfinished_session_resumes_with_its_history_and_clock(qtbot, qapp, tmp_
     import argparse
 
     from db.store import SqlStore
-    from kapmonitor.store import SessionSpec
+    from kapmonitor.ports import SessionSpec
     from ui.app import build_app, history_loader
 
     clock = FakeClock(T0)

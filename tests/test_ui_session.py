@@ -24,10 +24,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 from db.store import SqlStore
-from devices.simulated import Fault, SimulatedSensor
+from devices.simulated import SimulatedSensor
+from devices.simulated_faults import Fault
 from kapmonitor.clock import FakeClock
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.store import SessionSpec
 from kapmonitor.types import AlarmState, EventKind, ObservationKind, Phase, Stream
 from ui.app import AppParts, build_app
 

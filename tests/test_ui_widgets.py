@@ -29,11 +29,11 @@ from devices.scanner import DiscoveredSensor
 from kapmonitor.alarms import ActiveAlarm
 from kapmonitor.clock import FakeClock
 from kapmonitor.journal import JournalError
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.recorder import Recorder
-from kapmonitor.recorder_listener import RecorderError
-from kapmonitor.settings import AudioSettings, ClinicSettings, QuickTag
-from kapmonitor.store import SessionSpec
+from kapmonitor.recording import Recorder, RecorderError
+from kapmonitor.settings import ClinicSettings
+from kapmonitor.settings_items import AudioSettings, QuickTag
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,
@@ -45,13 +45,15 @@ from kapmonitor.types import (
     SensorKind,
     Stream,
 )
-from ui.alarm_banner import AlarmBanner, AlarmListWidget, flash_lit
+from ui.alarm_banner import AlarmBanner, flash_lit
+from ui.alarm_list import AlarmListWidget
 from ui.audio import AlarmAudio, AlarmSoundPolicy
 from ui.bridge import RecorderBridge
 from ui.device_panel import NO_ADAPTER_TEXT, SIMULATED_ADDRESS, DevicePanel
 from ui.end_session_dialog import EndSessionDialog
 from ui.observation_commands import ObservationCommands
-from ui.observation_panel import RETRY_INTERVAL_MS, ObservationPanel, VitalsError, parse_vitals
+from ui.observation_inputs import VitalsError, parse_vitals
+from ui.observation_panel import RETRY_INTERVAL_MS, ObservationPanel
 from ui.session_dialog import StartSessionDialog
 from ui.settings_dialog import SettingsDialog
 from ui.sounds import SOUND_FILES, generate_sounds, sounds_dir

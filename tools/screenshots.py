@@ -68,9 +68,9 @@ def _shoot(opts: argparse.Namespace) -> int:
     from db.store import SqlStore
     from devices.simulated import SimulatedSensor
     from kapmonitor.clock import FakeClock
+    from kapmonitor.ports import SessionSpec
     from kapmonitor.protocols import PRESETS
     from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
-    from kapmonitor.store import SessionSpec
     from kapmonitor.types import ObservationKind
     from ui.app import build_app
 

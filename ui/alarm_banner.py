@@ -1,4 +1,4 @@
-"""The alarm banner (the session's alarm list is :mod:`ui.alarm_list`, re-exported here).
+"""The alarm banner (the session's alarm list is :mod:`ui.alarm_list`).
 
 :class:`AlarmBanner` shows the most urgent active alarm: its label, the value
 against the limit, and since when; a count of the other alarms; and the two
@@ -56,11 +56,12 @@ from PySide6.QtWidgets import (
 )
 
 from kapmonitor.clock import Clock, SystemClock
-from kapmonitor.types import STREAM_UNITS, AlarmPriority, AlarmState, Stream
-from ui.alarm_list import AlarmListWidget, format_value
+from kapmonitor.streams import STREAM_UNITS
+from kapmonitor.types import AlarmPriority, AlarmState, Stream
+from ui.alarm_list import format_value
 from ui.theme import DARK, Theme
 
-__all__ = ["FLASH_HZ", "AlarmBanner", "AlarmListWidget", "BannerAlarm", "flash_lit", "format_since"]
+__all__ = ["FLASH_HZ", "AlarmBanner", "BannerAlarm", "flash_lit", "format_since"]
 
 
 log = logging.getLogger(__name__)

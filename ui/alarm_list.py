@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QWidget
 
-from kapmonitor.types import STREAM_UNITS, AlarmTransition
+from kapmonitor.streams import STREAM_UNITS
+from kapmonitor.types import AlarmTransition
 from ui.theme import DARK, Theme, qcolor
 
 __all__ = ["AlarmListWidget", "format_value"]

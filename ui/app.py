@@ -45,10 +45,10 @@ from devices.scanner import LiveScanner
 from kapmonitor import __version__
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
 from kapmonitor.journal import Journal
-from kapmonitor.recorder import Recorder
+from kapmonitor.ports import SessionSpec, StoreError, StreamData
+from kapmonitor.recording import Recorder
 from kapmonitor.sensor import Sensor
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
-from kapmonitor.store import SessionSpec, StoreError, StreamData
 from kapmonitor.types import Stream
 from ui.audio import AlarmAudio
 from ui.bridge import AlarmsChange, JournalBridge, RecorderBridge
@@ -58,6 +58,7 @@ from ui.main_window import BedsideWindow
 from ui.observation_commands import ObservationCommands
 from ui.observation_panel import ObservationPanel
 from ui.observation_timeline import describe as describe_observation
+from ui.ops import Op
 from ui.sensor_dialog import SensorDialog
 from ui.theme import Theme, apply_theme, theme_by_name
 from ui.worker import DbWorker
@@ -285,11 +286,12 @@ def ask_end_session(parts: AppParts) -> None:
 
 def open_past_sessions(parts: AppParts) -> QWidget:
     """Show the session list (review, exports, resume or close unfinished sessions)."""
+    from ui.exports import window_exports
     from ui.session_browser import SessionListWindow
 
     if parts.session_list is None:
         browser = SessionListWindow(parts.database, worker=parts.worker, clock=parts.clock,
-                                    theme=parts.theme)
+                                    theme=parts.theme, exports=window_exports(parts.database))
         browser.resume_requested.connect(lambda sid: resume_from_list(parts, sid))
         parts.session_list = browser
     parts.session_list.show()
@@ -330,11 +332,8 @@ def save_settings(parts: AppParts, settings: ClinicSettings) -> None:
     panel = getattr(parts.window, "observations", None)
     if isinstance(panel, ObservationPanel):
         panel.set_settings(settings)
-    parts.worker.run_in_worker(
-        lambda: parts.store.put_setting(SETTINGS_KEY, settings.to_dict()),
-        on_error=lambda exc: QMessageBox.warning(
-            parts.window, "Settings not saved", f"The clinic settings could not be saved: {exc}"),
-    )
+    Op(lambda: parts.store.put_setting(SETTINGS_KEY, settings.to_dict()), parent=parts.window,
+       what="Saving the clinic settings", title="Settings not saved").run(parts.worker)
 
 
 def install_menus(parts: AppParts) -> dict[str, QAction]:

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 
-from kapmonitor.settings import AudioSettings
+from kapmonitor.settings_items import AudioSettings
 from kapmonitor.types import AlarmPriority
 from ui.sounds import SOUND_FILES, sounds_dir
 

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from db.journal_writer import JournalStatus
-from kapmonitor.session import SessionSnapshot
+from kapmonitor.ports import JournalStatus
+from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import (
     AlarmTransition,
     Observation,

@@ -3,7 +3,7 @@
 It is a calm highlighted strip -- a coloured edge, no flashing, no sound --
 shown while a check is due, until the therapist marks it done (optionally
 entering the blood pressure right there) or dismisses it with a reason. It
-reads the due checks from each :class:`~kapmonitor.session.SessionSnapshot`
+reads the due checks from each :class:`~kapmonitor.session_model.SessionSnapshot`
 and sends the outcome through :class:`~ui.observation_commands.ObservationCommands`
 (the DB worker).
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
-from kapmonitor.session import CheckStatus
+from kapmonitor.session_model import CheckStatus
 from kapmonitor.types import AlarmPriority, Observation
 from ui.observation_commands import ObservationCommands
 from ui.observation_timeline import ReasonDialog

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from db.store import SqlStore
-from kapmonitor.settings import SETTINGS_KEY, ClinicSettings, SettingsError
+from kapmonitor.ports import SettingsRepository
+from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
+from kapmonitor.settings_items import SettingsError
 
 __all__ = ["load_clinic_settings"]
 
 log = logging.getLogger(__name__)
 
 
-def load_clinic_settings(store: SqlStore) -> ClinicSettings:
+def load_clinic_settings(store: SettingsRepository) -> ClinicSettings:
     """The clinic's saved settings, or the defaults (a damaged entry is logged, not fatal)."""
     raw = store.get_setting(SETTINGS_KEY)
     if raw is None:

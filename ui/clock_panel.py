@@ -1,6 +1,6 @@
 """The session clock: time since dose, phase, what comes next, and the dose buttons.
 
-Everything is computed from the latest :class:`~kapmonitor.session.SessionSnapshot`
+Everything is computed from the latest :class:`~kapmonitor.session_model.SessionSnapshot`
 and the injected clock's ``now()`` (elapsed time is computed from the dose time,
 never counted from timer ticks), so a late or missed snapshot never freezes or
 skews the clock. The panel asks for changes through signals; the window runs
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from kapmonitor.protocols import TreatmentProtocol
-from kapmonitor.session import SessionSnapshot
+from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import Phase
 from ui.theme import Theme, qcolor, set_role, set_state
 

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kapmonitor.session import SessionSnapshot
-from kapmonitor.settings import DischargeItem
+from kapmonitor.session_model import SessionSnapshot
+from kapmonitor.settings_items import DischargeItem
 from kapmonitor.types import AlarmPriority
 from ui.theme import DARK, Theme
 

@@ -1,22 +1,13 @@
-"""Late corrections: adding or correcting an observation after the session ended.
+"""The dialog for adding or correcting an observation after the session ended.
 
-Nothing is overwritten (STYLE.md rule 7): a new observation is revision 1, a correction
-is the next revision of the same ``observation_id``, a withdrawal a revision with
-``deleted=True``. Every revision written here has ``added_later=True`` and
-``recorded_at`` = now (the injected clock), so the record shows what was written at the
-bedside and what was written afterwards. The session must have ended: a running
-session is corrected through its :class:`~kapmonitor.recorder.Recorder`.
-
-:func:`add_late_observation` and :func:`correct_observation` write through the store
-(blocking: call them on the DB worker); :class:`LateObservationDialog` collects the
-input and validates it.
+:class:`LateObservationDialog` collects the input and validates it with the same
+rules the save applies (:func:`kapmonitor.recording.late.check_late_input`); the
+caller saves the entry with :func:`kapmonitor.recording.late.add_late_observation`
+or :func:`~kapmonitor.recording.late.correct_observation` on the DB worker.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QDateTime
@@ -33,80 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from db.store import SqlStore
-from kapmonitor.clock import Clock
-from kapmonitor.store import SessionRecord
-from kapmonitor.types import Observation, ObservationKind, new_observation_id
+from kapmonitor.ports import SessionRecord
+from kapmonitor.recording.late import LateInput, LateObservationError, check_late_input
+from kapmonitor.types import Observation, ObservationKind
 from ui.theme import set_role
 
-__all__ = ["LateInput", "LateObservationDialog", "LateObservationError", "add_late_observation",
-           "correct_observation"]
-
-
-class LateObservationError(ValueError):
-    """A late observation was refused; the message says what to change."""
-
-
-@dataclass(frozen=True, slots=True)
-class LateInput:
-    """What the therapist entered."""
-
-    kind: ObservationKind
-    name: str
-    value: float | None
-    text: str
-    occurred_at: datetime
-    author: str
-    reason: str = ""
-    withdraw: bool = False
-
-
-def _check(record: SessionRecord, entry: LateInput, *, correcting: bool) -> None:
-    if record.ended_at is None:
-        raise LateObservationError(
-            f"session {record.session_id} has not ended: resume it to add observations, or close it first")
-    if not entry.name.strip():
-        raise LateObservationError("an observation needs a name, e.g. 'note', 'nausea' or 'sedation'")
-    if entry.value is not None and not math.isfinite(entry.value):
-        raise LateObservationError(f"the value must be a finite number, got {entry.value!r}")
-    if not record.started_at <= entry.occurred_at <= record.ended_at:
-        raise LateObservationError(
-            f"the time must lie within the session ({record.started_at.astimezone():%H:%M} to "
-            f"{record.ended_at.astimezone():%H:%M} local time)")
-    if correcting and not entry.reason.strip():
-        raise LateObservationError("a correction needs a reason (it is kept with the record)")
-
-
-def add_late_observation(store: SqlStore, record: SessionRecord, clock: Clock,
-                         entry: LateInput) -> Observation:
-    """Save a new observation written after the session (revision 1, ``added_later``)."""
-    _check(record, entry, correcting=False)
-    obs = Observation(new_observation_id(), 1, entry.kind, entry.name.strip(), entry.occurred_at, clock.now(),
-                      value=entry.value, text=entry.text, author=entry.author.strip(), reason=entry.reason,
-                      added_later=True)
-    store.save_observation(record.session_id, obs)
-    return obs
-
-
-def correct_observation(store: SqlStore, record: SessionRecord, clock: Clock, observation_id: str,
-                        entry: LateInput) -> Observation:
-    """Save the next revision of ``observation_id`` (a correction, or a withdrawal with ``withdraw``).
-
-    Raises:
-        LateObservationError: bad input, session not ended, or no such observation.
-    """
-    _check(record, entry, correcting=True)
-    revisions = [o for o in store.observations(record.session_id) if o.observation_id == observation_id]
-    if not revisions:
-        raise LateObservationError(f"session {record.session_id} has no observation {observation_id}")
-    latest = max(revisions, key=lambda o: o.revision)
-    obs = dataclasses.replace(
-        latest, revision=latest.revision + 1, kind=entry.kind, name=entry.name.strip(), value=entry.value,
-        text=entry.text, occurred_at=entry.occurred_at, recorded_at=clock.now(),
-        author=entry.author.strip() or latest.author, deleted=entry.withdraw, reason=entry.reason.strip(),
-        added_later=True)
-    store.save_observation(record.session_id, obs)
-    return obs
+__all__ = ["LateObservationDialog"]
 
 
 class LateObservationDialog(QDialog):
@@ -182,7 +105,7 @@ class LateObservationDialog(QDialog):
             occurred = previous.occurred_at  # unchanged: keep the exact stored time
         entry = LateInput(self.kind.currentData(), self.name.text(), value, self.text.toPlainText().strip(),
                           occurred, self.author.text(), self.reason.text().strip(), self.withdraw.isChecked())
-        _check(self._record, entry, correcting=self._previous is not None)
+        check_late_input(self._record, entry, correcting=self._previous is not None)
         return entry
 
     def _accept(self) -> None:

@@ -49,17 +49,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from db.journal_writer import JournalStatus
 from kapmonitor.clock import Clock
-from kapmonitor.recorder import Recorder
+from kapmonitor.ports import JournalStatus, SessionSpec, StreamData
+from kapmonitor.recording import Recorder
 from kapmonitor.sensor import Sensor
-from kapmonitor.session import SessionSnapshot
-from kapmonitor.store import SessionSpec, StreamData
+from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import EventKind, Observation, SensorInfo, SensorStatus, SessionEvent, Stream
 from ui.bedside_layout import BedsideLayout
 from ui.bridge import AlarmsChange, RecorderBridge
 from ui.help_overlay import HelpOverlay
 from ui.observation_panel import ObservationPanel
+from ui.ops import Op
 from ui.theme import Theme, set_state
 from ui.worker import DbWorker
 
@@ -298,14 +298,10 @@ class BedsideWindow(QMainWindow):
     def _run(self, what: str, fn: Callable[[], T], on_done: Callable[[T], None] | None = None) -> None:
         """Run a committing recorder call on the worker; tell the therapist if it failed."""
 
-        def failed(exc: BaseException) -> None:
-            log.error("%s failed: %s", what, exc)
-            box = QMessageBox(QMessageBox.Icon.Warning, "Not saved", f"{what} was not saved:\n{exc}",
-                              QMessageBox.StandardButton.Ok, self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.open()
-
-        self._worker.run_in_worker(fn, on_done, failed)
+        op = Op(fn, parent=self, what=what, title="Not saved")
+        if on_done is not None:
+            op.success(on_done)
+        op.run(self._worker)
 
     def start_session(self, spec: SessionSpec) -> None:
         """Start a new session and attach the session's sensors (on the worker)."""

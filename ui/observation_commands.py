@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from kapmonitor.clock import Clock
-from kapmonitor.recorder_listener import RecorderError
-from kapmonitor.store import StoreError
+from kapmonitor.ports import StoreError
+from kapmonitor.recording import RecorderError
 from kapmonitor.types import Observation, ObservationKind, SessionEvent
 
 __all__ = ["ObservationCommands", "ObservationRecorder", "RunInWorker", "error_text"]
@@ -40,7 +40,7 @@ RunInWorker = Callable[
 
 
 class ObservationRecorder(Protocol):
-    """The part of ``kapmonitor.recorder.Recorder`` the observation UI uses."""
+    """The part of ``kapmonitor.recording.Recorder`` the observation UI uses."""
 
     @property
     def clock(self) -> Clock: ...

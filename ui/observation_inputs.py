@@ -7,7 +7,7 @@ import math
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout
 
-from kapmonitor.settings import QuickTag, ScaleDefinition
+from kapmonitor.settings_items import QuickTag, ScaleDefinition
 
 __all__ = ["VITAL_RANGES", "VitalsError", "clear_layout", "parse_vitals", "scale_button_text", "tag_button"]
 

@@ -24,7 +24,7 @@ refused for another reason (no session), the entry says so and a note's text
 returns to the empty text line.
 
 All committing calls go through :class:`ui.observation_commands.ObservationCommands`
-(the single DB worker). :class:`~ui.check_prompt.CheckPrompt` is re-exported here.
+(the single DB worker).
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ from kapmonitor.types import AlarmPriority, Observation, ObservationKind, new_ob
 from ui.check_prompt import CheckPrompt
 from ui.observation_commands import ObservationCommands
 from ui.observation_inputs import (
-    VITAL_RANGES,
     VitalsError,
     clear_layout,
     parse_vitals,
@@ -64,8 +63,7 @@ from ui.observation_inputs import (
 from ui.observation_timeline import EditObservationDialog, ObservationTimeline, ReasonDialog, describe
 from ui.theme import DARK, Theme
 
-__all__ = ["RETRY_INTERVAL_MS", "VITAL_RANGES", "CheckPrompt", "ObservationPanel", "VitalsError",
-           "parse_vitals"]
+__all__ = ["RETRY_INTERVAL_MS", "ObservationPanel"]
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kapmonitor import streams
 from kapmonitor.alarm_settings import LimitRule
-from kapmonitor.session import SessionSnapshot
+from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import AlarmTransition, Observation, Phase, ReadingFlag, Stream
 from ui.plot_items import PlotMarkers, limit_line, make_curve, make_plot, phase_band
 from ui.ringbuffer import RingBuffer

@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from db.store import SqlStore
 from kapmonitor.alarm_settings import AlarmSettings, AlarmSettingsError, LimitRule
-from kapmonitor.store import SessionRecord, StreamData
+from kapmonitor.ports import SessionArchive, SessionRecord, StreamData
 from kapmonitor.summary import SessionReport, summarize
 from kapmonitor.types import AlarmTransition, Observation, SessionEvent, Stream
 
@@ -103,12 +102,12 @@ def _last_activity(record: SessionRecord, events: tuple[SessionEvent, ...],
     return max([found, *moments])
 
 
-def load_review(store: SqlStore, session_id: int) -> ReviewData:
+def load_review(store: SessionArchive, session_id: int) -> ReviewData:
     """Load one session for review (blocking; see the module docstring).
 
     Raises:
         KeyError: there is no such session.
-        kapmonitor.store.StoreError: the database could not be read.
+        kapmonitor.ports.StoreError: the database could not be read.
         kapmonitor.summary.SummaryError: the session has no start event (a damaged record).
     """
     record = store.session(session_id)

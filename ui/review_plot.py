@@ -30,8 +30,8 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from kapmonitor.alarm_settings import LimitRule
+from kapmonitor.ports import StreamData
 from kapmonitor.review_series import usable_mask
-from kapmonitor.store import StreamData
 from kapmonitor.types import AlarmPriority, EventKind, Phase, Stream
 from ui.review_canvas import GAP_S, ReviewCanvas, with_gaps
 from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_elapsed

@@ -3,9 +3,10 @@
 Left: the time line (:class:`~ui.review_plot.ReviewPlot`). Right, in two tabs: the
 entries (observations, events, alarm transitions; :class:`~ui.review_entries.EntryList`)
 and the per-phase summary (:class:`~ui.review_summary.SummaryView`). Selecting an entry moves the
-plot to it; clicking the plot selects the nearest entry. The toolbar exports the CSV
-and the PDF report and adds or corrects observations after the session (marked as
-added later, with history; :mod:`ui.late_correction`).
+plot to it; clicking the plot selects the nearest entry. The toolbar exports the session
+in each format it is given (:func:`ui.exports.window_exports`: the CSV, the PDF report) and adds or
+corrects observations after the session (marked as added later, with history;
+:mod:`ui.late_correction`).
 
 Database work (exports, corrections) runs on the DB worker when one is given; the
 window never waits on it. Opening is fast enough to load synchronously
@@ -23,7 +24,6 @@ from typing import TypeVar
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -33,12 +33,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from db.store import SqlStore
 from kapmonitor.clock import Clock
-from ui.late_correction import LateInput, LateObservationDialog, add_late_observation, correct_observation
+from kapmonitor.exporters import Exporter, ExportOptions, ExportRegistry
+from kapmonitor.ports import SessionStore
+from kapmonitor.recording.late import LateInput, add_late_observation, correct_observation
+from ui.late_correction import LateObservationDialog
+from ui.ops import Op, show_error
 from ui.review_data import ReviewData, fmt_clock, fmt_date, fmt_minutes, load_review
 from ui.review_entries import EntryList
-from ui.review_export import export_csv, export_pdf, suggested_name
+from ui.review_export import (
+    ReviewSession,
+    ask_deidentify,
+    ask_export_path,
+    run_export,
+    suggested_name,
+)
 from ui.review_plot import ReviewPlot
 from ui.review_summary import SummaryView
 from ui.theme import Theme, set_role
@@ -50,6 +59,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_EXPORT_KEYS = {"csv": "Ctrl+E", "report": "Ctrl+P"}
+"""Shortcuts of the export actions, by format name (other formats have none)."""
+
 
 class ReviewWindow(QMainWindow):
     """One session for review (see the module docstring).
@@ -59,6 +71,7 @@ class ReviewWindow(QMainWindow):
         store: where exports read from and corrections go.
         worker: the DB worker; None runs database work synchronously (tests, the CLI).
         clock: stamps corrections (``recorded_at``) and reports.
+        exports: the export formats the toolbar offers (:func:`ui.exports.window_exports`).
 
     Signals:
         observations_changed(int): a late observation or correction was saved (session id).
@@ -70,11 +83,12 @@ class ReviewWindow(QMainWindow):
     export_finished = Signal(str)
     failed = Signal(str)
 
-    def __init__(self, data: ReviewData, *, store: SqlStore, worker: DbWorker | None, clock: Clock,
-                 theme: Theme, parent: QWidget | None = None) -> None:
+    def __init__(self, data: ReviewData, *, store: SessionStore, worker: DbWorker | None, clock: Clock,
+                 theme: Theme, exports: ExportRegistry[ReviewSession], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.data = data
         self._store = store
+        self._exports = exports
         self._worker = worker
         self._clock = clock
         self._theme = theme
@@ -111,19 +125,22 @@ class ReviewWindow(QMainWindow):
         self.resize(1400, 880)
 
     @classmethod
-    def open(cls, store: SqlStore, session_id: int, *, worker: DbWorker | None, clock: Clock, theme: Theme,
+    def open(cls, store: SessionStore, session_id: int, *, worker: DbWorker | None, clock: Clock,
+             theme: Theme, exports: ExportRegistry[ReviewSession],
              parent: QWidget | None = None) -> ReviewWindow:
         """Load the session synchronously and make its window (not shown)."""
         return cls(load_review(store, session_id), store=store, worker=worker, clock=clock, theme=theme,
-                   parent=parent)
+                   exports=exports, parent=parent)
 
     def _toolbar(self) -> None:
         bar = QToolBar("Review", self)
         bar.setMovable(False)
         self.addToolBar(bar)
+        def ask(exporter: Exporter[ReviewSession]) -> Callable[[], None]:
+            return lambda: self._ask_export(exporter)
+
         actions: list[tuple[str, str | QKeySequence.StandardKey | None, Callable[[], None]]] = [
-            ("Export CSV\u2026", "Ctrl+E", self._ask_csv),
-            ("Export PDF report\u2026", "Ctrl+P", self._ask_pdf),
+            *((f"Export {e.title}\u2026", _EXPORT_KEYS.get(e.name), ask(e)) for e in self._exports),
             ("Add observation\u2026", "Ctrl+N", self._ask_add),
             ("Correct selected\u2026", "Ctrl+R", self._ask_correct),
             ("Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self.plot.zoom(2.0)),
@@ -137,7 +154,7 @@ class ReviewWindow(QMainWindow):
             action.triggered.connect(slot)
             bar.addAction(action)
         ended = self.data.record.ended_at is not None
-        for action in bar.actions()[2:4]:
+        for action in bar.actions()[len(self._exports):len(self._exports) + 2]:
             action.setEnabled(ended)
             if not ended:
                 action.setToolTip("The session has not ended: resume or close it before adding observations")
@@ -150,63 +167,43 @@ class ReviewWindow(QMainWindow):
 
     # ------------------------------------------------------------------------- exports
     def _run(self, fn: Callable[[], T], on_done: Callable[[T], None]) -> None:
-        if self._worker is None:
-            try:
-                result = fn()
-            except Exception as exc:
-                self._error(exc)
-                return
-            on_done(result)
-            return
-        self._worker.run_in_worker(fn, on_done, self._error)
+        Op(fn, parent=self, what="The review action").success(on_done).failure(self._error).run(self._worker)
 
     def _error(self, exc: BaseException) -> None:
-        log.error("review action failed: %s", exc, exc_info=exc)
         self.failed.emit(str(exc))
         if self.show_errors:
-            QMessageBox.warning(self, "Could not finish", str(exc))
+            show_error(self, "The review action", exc)
+        else:
+            log.error("review action failed: %s", exc, exc_info=exc)
 
-    def export_csv_to(self, path: Path, *, deidentify: bool = False) -> None:
-        """Write the CSV to ``path`` (on the worker); emits :attr:`export_finished`."""
-        sid = self.data.session_id
-        self._run(lambda: export_csv(self._store, sid, path, deidentify=deidentify),
-                  lambda _rows: self.export_finished.emit(str(path)))
+    def export_to(self, format_name: str, path: Path, *, deidentify: bool = False) -> None:
+        """Write the session as the format called ``format_name`` (one of the window's exports) to ``path``.
 
-    def export_pdf_to(self, path: Path) -> None:
-        """Write the PDF report to ``path``; emits :attr:`export_finished`.
+        The database work runs on the worker; a format that paints (the report) is painted here,
+        from the data already loaded. Emits :attr:`export_finished` or :attr:`failed`.
 
-        The report is painted on the GUI thread (Qt painting must be), from the data
-        already loaded, so no database work is needed.
+        Raises:
+            UnknownFormatError: no format of that name.
         """
-        try:
-            export_pdf(self._store, self.data.session_id, path, generated_at=self._clock.now(),
-                       data=self.data)
-        except Exception as exc:
-            self._error(exc)
-            return
-        self.export_finished.emit(str(path))
+        exporter = self._exports.get(format_name)
+        session = ReviewSession(self._store, self.data.session_id, loaded=self.data)
+        options = ExportOptions(generated_at=self._clock.now(), deidentify=deidentify)
+        run_export(self._exports, exporter, session, path, options, parent=self, worker=self._worker,
+                   on_done=lambda _count: self.export_finished.emit(str(path)), on_error=self._error)
 
-    def _ask_csv(self) -> None:
+    def _ask_export(self, exporter: Exporter[ReviewSession]) -> None:
         rec = self.data.record
-        answer = QMessageBox.question(
-            self, "Export CSV", "De-identify the export (for research)?\n\nYes: random codes, shifted times, "
-            "no free text. No: the full record for the chart.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.No)
-        if answer == QMessageBox.StandardButton.Cancel:
-            return
-        deid = answer == QMessageBox.StandardButton.Yes
-        name = suggested_name(rec.spec.client_code, rec.started_at, rec.session_id, ".csv", deidentify=deid)
-        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", name, "CSV files (*.csv)")
-        if path:
-            self.export_csv_to(Path(path), deidentify=deid)
-
-    def _ask_pdf(self) -> None:
-        rec = self.data.record
-        name = suggested_name(rec.spec.client_code, rec.started_at, rec.session_id, ".pdf")
-        path, _ = QFileDialog.getSaveFileName(self, "Export PDF report", name, "PDF files (*.pdf)")
-        if path:
-            self.export_pdf_to(Path(path if path.lower().endswith(".pdf") else path + ".pdf"))
+        deid = False
+        if exporter.can_deidentify:
+            answer = ask_deidentify(self, exporter)
+            if answer is None:
+                return
+            deid = answer
+        name = suggested_name(rec.spec.client_code, rec.started_at, rec.session_id, exporter.suffix,
+                              deidentify=deid)
+        path = ask_export_path(self, exporter, name)
+        if path is not None:
+            self.export_to(exporter.name, path, deidentify=deid)
 
     # ---------------------------------------------------------------- late corrections
     def add_observation(self, entry: LateInput) -> None:
@@ -250,11 +247,15 @@ class ReviewWindow(QMainWindow):
             self.correct_observation(entry.observation_id, dialog.entry)
 
 
-def open_review_async(store: SqlStore, session_id: int, *, worker: DbWorker, clock: Clock, theme: Theme,
-                      on_open: Callable[[ReviewWindow], None],
+def open_review_async(store: SessionStore, session_id: int, *, worker: DbWorker, clock: Clock, theme: Theme,
+                      exports: ExportRegistry[ReviewSession], on_open: Callable[[ReviewWindow], None],
                       on_error: Callable[[BaseException], None] | None = None) -> None:
     """Load the session on the worker, then build its window on the GUI thread and pass it to ``on_open``."""
     def opened(data: ReviewData) -> None:
-        on_open(ReviewWindow(data, store=store, worker=worker, clock=clock, theme=theme))
+        on_open(ReviewWindow(data, store=store, worker=worker, clock=clock, theme=theme, exports=exports))
 
-    worker.run_in_worker(lambda: load_review(store, session_id), opened, on_error)
+    op = Op(lambda: load_review(store, session_id), parent=None, what=f"Opening session {session_id}")
+    op.success(opened)
+    if on_error is not None:
+        op.failure(on_error)
+    op.run(worker)

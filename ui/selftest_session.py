@@ -102,8 +102,8 @@ class SessionRun:
         self.readings_seen += 1
 
     def start_session(self) -> str:
+        from kapmonitor.ports import SessionSpec
         from kapmonitor.protocols import find_protocol
-        from kapmonitor.store import SessionSpec
 
         started: list[int] = []
         window = self.parts.window
@@ -140,7 +140,7 @@ class SessionRun:
         return "note typed in the observation panel and saved"
 
     def end(self) -> str:
-        from kapmonitor.store import StoreError
+        from kapmonitor.ports import StoreError
         from kapmonitor.types import EventKind
 
         ended: list[object] = []
@@ -195,11 +195,17 @@ def check_database(db_path: Path, session_id: int) -> str:
 
 
 def check_export(db_path: Path, session_id: int, out_path: Path) -> str:
-    from db.export import COLUMNS, export_session_csv
+    from db.export import EXPORTERS
+    from db.export.csv import COLUMNS
+    from db.export.source import StoredSession
     from db.store import SqlStore
+    from kapmonitor.clock import SystemClock
+    from kapmonitor.exporters import ExportOptions
 
-    with SqlStore.open(str(db_path)) as store, open(out_path, "w", encoding="utf-8", newline="") as out:
-        rows = export_session_csv(store, session_id, out)
+    options = ExportOptions(generated_at=SystemClock().now())
+    with SqlStore.open(str(db_path)) as store:
+        csv_format = EXPORTERS.get("csv")
+        rows = EXPORTERS.export_file(csv_format, StoredSession(store, session_id), out_path, options)
     with open(out_path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         require(tuple(reader.fieldnames or ()) == COLUMNS, f"unexpected header {reader.fieldnames}")

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 from devices.factory import make_sensor
 from devices.runtime import BleRuntime
 from kapmonitor.clock import Clock
-from kapmonitor.recorder import Recorder
+from kapmonitor.recording import Recorder
 from kapmonitor.sensor import Sensor, SensorSpec
 from kapmonitor.types import SensorStatus
 from ui.device_panel import SIMULATED_ADDRESS, DevicePanel

@@ -4,7 +4,7 @@ The client is identified by a pseudonymous code only (:mod:`kapmonitor.clients`)
 no name is ever asked for. Alarm limits start from the clinic's settings and
 may be adjusted for this session only; every field is validated and the
 message appears next to the field it is about. The result is a
-:class:`~kapmonitor.store.SessionSpec` (with the clinic settings snapshot in
+:class:`~kapmonitor.ports.SessionSpec` (with the clinic settings snapshot in
 ``settings``) and the session's :class:`~kapmonitor.alarm_settings.AlarmSettings`.
 
 Baseline blood pressure is entered after the session starts, through the
@@ -40,9 +40,9 @@ from PySide6.QtWidgets import (
 from kapmonitor import __version__
 from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clients import is_valid_client_code
+from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import ProtocolError, TreatmentProtocol
 from kapmonitor.settings import DOSE_UNITS, ClinicSettings
-from kapmonitor.store import SessionSpec
 from ui.alarm_limits import AlarmLimitsEditor, error_label, show_error_text
 from ui.theme import DARK, Theme
 

@@ -4,18 +4,18 @@ Columns: client code, local date and start time, protocol, dose, duration, phase
 reached, observation and alarm counts, and a status that marks sessions left
 unfinished by a crash. Search by client code, filter by a date range (local dates)
 and by protocol (a :class:`QSortFilterProxyModel`; thousands of rows filter as you
-type). The rows come from ``SqlStore.sessions()``, one SQL query.
+type). The rows come from ``SessionStore.sessions()``, one SQL query.
 
 Actions: open the review (double-click or Enter), export CSV (with the de-identify
 option) or the PDF report, resume an unfinished session when it is recent
 (:data:`RESUME_WITHIN`; the composition root does the resuming), or close an
-unfinished one with a reason (:func:`close_unfinished`).
+unfinished one with a reason (:func:`kapmonitor.recording.closing.close_unfinished`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -39,24 +39,22 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from db.store import SqlStore
 from kapmonitor.clock import Clock
-from kapmonitor.session import SessionState
-from kapmonitor.store import SessionSummary
-from kapmonitor.types import AlarmPriority, SessionEvent
+from kapmonitor.ports import SessionStore, SessionSummary
+from kapmonitor.recording.closing import close_unfinished
+from kapmonitor.types import AlarmPriority
+from ui.ops import Op, show_error
 from ui.review_data import fmt_clock, fmt_date, fmt_minutes
 from ui.theme import Theme, qcolor, set_role
 from ui.worker import DbWorker
 
-__all__ = ["COLUMNS", "RESUME_WITHIN", "SessionFilter", "SessionListWidget", "SessionTableModel",
-           "close_unfinished"]
+__all__ = ["COLUMNS", "RESUME_WITHIN", "SessionFilter", "SessionListWidget", "SessionTableModel"]
 
 log = logging.getLogger(__name__)
 
@@ -73,34 +71,6 @@ _HEADER_TIPS = {
 }
 _Index = QModelIndex | QPersistentModelIndex
 T = TypeVar("T")
-
-
-def close_unfinished(store: SqlStore, session_id: int, reason: str) -> SessionEvent:
-    """End an interrupted session at its last recorded activity, with ``reason`` on the record.
-
-    The stored events are replayed (:class:`SessionState`), any phase change or check that
-    fell due before the end is recorded first, then ``session_ended``. The end time is the
-    last thing recorded, not now: the session was not monitored after that.
-
-    Raises:
-        ValueError: empty reason, or the session has already ended.
-        KeyError: no such session.
-    """
-    if not reason.strip():
-        raise ValueError("closing an unfinished session needs a reason (it is kept with the record)")
-    record = store.session(session_id)
-    if record.ended_at is not None:
-        raise ValueError(f"session {session_id} already ended at {record.ended_at.isoformat()}")
-    summary = next(s for s in store.sessions() if s.session_id == session_id)
-    state = SessionState.replay(record.spec.protocol, store.events(session_id))
-    end_at = summary.last_activity_at
-    for event in state.events:
-        end_at = max(end_at, event.at)
-    for event in state.due_events(end_at):
-        store.append_event(session_id, event)
-    event = state.end(end_at, f"closed after an interruption: {reason.strip()}")
-    store.append_event(session_id, event)
-    return event
 
 
 class SessionTableModel(QAbstractTableModel):
@@ -264,20 +234,21 @@ class SessionListWidget(QWidget):
 
     Signals:
         review_requested(int), resume_requested(int): the composition root opens / resumes.
-        export_csv_requested(int), export_pdf_requested(int): asks for a file and writes it.
+        export_requested(int, str): export the session in the format of that name (one button per
+            format in ``export_formats``; the owner asks for a file and writes it).
         sessions_loaded(int): the list was (re)loaded with this many sessions.
     """
 
     review_requested = Signal(int)
     resume_requested = Signal(int)
-    export_csv_requested = Signal(int)
-    export_pdf_requested = Signal(int)
+    export_requested = Signal(int, str)
     sessions_loaded = Signal(int)
 
-    def __init__(self, store: SqlStore, *, worker: DbWorker | None, clock: Clock, theme: Theme,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, store: SessionStore, *, worker: DbWorker | None, clock: Clock, theme: Theme,
+                 export_formats: Sequence[tuple[str, str]] = (), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._store = store
+        self._export_formats = tuple(export_formats)
         self._worker = worker
         self._clock = clock
         self.show_errors = True
@@ -309,9 +280,9 @@ class SessionListWidget(QWidget):
         header.setStretchLastSection(True)
         self.count = QLabel("", self)
         set_role(self.count, "caption")
+        exports = [(f"export:{name}", f"Export {title}\u2026") for name, title in self._export_formats]
         self.buttons = {name: QPushButton(text, self) for name, text in (
-            ("open", "Open review"), ("csv", "Export CSV\u2026"), ("pdf", "Export PDF report\u2026"),
-            ("resume", "Resume"), ("close", "Close with reason\u2026"))}
+            ("open", "Open review"), *exports, ("resume", "Resume"), ("close", "Close with reason\u2026"))}
         self._layout()
         self._connect()
         self._selection_changed()
@@ -343,27 +314,21 @@ class SessionListWidget(QWidget):
         self.table.doubleClicked.connect(lambda _i: self._emit_selected(self.review_requested))
         self.table.activated.connect(lambda _i: self._emit_selected(self.review_requested))
         self.buttons["open"].clicked.connect(lambda: self._emit_selected(self.review_requested))
-        self.buttons["csv"].clicked.connect(lambda: self._emit_selected(self.export_csv_requested))
-        self.buttons["pdf"].clicked.connect(lambda: self._emit_selected(self.export_pdf_requested))
+        for name, _title in self._export_formats:
+            self.buttons[f"export:{name}"].clicked.connect(
+                lambda _checked=False, n=name: self._export_selected(n))
         self.buttons["resume"].clicked.connect(lambda: self._emit_selected(self.resume_requested))
         self.buttons["close"].clicked.connect(self._ask_close)
 
     # --------------------------------------------------------------------------- data
     def _run(self, fn: Callable[[], T], on_done: Callable[[T], None]) -> None:
-        if self._worker is None:
-            try:
-                result = fn()
-            except Exception as exc:
-                self._error(exc)
-                return
-            on_done(result)
-        else:
-            self._worker.run_in_worker(fn, on_done, self._error)
+        Op(fn, parent=self, what="The session list").success(on_done).failure(self._error).run(self._worker)
 
     def _error(self, exc: BaseException) -> None:
-        log.error("session list action failed: %s", exc, exc_info=exc)
         if self.show_errors:
-            QMessageBox.warning(self, "Could not finish", str(exc))
+            show_error(self, "The session list", exc)
+        else:
+            log.error("session list action failed: %s", exc, exc_info=exc)
 
     def refresh(self) -> None:
         """Reload the sessions (on the worker when there is one)."""
@@ -438,7 +403,7 @@ class SessionListWidget(QWidget):
 
     def _selection_changed(self, *_: object) -> None:
         s = self.selected()
-        for name in ("open", "csv", "pdf"):
+        for name in ("open", *(f"export:{n}" for n, _t in self._export_formats)):
             self.buttons[name].setEnabled(s is not None)
         self.buttons["resume"].setEnabled(s is not None and self.can_resume(s))
         self.buttons["close"].setEnabled(s is not None and s.ended_at is None)
@@ -451,6 +416,11 @@ class SessionListWidget(QWidget):
         s = self.selected()
         if s is not None:
             signal.emit(s.session_id)
+
+    def _export_selected(self, format_name: str) -> None:
+        s = self.selected()
+        if s is not None:
+            self.export_requested.emit(s.session_id, format_name)
 
     def close_selected(self, reason: str) -> None:
         """Close the selected unfinished session with ``reason`` and reload the list."""

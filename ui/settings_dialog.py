@@ -1,7 +1,7 @@
 """Clinic settings: protocols, alarm limits, quick tags, scales, discharge checklist, audio, theme.
 
 Every field is validated through :meth:`kapmonitor.settings.ClinicSettings.validate`;
-the :class:`~kapmonitor.settings.SettingsError` names the field by path
+the :class:`~kapmonitor.settings_items.SettingsError` names the field by path
 (``quick_tags[2].label``), and the dialog shows the message beside that field and
 switches to its tab. "Save" calls ``on_save(settings)`` only with valid settings
 (the app stores them with ``store.put_setting("clinic", settings.to_dict())``,
@@ -41,15 +41,8 @@ from PySide6.QtWidgets import (
 
 from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.protocols import Route, TreatmentProtocol
-from kapmonitor.settings import (
-    DOSE_UNITS,
-    THEMES,
-    AudioSettings,
-    ClinicSettings,
-    DischargeItem,
-    QuickTag,
-    SettingsError,
-)
+from kapmonitor.settings import DOSE_UNITS, THEMES, ClinicSettings
+from kapmonitor.settings_items import AudioSettings, DischargeItem, QuickTag, SettingsError
 from kapmonitor.types import AlarmPriority
 from ui.alarm_limits import AlarmLimitsEditor
 from ui.theme import DARK, Theme

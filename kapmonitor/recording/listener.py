@@ -1,4 +1,9 @@
-"""What the recorder tells the outside world, and its error type."""
+"""What the recorder tells the outside world, its error type and its "leave as it was" marker.
+
+Listeners are called after the recorder's locks are released, from whichever
+thread made the change (a sensor thread, the ticker, a command caller), so an
+implementation must be thread-safe and must not block.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from collections.abc import Sequence
 from typing import Final, Protocol
 
 from kapmonitor.alarms import ActiveAlarm
-from kapmonitor.session import SessionSnapshot
+from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import (
     AlarmTransition,
     Observation,
@@ -46,7 +51,10 @@ class RecorderListener(Protocol):
 
 
 class Unset:
-    """Marks an argument of :meth:`Recorder.edit_observation` as 'leave as it was'."""
+    """Marks an argument of an observation revision as 'leave as it was'.
+
+    Used by :meth:`Recorder.edit_observation` and :func:`kapmonitor.recording.observations.revise`.
+    """
 
     def __repr__(self) -> str:
         return "UNSET"

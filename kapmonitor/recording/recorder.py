@@ -7,8 +7,9 @@ depends on the GUI thread.
 Threads:
 
 * sensor threads call the :class:`~kapmonitor.sensor.SensorSink` methods;
-* an optional ticker thread calls :meth:`Recorder.tick` (phase changes and
-  checks falling due, alarm delays and timeouts);
+* a ticker thread (:class:`~kapmonitor.recording.ticker.Ticker`) calls
+  :meth:`Recorder.tick` (phase changes and checks falling due, alarm delays and
+  timeouts);
 * callers (a UI worker thread, the CLI) call the commands.
 
 Two locks, and neither is ever held across a call that waits on the database:
@@ -20,11 +21,11 @@ Two locks, and neither is ever held across a call that waits on the database:
   observations, derived events) so that each is written to the store's
   journal before it is applied. Sensor threads never take it.
 
-Listeners are called after the locks are released, from whichever thread made
-the change, so a listener must be thread-safe and must not block (the Qt
-bridge re-emits them as queued signals).
+Listeners (:class:`~kapmonitor.recording.listener.RecorderListener`) are called
+after the locks are released, from whichever thread made the change; a listener
+that raises is logged and never stops recording.
 
-Durability: the store is a journal first (:class:`db.journaled_store.JournaledStore`):
+Durability: the store is a journal first (in the app, ``db.journaled_store``):
 every session event and observation is fsync'd there before the command returns
 or the listeners hear of it; readings and alarm transitions are written at once
 and fsync'd within a second; one writer thread applies them to the database.
@@ -32,28 +33,43 @@ and fsync'd within a second; one writer thread applies them to the database.
 Time: the recorder keeps a :class:`~kapmonitor.session_clock.SessionClock`, so
 stored times never go backwards; a wall-clock step is recorded as a
 ``clock_stepped`` event and the session goes on.
+
+The parts are in :mod:`kapmonitor.recording`: the pre-dose baseline
+(``baseline``), sensor bookkeeping (``sensors``), observation revisions
+(``observations``), the end of a session (``closing``) and the ticker (``ticker``).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import statistics
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from kapmonitor.alarms import ActiveAlarm, AlarmEngine, AlarmSettings
 from kapmonitor.clock import Clock, ensure_utc
+from kapmonitor.ports import SessionSpec, SessionStore, StoreError
 from kapmonitor.protocols import TreatmentProtocol
-from kapmonitor.recorder_listener import UNSET, RecorderError, RecorderListener, Unset
+from kapmonitor.recording.baseline import PreDoseHeartRate, hr_baseline
+from kapmonitor.recording.closing import ending_events
+from kapmonitor.recording.listener import UNSET, RecorderError, RecorderListener, Unset
+from kapmonitor.recording.observations import (
+    checked_name,
+    new_observation,
+    revise,
+    withdraw,
+    withdrawal_reason,
+)
+from kapmonitor.recording.sensors import SensorAttachments, link_event, stop_bounded, tell_dose
+from kapmonitor.recording.ticker import Ticker
 from kapmonitor.sensor import Sensor
-from kapmonitor.session import SessionError, SessionSnapshot, SessionState
+from kapmonitor.session import SessionState
 from kapmonitor.session_clock import ClockStep, SessionClock
-from kapmonitor.store import SessionSpec, SessionStore, StoreError, StreamData
-from kapmonitor.streams import SUPERVISED_STREAMS, checked, unusable_flags, usable
+from kapmonitor.session_model import SessionError, SessionSnapshot
+from kapmonitor.streams import checked, usable
 from kapmonitor.types import (
     AlarmTransition,
     EventKind,
@@ -61,29 +77,20 @@ from kapmonitor.types import (
     ObservationKind,
     Phase,
     Reading,
-    ReadingFlag,
     SensorInfo,
     SensorState,
     SensorStatus,
     SessionEvent,
     Stream,
-    new_observation_id,
 )
-from kapmonitor.vitals import check_manual_vitals
+from kapmonitor.vitals import check_manual_vitals, manual_vitals_readings
 
-__all__ = ["SENSOR_STOP_TIMEOUT_S", "UNSET", "Recorder", "RecorderError", "RecorderListener"]
+__all__ = ["Recorder"]
 
 log = logging.getLogger(__name__)
 
-SENSOR_STOP_TIMEOUT_S: Final = 0.5
-"""How long (real seconds) stopping a sensor may take before the recorder goes on without it."""
-
-_STATUS_EVENTS: Final = {
-    SensorState.CONNECTED: EventKind.SENSOR_CONNECTED,
-    SensorState.RECONNECTING: EventKind.SENSOR_RECONNECTING,
-    SensorState.LOST: EventKind.SENSOR_LOST,
-    SensorState.DISCONNECTED: EventKind.SENSOR_DISCONNECTED,
-}
+_Revision = Callable[[Observation, datetime, bool], Observation]
+"""Builds the next revision from (previous, recorded_at, late)."""
 
 
 class Recorder:
@@ -120,17 +127,12 @@ class Recorder:
         self._listeners: list[RecorderListener] = []
         self._session_id: int | None = None
         self._state: SessionState | None = None
-        self._sensors: dict[str, Sensor] = {}
-        self._detached: set[str] = set()
-        self._sensor_states: dict[str, SensorState] = {}
-        self._watched: set[tuple[Stream, str]] = set()
-        self._baseline_samples: list[float] = []
+        self._sensors = SensorAttachments()
+        self._pre_dose = PreDoseHeartRate()
         self._last: dict[Stream, Reading] = {}
-        self._last_at: dict[tuple[Stream, str], datetime] = {}
         self._observations: dict[str, Observation] = {}
         self._unsaved_events: list[SessionEvent] = []
-        self._ticker: threading.Thread | None = None
-        self._stop_ticker = threading.Event()
+        self._ticker = Ticker(self._tick_step, self._tick_failed)
 
     # ----------------------------------------------------------------- listeners
     def add_listener(self, listener: RecorderListener) -> None:
@@ -145,6 +147,10 @@ class Recorder:
                 call(listener)
             except Exception:  # a broken listener must never stop recording
                 log.exception("recorder listener %r failed", listener)
+
+    def _notify_events(self, events: Sequence[SessionEvent]) -> None:
+        for event in events:
+            self._notify(lambda lst, e=event: lst.event_recorded(e))  # type: ignore[misc]
 
     # ------------------------------------------------------------------- queries
     @property
@@ -177,6 +183,7 @@ class Recorder:
             return self._engine.active()
 
     def baseline(self, stream: Stream) -> float | None:
+        """The baseline the alarms use (:mod:`kapmonitor.recording.baseline`); None before the dose."""
         with self._lock:
             return self._engine.baseline(stream)
 
@@ -189,6 +196,15 @@ class Recorder:
         with self._lock:
             return sorted(self._observations.values(), key=lambda o: (o.occurred_at, o.recorded_at))
 
+    @property
+    def sensors(self) -> list[Sensor]:
+        with self._lock:
+            return self._sensors.all()
+
+    def sensor(self, sensor_id: str) -> Sensor | None:
+        with self._lock:
+            return self._sensors.get(sensor_id)
+
     # --------------------------------------------------------------- lifecycle
     def start_session(self, spec: SessionSpec) -> int:
         """Create the session and record ``session_started``; returns the session id."""
@@ -197,9 +213,8 @@ class Recorder:
                 if self._state is not None and not self._state.is_ended:
                     raise RecorderError(f"session {self._session_id} is still running; end it first")
                 spec.protocol.validate()
-                chosen = spec.settings.get("alarms")
-                alarm_settings = (AlarmSettings.from_dict(chosen) if isinstance(chosen, dict)
-                                  else self._alarm_settings)
+                # limits adjusted for this session (start dialog) win over the recorder's defaults
+                alarm_settings = self._chosen_alarms(spec.settings)
                 settings: dict[str, Any] = {**spec.settings, "alarms": alarm_settings.to_dict()}
                 spec = replace(spec, settings=settings)
             clock = SessionClock(self._base_clock)
@@ -209,10 +224,8 @@ class Recorder:
             session_id = self._store.create_session(spec, now)
             self._store.append_event(session_id, event)
             with self._lock:
-                # limits adjusted for this session (start dialog) win over the recorder's defaults
-                self._use_clock_and_alarms(clock, alarm_settings)
-                self._reset(session_id, state)
-        self._notify(lambda lst: lst.event_recorded(event))
+                self._begin(session_id, state, clock, alarm_settings)
+        self._notify_events([event])
         self.tick()
         self._start_ticker()
         return session_id
@@ -236,62 +249,52 @@ class Recorder:
             state = SessionState.replay(record.spec.protocol, self._store.events(session_id))
             if state.is_ended:
                 raise RecorderError(f"session {session_id} has already ended; it cannot be resumed")
-            alarms = record.spec.settings.get("alarms")
-            alarm_settings = (AlarmSettings.from_dict(alarms) if isinstance(alarms, dict)
-                              else self._alarm_settings)
+            alarm_settings = self._chosen_alarms(record.spec.settings)
             observations = self._store.observations(session_id)
             heart_rate = self._store.load_stream(session_id, Stream.HEART_RATE)
             clock = SessionClock(self._base_clock, floor=self._store.last_recorded_at(session_id))
             event = state.resume(clock.now())
             self._store.append_event(session_id, event)
             with self._lock:
-                self._use_clock_and_alarms(clock, alarm_settings)
-                self._reset(session_id, state)
+                self._begin(session_id, state, clock, alarm_settings)
                 for obs in observations:
                     self._observations[obs.observation_id] = obs
-                self._restore_baseline(heart_rate, state)
-        self._notify(lambda lst: lst.event_recorded(event))
+                if state.first_dose_at is None:
+                    self._pre_dose.extend(heart_rate)  # still in preparation: keep collecting
+                else:
+                    self._set_hr_baseline(hr_baseline(heart_rate, state.first_dose_at))
+        self._notify_events([event])
         self.tick()
         self._start_ticker()
         snap = self.snapshot()
         assert snap is not None
         return snap
 
-    def _use_clock_and_alarms(self, clock: SessionClock, settings: AlarmSettings) -> None:
-        self._clock = clock
-        self._alarm_settings = settings
-        self._engine = AlarmEngine(settings, clock)
+    def _chosen_alarms(self, settings: Mapping[str, Any]) -> AlarmSettings:
+        chosen = settings.get("alarms")
+        return AlarmSettings.from_dict(chosen) if isinstance(chosen, dict) else self._alarm_settings
 
-    def _reset(self, session_id: int, state: SessionState) -> None:
+    def _begin(self, session_id: int, state: SessionState, clock: SessionClock,
+               alarm_settings: AlarmSettings) -> None:
+        self._clock = clock
+        self._alarm_settings = alarm_settings
+        self._engine = AlarmEngine(alarm_settings, clock)
         self._session_id = session_id
         self._state = state
-        self._baseline_samples = []
+        self._pre_dose = PreDoseHeartRate()
         self._last = {}
-        self._last_at = {}
         self._observations = {}
         self._unsaved_events = []
-        self._watched = set()
-        self._sensor_states = {}
+        self._sensors.new_session()
 
-    def _restore_baseline(self, data: StreamData, state: SessionState) -> None:
-        """Rebuild the baseline from the stored preparation-phase heart rate (numpy, no row objects)."""
-        keep = (data.flags & int(unusable_flags(Stream.HEART_RATE))) == 0
-        if state.first_dose_at is not None:
-            keep &= data.t < state.first_dose_at.timestamp()
-        values = [float(v) for v in data.value[keep]]
-        if state.first_dose_at is None:
-            self._baseline_samples = values  # still in preparation: keep collecting
-        elif values:
-            self._engine.set_baseline(Stream.HEART_RATE, statistics.median(values))
+    def _set_hr_baseline(self, value: float | None) -> None:
+        if value is not None:
+            self._engine.set_baseline(Stream.HEART_RATE, value)
 
     def close(self) -> None:
         """Stop sensors and the ticker and flush the store; the session stays open (resumable)."""
-        self._stop_ticker.set()
-        ticker = self._ticker
-        if ticker is not None and ticker is not threading.current_thread():
-            ticker.join(timeout=5)
-        self._ticker = None
-        for sensor_id in list(self._sensors):
+        self._ticker.join(5.0)
+        for sensor_id in self._sensor_ids():
             self.detach_sensor(sensor_id, record_event=False)
         try:
             self._store.flush()
@@ -302,48 +305,36 @@ class Recorder:
     def attach_sensor(self, sensor: Sensor) -> None:
         """Start ``sensor`` with this recorder as its sink."""
         with self._lock:
-            if sensor.sensor_id in self._sensors:
-                raise RecorderError(f"sensor {sensor.sensor_id} is already attached")
-            self._sensors[sensor.sensor_id] = sensor
-            self._detached.discard(sensor.sensor_id)
+            self._sensors.attach(sensor)
             state = self._state
         if state is not None and state.first_dose_at is not None:
-            _tell_dose(sensor, state.first_dose_at)
+            tell_dose(sensor, state.first_dose_at)
         sensor.start(self)
 
     def detach_sensor(self, sensor_id: str, *, record_event: bool = True) -> None:
-        """Stop a sensor (waiting :data:`SENSOR_STOP_TIMEOUT_S` at most) and stop supervising its streams.
+        """Stop a sensor (waiting :data:`~kapmonitor.recording.sensors.SENSOR_STOP_TIMEOUT_S` at most)
+        and stop supervising its streams.
 
         From here on nothing the sensor still delivers is recorded, whether or not it stopped in time.
         """
         with self._lock:
-            sensor = self._sensors.pop(sensor_id, None)
-            if sensor is not None:
-                self._detached.add(sensor_id)
+            sensor = self._sensors.detach(sensor_id)
         if sensor is None:
             return
-        _stop_bounded(sensor)
+        stop_bounded(sensor)
         with self._lock:
             transitions = self._engine.unwatch(sensor_id)
-            self._watched = {w for w in self._watched if w[1] != sensor_id}
-            self._sensor_states.pop(sensor_id, None)
+            self._sensors.forget_streams(sensor_id)
             active = self._engine.active()
             session_id = self._session_id
-        self._log_alarms(session_id, transitions)
-        if transitions:
-            self._notify(lambda lst: lst.alarms_changed(transitions, active))
+        self._publish_alarms(session_id, transitions, active)
         if record_event and self._state is not None and not self._state.is_ended:
-            status = SensorStatus(sensor_id, SensorState.DISCONNECTED, self._clock.now(), "removed")
-            self._record_sensor_event(status)
+            self._record_link_event(SensorStatus(sensor_id, SensorState.DISCONNECTED, self._clock.now(),
+                                                 "removed"))
 
-    @property
-    def sensors(self) -> list[Sensor]:
+    def _sensor_ids(self) -> list[str]:
         with self._lock:
-            return list(self._sensors.values())
-
-    def sensor(self, sensor_id: str) -> Sensor | None:
-        with self._lock:
-            return self._sensors.get(sensor_id)
+            return self._sensors.ids()
 
     # SensorSink -----------------------------------------------------------
     def reading_received(self, reading: Reading) -> None:
@@ -367,19 +358,16 @@ class Recorder:
             kept: list[Reading] = []
             transitions: list[AlarmTransition] = []
             for raw in readings:
-                if raw.sensor_id in self._detached:
+                if self._sensors.is_detached(raw.sensor_id):
                     continue  # a detached sensor that did not stop in time
-                reading = self._on_session_line(checked(raw))
+                reading = self._sensors.on_session_line(checked(raw), self._clock)
                 kept.append(reading)
-                key = (reading.stream, reading.sensor_id)
-                if reading.stream in SUPERVISED_STREAMS and key not in self._watched:
-                    self._watched.add(key)
+                if self._sensors.newly_supervised(reading):
                     self._engine.watch_stream(reading.stream, reading.sensor_id)
-                good = usable(reading.stream, int(reading.flags))
-                if reading.stream is Stream.HEART_RATE and self._state.first_dose_at is None and good:
-                    self._baseline_samples.append(reading.value)
-                if good:
+                if usable(reading.stream, int(reading.flags)):
                     self._last[reading.stream] = reading
+                    if reading.stream is Stream.HEART_RATE and self._state.first_dose_at is None:
+                        self._pre_dose.add(reading)
                 transitions.extend(self._engine.on_reading(reading))
             active = self._engine.active() if transitions else []
         if not kept:
@@ -394,26 +382,10 @@ class Recorder:
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
 
-    def _on_session_line(self, reading: Reading) -> Reading:
-        """The reading with its time on the session's clock, never before the stream's last one.
-
-        Hand-entered values (``manual``) are stamped by the recorder on the session's clock already.
-        """
-        if reading.sensor_id == "manual":
-            return reading
-        at = self._clock.to_session(reading.at)
-        if not reading.flags & ReadingFlag.SENSOR_TIMESTAMP:
-            key = (reading.stream, reading.sensor_id)
-            last = self._last_at.get(key)
-            if last is not None and at < last:
-                at = last
-            self._last_at[key] = at
-        return reading if at == reading.at else replace(reading, at=at)
-
     def status_changed(self, status: SensorStatus) -> None:
         """Record link changes as events and feed technical alarms (SensorSink)."""
         with self._lock:
-            if status.sensor_id in self._detached:
+            if self._sensors.is_detached(status.sensor_id):
                 return
             status = replace(status, at=self._clock.to_session(status.at))
             transitions = self._engine.on_sensor_status(status)
@@ -423,7 +395,7 @@ class Recorder:
         self._notify(lambda lst: lst.sensor_status_changed(status))
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
-        self._record_sensor_event(status)
+        self._record_link_event(status)
 
     def info_received(self, info: SensorInfo) -> None:
         """Remember which sensor was used (SensorSink)."""
@@ -437,36 +409,34 @@ class Recorder:
                 self._report_store_error(exc)
         self._notify(lambda lst: lst.sensor_info_received(info))
 
-    def _record_sensor_event(self, status: SensorStatus) -> None:
-        kind = _STATUS_EVENTS.get(status.state)
+    def _record_link_event(self, status: SensorStatus) -> None:
+        event = link_event(status)
         with self._lock:
-            if kind is None or self._state is None or self._state.is_ended:
+            if event is None or self._state is None or self._state.is_ended:
                 return
-            if self._sensor_states.get(status.sensor_id) is status.state:
+            if not self._sensors.link_changed(status):
                 return
-            self._sensor_states[status.sensor_id] = status.state
-            data: dict[str, str | int | float | bool | None] = {"sensor_id": status.sensor_id}
-            if status.detail:
-                data["detail"] = status.detail
-            event = SessionEvent(kind, status.at, data)
         if self._persist_event(event):
-            self._notify(lambda lst: lst.event_recorded(event))
+            self._notify_events([event])
 
     # ------------------------------------------------------------ dosing, checks
     def give_dose(
         self, at: datetime | None = None, amount: float | None = None, unit: str = "mg"
     ) -> SessionEvent:
-        """Mark the first dose (T0). ``at`` may lie in the past when the button was pressed late."""
+        """Mark the first dose (T0). ``at`` may lie in the past when the button was pressed late.
+
+        The heart-rate baseline is frozen here (:func:`~kapmonitor.recording.baseline.hr_baseline`).
+        """
         with self._command_lock:
             when = self._past_or_now(at)
             event = self._commit_command(lambda s: s.give_dose(when, amount, unit))
             with self._lock:
-                if self._baseline_samples:
-                    self._engine.set_baseline(Stream.HEART_RATE, statistics.median(self._baseline_samples))
-                sensors = list(self._sensors.values())
+                self._set_hr_baseline(self._pre_dose.baseline(when))
+                self._pre_dose = PreDoseHeartRate()
+                sensors = self._sensors.all()
         for sensor in sensors:
-            _tell_dose(sensor, when)
-        self._notify(lambda lst: lst.event_recorded(event))
+            tell_dose(sensor, when)
+        self._notify_events([event])
         self.tick()
         return event
 
@@ -477,7 +447,7 @@ class Recorder:
         with self._command_lock:
             when = self._past_or_now(at)
             event = self._commit_command(lambda s: s.give_booster(when, amount, unit))
-        self._notify(lambda lst: lst.event_recorded(event))
+        self._notify_events([event])
         self.tick()
         return event
 
@@ -485,7 +455,7 @@ class Recorder:
         with self._command_lock:
             now = self._clock.now()
             event = self._commit_command(lambda s: s.complete_check(name, now, note))
-        self._notify(lambda lst: lst.event_recorded(event))
+        self._notify_events([event])
         self.tick()
         return event
 
@@ -493,33 +463,37 @@ class Recorder:
         with self._command_lock:
             now = self._clock.now()
             event = self._commit_command(lambda s: s.dismiss_check(name, now, reason))
-        self._notify(lambda lst: lst.event_recorded(event))
+        self._notify_events([event])
         self.tick()
         return event
 
     def end_session(self, reason: str = "") -> SessionEvent:
-        """End the session: stop sensors (each within :data:`SENSOR_STOP_TIMEOUT_S`), record
-        ``session_ended``, make the record durable on this computer."""
+        """End the session and make the record durable on this computer.
+
+        Stops the sensors (each within :data:`~kapmonitor.recording.sensors.SENSOR_STOP_TIMEOUT_S`),
+        then records what fell due and ``session_ended``
+        (:func:`~kapmonitor.recording.closing.ending_events`).
+        """
         with self._command_lock:
             with self._lock:
                 state = self._require_state(allow_ended=True)
                 if state.is_ended:
                     raise RecorderError("the session has already ended")
-            self._record_due()
-            for sensor_id in list(self._sensors):
+            events = self._record_due()
+            for sensor_id in self._sensor_ids():
                 self.detach_sensor(sensor_id, record_event=False)
             now = self._clock.now()
-            event = self._commit_command(lambda s: s.end(now, reason))
+            events += self._commit_events(lambda s: ending_events(s, now, reason))
             with self._lock:
                 transitions = self._engine.acknowledge(None)
                 snap = state.snapshot(self._clock.now())
                 session_id = self._session_id
             self._log_alarms(session_id, transitions)
-        self._stop_ticker.set()
+        self._ticker.stop()
         self._store.flush()
-        self._notify(lambda lst: lst.event_recorded(event))
+        self._notify_events(events)
         self._notify(lambda lst: lst.snapshot_updated(snap))
-        return event
+        return events[-1]
 
     # ------------------------------------------------------------- observations
     def add_observation(
@@ -540,29 +514,19 @@ class Recorder:
         be saved passes the same ``observation_id`` and ``occurred_at``.
 
         Raises:
+            ObservationError: a blank name (a ``ValueError``); nothing was recorded.
             StoreError: not saved (e.g. the disk is full); nothing was recorded, try again.
         """
-        if not name.strip():
-            raise ValueError("an observation needs a name (e.g. 'note', 'nausea', 'moaa_s')")
+        checked_name(name)
         with self._command_lock:
             with self._lock:
                 state = self._require_state(allow_ended=True)
-                obs_id = observation_id or new_observation_id()
-                if obs_id in self._observations:
-                    return self._observations[obs_id]  # a retry of one already saved
+                if observation_id is not None and observation_id in self._observations:
+                    return self._observations[observation_id]  # a retry of one already saved
                 now = self._clock.now()
-                obs = Observation(
-                    observation_id=obs_id,
-                    revision=1,
-                    kind=kind,
-                    name=name.strip(),
-                    occurred_at=self._past_or_now(occurred_at),
-                    recorded_at=now,
-                    value=value,
-                    text=text,
-                    author=author,
-                    added_later=state.is_ended,
-                )
+                obs = new_observation(kind, name, occurred_at=self._past_or_now(occurred_at), recorded_at=now,
+                                      value=value, text=text, author=author, late=state.is_ended,
+                                      observation_id=observation_id)
             self._save_observation(obs)
         self._notify(lambda lst: lst.observation_saved(obs))
         return obs
@@ -577,36 +541,27 @@ class Recorder:
         occurred_at: datetime | Unset = UNSET,
         reason: str = "",
     ) -> Observation:
-        """Append a corrected revision; the earlier revisions stay as they were."""
-        changes: dict[str, Any] = {"reason": reason}
-        if not isinstance(value, Unset):
-            changes["value"] = value
-        if not isinstance(text, Unset):
-            changes["text"] = text
-        if not isinstance(name, Unset):
-            changes["name"] = name
-        if not isinstance(occurred_at, Unset):
-            changes["occurred_at"] = ensure_utc(occurred_at)
-        return self._revise(observation_id, changes)
+        """Append a corrected revision (:func:`~kapmonitor.recording.observations.revise`);
+        the earlier revisions stay as they were."""
+        return self._revise(observation_id, lambda prev, now, late: revise(
+            prev, recorded_at=now, late=late, reason=reason, value=value, text=text, name=name,
+            occurred_at=occurred_at))
 
     def delete_observation(self, observation_id: str, reason: str) -> Observation:
         """Append a revision flagged deleted; a reason is required."""
-        if not reason.strip():
-            raise ValueError("deleting an observation needs a reason")
-        return self._revise(observation_id, {"deleted": True, "reason": reason.strip()})
+        withdrawal_reason(reason)
+        return self._revise(observation_id, lambda prev, now, late: withdraw(
+            prev, reason, recorded_at=now, late=late))
 
-    def _revise(self, observation_id: str, changes: dict[str, Any]) -> Observation:
+    def _revise(self, observation_id: str, build: _Revision) -> Observation:
         with self._command_lock:
             with self._lock:
                 state = self._require_state(allow_ended=True)
-                prev = self._current_observation(observation_id)
-                obs = replace(
-                    prev,
-                    revision=prev.revision + 1,
-                    recorded_at=self._clock.now(),
-                    added_later=prev.added_later or state.is_ended,
-                    **changes,
-                )
+                try:
+                    prev = self._observations[observation_id]
+                except KeyError:
+                    raise RecorderError(f"no observation {observation_id!r} in this session") from None
+                obs = build(prev, self._clock.now(), state.is_ended)
             self._save_observation(obs)
         self._notify(lambda lst: lst.observation_saved(obs))
         return obs
@@ -626,30 +581,14 @@ class Recorder:
         with self._lock:
             self._require_state()
             at = self._past_or_now(occurred_at)
-        values: list[tuple[Stream, float]] = []
-        parts: list[str] = []
-        if systolic is not None and diastolic is not None:
-            values += [(Stream.BP_SYSTOLIC, systolic), (Stream.BP_DIASTOLIC, diastolic)]
-            parts.append(f"BP {systolic:g}/{diastolic:g} mmHg")
-        if spo2 is not None:
-            values.append((Stream.SPO2, spo2))
-            parts.append(f"SpO2 {spo2:g} %")
-        if heart_rate is not None:
-            values.append((Stream.HEART_RATE, heart_rate))
-            parts.append(f"HR {heart_rate:g} bpm")
         # One measurement, one packet; stamped on the session's line already.
-        readings = [Reading(s, v, at, "manual", ReadingFlag.MANUAL) for s, v in values]
+        readings, text = manual_vitals_readings(at, systolic=systolic, diastolic=diastolic, spo2=spo2,
+                                                heart_rate=heart_rate)
         self.readings_received(readings)
         # Hand-entered values are therapist input: durable before the observation is acknowledged.
         self._store.flush()
-        return self.add_observation(
-            ObservationKind.VITAL,
-            "vitals",
-            value=systolic,
-            text=", ".join(parts),
-            occurred_at=at,
-            author=author,
-        )
+        return self.add_observation(ObservationKind.VITAL, "vitals", value=systolic, text=text,
+                                    occurred_at=at, author=author)
 
     # ------------------------------------------------------------------- alarms
     def acknowledge_alarm(self, alarm_id: str | None = None) -> None:
@@ -657,15 +596,17 @@ class Recorder:
             transitions = self._engine.acknowledge(alarm_id)
             active = self._engine.active()
             session_id = self._session_id
-        self._log_alarms(session_id, transitions)
-        if transitions:
-            self._notify(lambda lst: lst.alarms_changed(transitions, active))
+        self._publish_alarms(session_id, transitions, active)
 
     def pause_alarm_audio(self, alarm_id: str | None = None) -> None:
         with self._lock:
             transitions = self._engine.pause_audio(alarm_id)
             active = self._engine.active()
             session_id = self._session_id
+        self._publish_alarms(session_id, transitions, active)
+
+    def _publish_alarms(self, session_id: int | None, transitions: Sequence[AlarmTransition],
+                        active: Sequence[ActiveAlarm]) -> None:
         self._log_alarms(session_id, transitions)
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
@@ -685,8 +626,7 @@ class Recorder:
                 snap = state.snapshot(now)
                 session_id = self._session_id
             self._log_alarms(session_id, transitions)
-        for event in events:
-            self._notify(lambda lst, e=event: lst.event_recorded(e))  # type: ignore[misc]
+        self._notify_events(events)
         if transitions:
             self._notify(lambda lst: lst.alarms_changed(transitions, active))
         self._notify(lambda lst: lst.snapshot_updated(snap))
@@ -714,25 +654,17 @@ class Recorder:
         return saved
 
     def _start_ticker(self) -> None:
-        if not self._autotick or (self._ticker is not None and self._ticker.is_alive()):
-            return
-        self._stop_ticker = threading.Event()
-        self._ticker = threading.Thread(target=self._tick_loop, name="kapmonitor-recorder", daemon=True)
-        self._ticker.start()
+        if self._autotick:
+            # Alarm delays are clock seconds: on a fast clock tick more often (down to 10 ms real).
+            self._ticker.start(max(0.01, min(self._tick_real_s, self._clock.real_seconds(0.5))))
 
-    def _tick_loop(self) -> None:
-        # Alarm delays are clock seconds: on a fast clock tick more often (down to 10 ms real).
-        interval = max(0.01, min(self._tick_real_s, self._clock.real_seconds(0.5)))
-        stop = self._stop_ticker
-        while not stop.wait(interval):
-            try:
-                snap = self.tick()
-            except Exception as exc:  # keep ticking: a transient store error must not stop the clock
-                log.exception("recorder tick failed")
-                self._notify(lambda lst, e=exc: lst.error_occurred(f"recorder: {e}"))  # type: ignore[misc]
-                continue
-            if snap is not None and snap.phase is Phase.ENDED:
-                break
+    def _tick_step(self) -> bool:
+        snap = self.tick()
+        return snap is None or snap.phase is not Phase.ENDED
+
+    def _tick_failed(self, exc: Exception) -> None:
+        # keep ticking: a transient store error must not stop the clock
+        self._notify(lambda lst: lst.error_occurred(f"recorder: {exc}"))
 
     # ---------------------------------------------------------------- internals
     def _require_state(self, *, allow_ended: bool = False) -> SessionState:
@@ -752,22 +684,28 @@ class Recorder:
         return at
 
     def _commit_command(self, command: Callable[[SessionState], SessionEvent]) -> SessionEvent:
-        """Validate a command on a copy of the state, journal its event durably, then apply it.
+        """:meth:`_commit_events` for a command that makes one event."""
+        return self._commit_events(lambda s: [command(s)])[0]
+
+    def _commit_events(self, command: Callable[[SessionState], list[SessionEvent]]) -> list[SessionEvent]:
+        """Validate a command on a copy of the state, journal its events durably, then apply them.
 
         Called with the command lock held (so nothing else changes the session
-        meanwhile) and the state lock free while writing. A refused command or a
-        failed write (``StoreError``: disk full) leaves the live state exactly as
-        it was, so the therapist can simply try again.
+        meanwhile) and the state lock free while writing. A refused command leaves
+        the live state exactly as it was; so does a failed write (``StoreError``:
+        disk full) of a one-event command. Each event is applied as soon as it is
+        durable, so the live state never lacks what the journal holds.
         """
         with self._lock:
             state = self._require_state()
             assert self._session_id is not None
             session_id = self._session_id
-            event = command(copy.deepcopy(state))
-        self._store.append_event(session_id, event)
-        with self._lock:
-            state.apply(event)
-        return event
+            events = command(copy.deepcopy(state))
+        for event in events:
+            self._store.append_event(session_id, event)
+            with self._lock:
+                state.apply(event)
+        return events
 
     def _persist_event(self, event: SessionEvent) -> bool:
         session_id = self._session_id
@@ -785,12 +723,6 @@ class Recorder:
         self._store.save_observation(self._session_id, obs)
         with self._lock:
             self._observations[obs.observation_id] = obs
-
-    def _current_observation(self, observation_id: str) -> Observation:
-        try:
-            return self._observations[observation_id]
-        except KeyError:
-            raise RecorderError(f"no observation {observation_id!r} in this session") from None
 
     def _log_alarms(self, session_id: int | None, transitions: Sequence[AlarmTransition]) -> None:
         if session_id is None or not transitions:
@@ -815,28 +747,3 @@ def _step_event(step: ClockStep) -> SessionEvent:
     return SessionEvent(EventKind.CLOCK_STEPPED, step.at,
                         {"step_s": round(step.step_s, 3), "offset_s": round(step.offset_s, 3),
                          "reason": step.reason})
-
-
-def _stop_bounded(sensor: Sensor) -> None:
-    """``sensor.stop()``, waiting :data:`SENSOR_STOP_TIMEOUT_S` at most (a stuck sensor is left behind)."""
-    worker = threading.Thread(target=_stop_quietly, args=(sensor,), name="kapmonitor-sensor-stop",
-                              daemon=True)
-    worker.start()
-    worker.join(SENSOR_STOP_TIMEOUT_S)
-    if worker.is_alive():
-        log.warning("sensor %s did not stop within %.1f s; going on without it",
-                    sensor.sensor_id, SENSOR_STOP_TIMEOUT_S)
-
-
-def _stop_quietly(sensor: Sensor) -> None:
-    try:
-        sensor.stop()
-    except Exception:
-        log.exception("stopping sensor %s failed", sensor.sensor_id)
-
-
-def _tell_dose(sensor: Sensor, at: datetime) -> None:
-    """Let a sensor that models the drug's effect (the simulator) know the dose time."""
-    dose_given = getattr(sensor, "dose_given", None)
-    if callable(dose_given):
-        dose_given(at)
