@@ -37,7 +37,7 @@ from typing import Any
 from _dbbench import ApplyTimes, percentile, quick, write_locked
 
 from db.journaled_store import JournaledStore
-from kapmonitor.alarms import AlarmSettings
+from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clock import SystemClock
 from kapmonitor.journal import Entry, encode_entry, reading_rows
 from kapmonitor.ports import SessionSpec

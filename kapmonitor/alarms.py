@@ -17,7 +17,7 @@ Designed after patient monitors (IEC 60601-1-8, CLINICAL.md "Alarms"):
   "no skin contact" (``no_contact.<sensor_id>``, low), "battery low" (``battery_low.<sensor_id>``,
   low), "signal lost" (``signal_lost.<sensor_id>``, medium, on ``SensorState.LOST`` until the
   sensor is CONNECTED again) and "sensor sending implausible values" (``implausible.<sensor_id>``,
-  medium, on a burst; see :mod:`kapmonitor.alarm_supervision`).
+  medium, on a burst; see :mod:`kapmonitor.technical_checks`).
 
 Stale data never counts as in range. The chosen behaviour: a physiological alarm's condition
 changes only on a fresh, valid reading, so while a stream is stale its alarms stay exactly as
@@ -57,16 +57,10 @@ import math
 
 from kapmonitor import streams
 from kapmonitor.alarm_record import ActiveAlarm, AlarmRecord
-from kapmonitor.alarm_settings import AlarmSettings, AlarmSettingsError, LimitRule, TechnicalRules
-from kapmonitor.alarm_supervision import (
-    CONTINUOUS_STREAMS,
-    IMPLAUSIBLE_BURST_COUNT,
-    IMPLAUSIBLE_BURST_WINDOW_S,
-    IMPLAUSIBLE_QUIET_S,
-    SensorSupervisor,
-    TechnicalCondition,
-)
+from kapmonitor.alarm_settings import AlarmSettings, LimitRule
+from kapmonitor.alarm_supervision import SensorSupervisor
 from kapmonitor.clock import Clock
+from kapmonitor.technical_checks import TechnicalCondition
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,
@@ -79,18 +73,7 @@ from kapmonitor.types import (
     Stream,
 )
 
-__all__ = [
-    "CONTINUOUS_STREAMS",
-    "IMPLAUSIBLE_BURST_COUNT",
-    "IMPLAUSIBLE_BURST_WINDOW_S",
-    "IMPLAUSIBLE_QUIET_S",
-    "ActiveAlarm",
-    "AlarmEngine",
-    "AlarmSettings",
-    "AlarmSettingsError",
-    "LimitRule",
-    "TechnicalRules",
-]
+__all__ = ["AlarmEngine"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +84,7 @@ class AlarmEngine:
     """Evaluates alarm rules; see the module docstring for the semantics.
 
     Args:
-        settings: validated on entry (:class:`AlarmSettingsError` if invalid).
+        settings: validated on entry (:class:`~kapmonitor.alarm_settings.AlarmSettingsError` if invalid).
         clock: wall time for transitions, monotonic time for every delay and timeout.
     """
 
@@ -223,7 +206,7 @@ class AlarmEngine:
     def watch_stream(self, stream: Stream, sensor_id: str) -> None:
         """Start "no data" supervision of ``stream`` fed by ``sensor_id`` (idempotent).
 
-        Only :data:`CONTINUOUS_STREAMS` are supervised; other streams are ignored.
+        Only :data:`~kapmonitor.streams.CONTINUOUS_STREAMS` are supervised; other streams are ignored.
         """
         self._sup.watch(stream, sensor_id, self._clock.monotonic())
 

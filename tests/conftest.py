@@ -7,6 +7,7 @@ whoever runs the suite.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,24 @@ def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
     monkeypatch.setenv("XDG_STATE_HOME", str(data / "state"))
     return data
+
+
+@pytest.fixture(autouse=True)
+def _qt_windows_die_with_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Windows a Qt test leaves behind are destroyed at its end, not whenever Python collects them.
+
+    A closed bedside window whose last reference went with its test was destroyed by the garbage
+    collector at some later moment, and a later test crashed (SIGSEGV) inside pyqtgraph's
+    ``GraphicsView.paintEvent`` (reproduced by tests/test_ui_app.py followed by tests/test_ui_live.py).
+    Every top-level window of ours still alive after a Qt test is deleted here, through Qt.
+    """
+    yield
+    if "qtbot" not in request.fixturenames:
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    for widget in QApplication.topLevelWidgets():
+        if type(widget).__module__.split(".")[0] in ("ui", "pyqtgraph", "tests"):
+            widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -17,7 +17,7 @@ from pathlib import Path
 from db.store import SqlStore
 from devices.simulated import SimulatedSensor
 from devices.simulated_faults import Fault
-from kapmonitor.alarms import AlarmSettings
+from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clock import FakeClock
 from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS

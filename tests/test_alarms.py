@@ -10,8 +10,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from kapmonitor.alarm_settings import LIMIT_RANGES
-from kapmonitor.alarms import AlarmEngine, AlarmSettings, AlarmSettingsError, LimitRule, TechnicalRules
+from kapmonitor.alarm_settings import (
+    LIMIT_RANGES,
+    AlarmSettings,
+    AlarmSettingsError,
+    LimitRule,
+    TechnicalRules,
+)
+from kapmonitor.alarms import AlarmEngine
 from kapmonitor.clock import FakeClock
 from kapmonitor.types import (
     AlarmCategory,

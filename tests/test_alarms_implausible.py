@@ -7,15 +7,15 @@ import random
 
 import pytest
 
-from kapmonitor.alarms import (
+from kapmonitor.alarm_settings import AlarmSettings
+from kapmonitor.alarms import AlarmEngine
+from kapmonitor.clock import FakeClock
+from kapmonitor.streams import STREAMS
+from kapmonitor.technical_checks import (
     IMPLAUSIBLE_BURST_COUNT,
     IMPLAUSIBLE_BURST_WINDOW_S,
     IMPLAUSIBLE_QUIET_S,
-    AlarmEngine,
-    AlarmSettings,
 )
-from kapmonitor.clock import FakeClock
-from kapmonitor.streams import STREAMS
 from kapmonitor.types import (
     AlarmCategory,
     AlarmPriority,

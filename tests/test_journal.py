@@ -12,7 +12,7 @@ import pytest
 
 from db.journaled_store import JournaledStore
 from db.store import SqlStore
-from kapmonitor.alarms import AlarmSettings
+from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clock import FakeClock
 from kapmonitor.journal import (
     Item,

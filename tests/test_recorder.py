@@ -14,7 +14,8 @@ import pytest
 from db.store import SqlStore
 from devices.simulated import SimulatedSensor
 from devices.simulated_faults import Fault
-from kapmonitor.alarms import ActiveAlarm, AlarmSettings
+from kapmonitor.alarm_record import ActiveAlarm
+from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clock import FakeClock, ScaledClock
 from kapmonitor.ports import SessionSpec, StoreError
 from kapmonitor.protocols import PRESETS

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from db.store import SqlStore
-from kapmonitor.alarms import AlarmSettings
+from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clock import FakeClock
 from kapmonitor.ports import SessionRecord, SessionSpec, StreamData
 from kapmonitor.protocols import PRESETS

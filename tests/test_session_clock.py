@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from kapmonitor.alarms import AlarmSettings
+from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.clock import FakeClock
 from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS

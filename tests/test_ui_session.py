@@ -222,7 +222,7 @@ def test_whole_session_through_the_window(qtbot, session) -> None:  # type: igno
 
 
 def test_window_fits_a_laptop_screen_with_a_long_alarm(qtbot, session) -> None:  # type: ignore[no-untyped-def]
-    from kapmonitor.alarms import ActiveAlarm
+    from kapmonitor.alarm_record import ActiveAlarm
     from kapmonitor.types import AlarmCategory, AlarmPriority
 
     parts, _clock, _sensor = session

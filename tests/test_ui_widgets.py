@@ -26,7 +26,7 @@ from db.journaled_store import JournaledStore
 from db.store import SqlStore
 from devices.errors import NoAdapterError
 from devices.scanner import DiscoveredSensor
-from kapmonitor.alarms import ActiveAlarm
+from kapmonitor.alarm_record import ActiveAlarm
 from kapmonitor.clock import FakeClock
 from kapmonitor.journal import JournalError
 from kapmonitor.ports import SessionSpec

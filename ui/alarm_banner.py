@@ -77,7 +77,7 @@ _PRIORITY_WORD = {AlarmPriority.HIGH: "HIGH", AlarmPriority.MEDIUM: "MEDIUM", Al
 
 
 class BannerAlarm(Protocol):
-    """What the banner reads from an active alarm (``kapmonitor.alarms.ActiveAlarm`` fits)."""
+    """What the banner reads from an active alarm (``kapmonitor.alarm_record.ActiveAlarm`` fits)."""
 
     @property
     def alarm_id(self) -> str: ...

@@ -52,7 +52,7 @@ _POLL_MS = 250
 
 
 class SoundingAlarm(Protocol):
-    """What the audio needs from an active alarm (``kapmonitor.alarms.ActiveAlarm`` fits)."""
+    """What the audio needs from an active alarm (``kapmonitor.alarm_record.ActiveAlarm`` fits)."""
 
     @property
     def alarm_id(self) -> str: ...

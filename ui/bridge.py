@@ -47,7 +47,7 @@ from kapmonitor.types import (
 )
 
 if TYPE_CHECKING:
-    from kapmonitor.alarms import ActiveAlarm
+    from kapmonitor.alarm_record import ActiveAlarm
 
 __all__ = ["AlarmsChange", "JournalBridge", "RecorderBridge"]
 

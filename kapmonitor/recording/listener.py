@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from kapmonitor.alarms import ActiveAlarm
+from kapmonitor.alarm_record import ActiveAlarm
 from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import (
     AlarmTransition,

@@ -49,7 +49,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from kapmonitor.alarms import ActiveAlarm, AlarmEngine, AlarmSettings
+from kapmonitor.alarm_record import ActiveAlarm
+from kapmonitor.alarm_settings import AlarmSettings
+from kapmonitor.alarms import AlarmEngine
 from kapmonitor.clock import Clock, ensure_utc
 from kapmonitor.ports import SessionSpec, SessionStore, StoreError
 from kapmonitor.protocols import TreatmentProtocol

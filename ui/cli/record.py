@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from db.journaled_store import JournaledStore
 from kapmonitor import __version__
-from kapmonitor.alarms import ActiveAlarm
+from kapmonitor.alarm_record import ActiveAlarm
 from kapmonitor.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
 from kapmonitor.ports import JournalStatus, SessionSpec, StoreError
