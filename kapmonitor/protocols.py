@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "PRESETS",
@@ -62,6 +62,11 @@ class CheckTiming(StrEnum):
     """When the minimum observation time is reached."""
 
 
+DEFAULT_GRACE_MIN: Final = 10.0
+"""A check done within this many minutes of falling due is on time; later, it is marked late."""
+MAX_GRACE_MIN: Final = 120.0
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduledCheck:
     """A check the therapist is prompted for, e.g. blood pressure at +40 min."""
@@ -70,10 +75,15 @@ class ScheduledCheck:
     label: str
     timing: CheckTiming
     at_min: float | None = None
+    grace_min: float = DEFAULT_GRACE_MIN
+    """How long after falling due the check may be done without counting as late."""
 
     def validate(self) -> None:
         if not self.name.strip():
             raise ProtocolError("a check needs a name")
+        if not (math.isfinite(self.grace_min) and 0 <= self.grace_min <= MAX_GRACE_MIN):
+            raise ProtocolError(f"check {self.name!r}: grace_min must be 0 to {MAX_GRACE_MIN:g} minutes, "
+                                f"got {self.grace_min!r}")
         if not self.name.replace("_", "").isalnum() or self.name != self.name.lower():
             raise ProtocolError(
                 f"check name {self.name!r} must be lower-case letters, digits and underscores"
@@ -103,7 +113,7 @@ class ScheduledCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "timing": self.timing.value,
-                "at_min": self.at_min}
+                "at_min": self.at_min, "grace_min": self.grace_min}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScheduledCheck:
@@ -120,8 +130,11 @@ class ScheduledCheck:
             at_min = None if at is None else float(at)
         except (TypeError, ValueError) as exc:
             raise ProtocolError(f"check at_min must be a number of minutes, got {at!r}") from exc
+        grace = data.get("grace_min", DEFAULT_GRACE_MIN)
+        if isinstance(grace, bool) or not isinstance(grace, int | float):
+            raise ProtocolError(f"check grace_min must be a number of minutes, got {grace!r}")
         check = cls(name=str(data.get("name", "")), label=str(data.get("label", "")),
-                    timing=timing, at_min=at_min)
+                    timing=timing, at_min=at_min, grace_min=float(grace))
         check.validate()
         return check
 

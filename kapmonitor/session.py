@@ -396,7 +396,8 @@ class SessionState:
         else:
             state = "pending"
         return CheckStatus(name=check.name, label=check.label, timing=check.timing, due_at=due,
-                           state=state, done_at=done_at, reason=reason, note=note)
+                           state=state, done_at=done_at, reason=reason, note=note,
+                           grace_s=check.grace_min * 60.0)
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:

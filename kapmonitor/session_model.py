@@ -89,6 +89,7 @@ class CheckStatus:
         done_at: when it was done or dismissed.
         reason: the dismissal reason ("" unless dismissed).
         note: the note given when it was done ("" unless done).
+        grace_s: how long after ``due_at`` it may be done without being late.
     """
 
     name: str
@@ -99,6 +100,25 @@ class CheckStatus:
     done_at: datetime | None
     reason: str
     note: str = ""
+    grace_s: float = 600.0
+
+    def late_by_s(self, now: datetime | None = None) -> float | None:
+        """Seconds past ``due_at`` when it is (or was) late beyond its grace, else None.
+
+        A done check is late if it was done more than ``grace_s`` after falling due; a check still
+        due is late (overdue) at ``now`` once ``grace_s`` has passed. Pending, dismissed and undated
+        checks are never late.
+        """
+        if self.due_at is None:
+            return None
+        if self.state == "done" and self.done_at is not None:
+            moment = self.done_at
+        elif self.state == "due" and now is not None:
+            moment = now
+        else:
+            return None
+        late_s = (moment - self.due_at).total_seconds()
+        return late_s if late_s > self.grace_s else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,8 @@ class CheckVitals:
         moment: when it was done, else when it fell due (None: never due, e.g. no dose).
         bp: the pair nearest ``moment`` (see module doc), None if none was close enough.
         heart_rate / spo2: medians over the minute before ``bp`` (or ``moment`` without one).
+        late_by_s: seconds past due when it was done late (or was still overdue at the end of the
+            record), beyond the check's grace; None when on time or not applicable.
     """
 
     name: str
@@ -164,6 +166,7 @@ class CheckVitals:
     heart_rate: float | None
     spo2: float | None
     note: str
+    late_by_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +307,7 @@ def summarize(
         phases.append(_phase_summary(phase, start, stop if stop is not None else end, hr_t, hr_v,
                                      hr_rules, hr_base, rr, rr_flags, spo2_t, spo2_v, alarms))
 
-    checks = tuple(_check_vitals(c, points, hr_t, hr_v, spo2_t, spo2_v) for c in snap.checks)
+    checks = tuple(_check_vitals(c, points, hr_t, hr_v, spo2_t, spo2_v, end) for c in snap.checks)
     min_obs_at = snap.min_observation_at
     met_at = min_obs_at if min_obs_at is not None and end >= min_obs_at else None
     discharge = [c for c in snap.checks if c.timing is CheckTiming.BEFORE_DISCHARGE]
@@ -377,7 +380,8 @@ def _phase_hrv(t: npt.NDArray[np.float64], values: npt.NDArray[np.float64],
 
 def _check_vitals(check: CheckStatus, points: Sequence[BpPoint],
                   hr_t: npt.NDArray[np.float64], hr_v: npt.NDArray[np.float64],
-                  spo2_t: npt.NDArray[np.float64], spo2_v: npt.NDArray[np.float64]) -> CheckVitals:
+                  spo2_t: npt.NDArray[np.float64], spo2_v: npt.NDArray[np.float64],
+                  end: datetime) -> CheckVitals:
     moment = check.done_at if check.done_at is not None else check.due_at
     bp = hr = spo2 = None
     if moment is not None:
@@ -394,7 +398,8 @@ def _check_vitals(check: CheckStatus, points: Sequence[BpPoint],
         hr, spo2 = window(hr_t, hr_v), window(spo2_t, spo2_v)
     return CheckVitals(name=check.name, label=check.label, timing=check.timing, state=check.state,
                        due_at=check.due_at, done_at=check.done_at, moment=moment, bp=bp,
-                       heart_rate=hr, spo2=spo2, note=check.note or check.reason)
+                       heart_rate=hr, spo2=spo2, note=check.note or check.reason,
+                       late_by_s=check.late_by_s(end))
 
 
 def _discharge_criteria(checks: Sequence[CheckVitals],

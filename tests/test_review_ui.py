@@ -391,10 +391,18 @@ def test_list_window_exports_and_opens_reviews(recorded: RecordedSession, store:
     qtbot.waitUntil(lambda: worker.pending == 0 and pdf.with_suffix(".pdf").exists(), timeout=10000)
     assert pdf.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
 
+    opened: list[int] = []
+    window.review_opened.connect(opened.append)
     with qtbot.waitSignal(window.review_opened, timeout=10000):
         window.list.buttons["open"].click()
+        window.list.buttons["open"].click()  # pressed twice while the first is still loading
     review = window.reviews[recorded.session_id]
     assert review.data.session_id == recorded.session_id and review.isVisible()
+    qtbot.waitUntil(lambda: worker.pending == 0, timeout=5000)
+    assert opened == [recorded.session_id], "one review window per session"
+    review.close()
+    window.list.buttons["open"].click()  # a closed review comes back, still one window
+    assert review.isVisible() and len(window.reviews) == 1
     review.close()
 
 

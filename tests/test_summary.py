@@ -306,3 +306,34 @@ def test_time_beyond_never_exceeds_the_phase_or_the_readings(steps: list[tuple[f
             assert 0.0 <= seconds <= min(phase.duration_s, HOLD_CAP_S * phase.hr_n) + 1e-9, alarm_id
         very_high, high = phase.time_beyond_s["hr_very_high"], phase.time_beyond_s["hr_high"]
         assert very_high <= high + 1e-9  # >= 140 implies >= 120
+
+
+def test_a_check_done_past_its_grace_is_late_and_one_never_done_is_overdue_at_the_end() -> None:
+    from ui.review_summary import check_table
+
+    # dose at 5 min: the +40 min check falls due at 45 and is done 27 min later; the discharge check
+    # falls due at 125 and is never done before the end at 140 (15 min overdue, beyond 10 min grace).
+    events = session_events(checks_done=[("vitals_pre_dose", 4), ("vitals_40_min", 72)])
+    report = summarize(PROTO, events, {})
+    pre, forty, discharge = report.checks
+    assert pre.late_by_s is None
+    assert forty.late_by_s == pytest.approx(27 * 60)
+    assert discharge.state == "due" and discharge.late_by_s == pytest.approx(15 * 60)
+    _header, rows = check_table(report, at(5).timestamp())
+    assert rows[1][-1] == "done 27 min late"
+    assert rows[2][-1] == "NOT done (15 min overdue at the end)"
+    on_time = summarize(PROTO, session_events(checks_done=[("vitals_40_min", 54)]), {})
+    assert on_time.checks[1].late_by_s is None  # 9 min after due: within the 10 min grace
+
+
+def test_check_grace_is_part_of_the_protocol_and_validated() -> None:
+    from kapmonitor.protocols import CheckTiming, ProtocolError, ScheduledCheck
+
+    check = ScheduledCheck("bp_40", "BP at +40", CheckTiming.AFTER_DOSE, at_min=40, grace_min=5)
+    assert ScheduledCheck.from_dict(check.to_dict()) == check
+    assert ScheduledCheck.from_dict({"name": "bp_40", "label": "BP", "timing": "after_dose",
+                                     "at_min": 40}).grace_min == 10.0  # settings saved before grace existed
+    with pytest.raises(ProtocolError, match="grace_min must be 0 to 120 minutes"):
+        ScheduledCheck.from_dict({**check.to_dict(), "grace_min": -1})
+    with pytest.raises(ProtocolError, match="grace_min must be a number"):
+        ScheduledCheck.from_dict({**check.to_dict(), "grace_min": "soon"})

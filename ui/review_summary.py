@@ -85,7 +85,12 @@ def check_table(report: SessionReport, anchor_s: float) -> Table:
         delta = _DASH
         if c.bp is not None and c.bp.delta_systolic is not None and c.bp.delta_diastolic is not None:
             delta = f"{c.bp.delta_systolic:+.0f}/{c.bp.delta_diastolic:+.0f}"
-        state = c.state + (f": {c.note}" if c.note else "")
+        state = c.state
+        if c.late_by_s is not None:
+            late_min = round(c.late_by_s / 60.0)
+            state = (f"done {late_min} min late" if c.state == "done"
+                     else f"NOT done ({late_min} min overdue at the end)")
+        state += f": {c.note}" if c.note else ""
         rows.append([c.label, when, bp, delta, _num(c.heart_rate), _num(c.spo2), state])
     return header, rows
 

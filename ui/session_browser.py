@@ -59,6 +59,7 @@ class SessionListWindow(QMainWindow):
         self._clock = clock
         self._theme = theme
         self.reviews: dict[int, ReviewWindow] = {}
+        self._opening: set[int] = set()
         self.setWindowTitle("kapmonitor \u2014 past sessions")
         self.list = SessionListWidget(store, worker=worker, clock=clock, theme=theme, parent=self,
                                       export_formats=[(e.name, e.title) for e in exports])
@@ -70,24 +71,38 @@ class SessionListWindow(QMainWindow):
         self.list.refresh()
 
     def open_review(self, session_id: int) -> None:
-        """Open (or raise) the review window of ``session_id``."""
+        """Open (or bring back) the review window of ``session_id``: one window per session.
+
+        A second request while the first is still loading is ignored, so a double click (or the
+        Open button pressed twice) never opens two windows on the same session.
+        """
         window = self.reviews.get(session_id)
         if window is not None:
+            window.show()
             window.raise_()
             window.activateWindow()
             return
+        if session_id in self._opening:
+            return
+        self._opening.add(session_id)
 
         def show(window: ReviewWindow) -> None:
+            self._opening.discard(session_id)
             self.reviews[session_id] = window
             window.observations_changed.connect(lambda _sid: self.list.refresh())
             window.destroyed.connect(lambda *_: self.reviews.pop(session_id, None))
             window.show()
             self.review_opened.emit(session_id)
 
+        def failed(exc: BaseException) -> None:
+            self._opening.discard(session_id)
+            show_error(self, f"Opening session {session_id}", exc)
+
         Op(lambda: load_review(self._store, session_id), parent=self,
            what=f"Opening session {session_id}").success(
             lambda data: show(ReviewWindow(data, store=self._store, worker=self._worker, clock=self._clock,
-                                           theme=self._theme, exports=self._exports))).run(self._worker)
+                                           theme=self._theme, exports=self._exports))).failure(
+            failed).run(self._worker)
 
     def _error(self, exc: BaseException) -> None:
         show_error(self, "The export", exc)

@@ -37,6 +37,7 @@ from kapmonitor.protocols import ProtocolError, find_protocol
 from kapmonitor.recording import Recorder
 from kapmonitor.sensor import SensorSpec
 from kapmonitor.session_model import SessionSnapshot
+from kapmonitor.streams import usable
 from kapmonitor.types import (
     AlarmTransition,
     Observation,
@@ -105,8 +106,8 @@ class _Progress:
         if real - self._last_print < 0.2:
             return
         self._last_print = real
-        hr = self._recorder.last_reading(Stream.HEART_RATE)
-        hr_text = f"HR {hr.value:.0f} bpm" if hr is not None else "HR --"
+        hr_text = _heart_rate_text(self._recorder.last_reading(Stream.HEART_RATE), snapshot.now,
+                                   self._recorder.alarm_settings.technical.no_data_s)
         since = snapshot.since_first_dose_s
         t_text = "T-" if since is None else ("T+" if since >= 0 else "T-") + _hms(abs(since))
         self._line(
@@ -117,6 +118,21 @@ class _Progress:
 
     def error_occurred(self, message: str) -> None:
         self._line(self._err, f"ERROR: {message}")
+
+
+def _heart_rate_text(hr: Reading | None, now: datetime, stale_after_s: float) -> str:
+    """``HR 72 bpm`` while the reading is fresh and usable, else ``HR --`` and for how long there was none.
+
+    A value older than the no-data time (the sensor went away) is not the heart rate now.
+    """
+    if hr is None:
+        return "HR --"
+    age_s = (now - hr.at).total_seconds()
+    if age_s >= stale_after_s:
+        return f"HR -- (no data for {age_s:.0f} s)"
+    if not usable(hr):
+        return "HR --"
+    return f"HR {hr.value:.0f} bpm"
 
 
 def _hms(seconds: float) -> str:
