@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 # System libraries: Qt offscreen, a private D-Bus daemon for the emulated BlueZ, poppler for
 # reading PDF text in report tests.
-need_debs $QT_OFFSCREEN_DEBS libpulse0 dbus-daemon poppler-utils
+need_debs $QT_OFFSCREEN_DEBS libpulse0 dbus-daemon poppler-utils pulseaudio pulseaudio-utils
 ensure_venv "${KAPMONITOR_EXTRAS:-dev}"
 
 export QT_QPA_PLATFORM=offscreen

@@ -4,6 +4,10 @@ Resolution order (:func:`resolve_db_location`): the command-line value, then the
 ``KAPMONITOR_DB`` environment variable, then :func:`default_db_path` in the
 user's data directory. Each may be a plain file path or any SQLAlchemy URL
 (``sqlite:///...``, ``postgresql+psycopg://user@host/db``).
+
+The demo (``kapmonitor --demo``, ``./run.sh``) records simulated sessions; they never belong in a
+clinic's records. With ``demo=True`` the order is the command-line value, then
+:func:`demo_db_path` (``KAPMONITOR_DB`` names the clinic's database and is not used).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-__all__ = ["DB_ENV_VAR", "default_db_path", "is_url", "journal_folder", "resolve_db_location"]
+__all__ = ["DB_ENV_VAR", "default_db_path", "demo_db_path", "is_url", "journal_folder", "resolve_db_location"]
 
 DB_ENV_VAR = "KAPMONITOR_DB"
 
@@ -22,6 +26,11 @@ DB_ENV_VAR = "KAPMONITOR_DB"
 def default_db_path() -> Path:
     """``<user data dir>/kapmonitor.db`` (e.g. ``~/.local/share/kapmonitor/kapmonitor.db`` on Linux)."""
     return Path(user_data_dir("kapmonitor", appauthor=False)) / "kapmonitor.db"
+
+
+def demo_db_path() -> Path:
+    """``<user data dir>/demo.db``: where demo sessions go unless ``--db`` names another database."""
+    return Path(user_data_dir("kapmonitor", appauthor=False)) / "demo.db"
 
 
 def is_url(location: str) -> bool:
@@ -33,12 +42,16 @@ def is_url(location: str) -> bool:
     return bool(sep) and bool(scheme) and all(c.isalnum() or c in "+-." for c in scheme)
 
 
-def resolve_db_location(cli_value: str | None) -> str:
+def resolve_db_location(cli_value: str | None, *, demo: bool = False) -> str:
     """The database location to use: a SQLAlchemy URL or an absolute file path.
 
     Args:
         cli_value: the ``--db`` command-line value, if the user gave one.
+        demo: a demo with simulated data: without ``cli_value`` it goes to :func:`demo_db_path`,
+            never to the default or ``KAPMONITOR_DB`` database.
     """
+    if demo and not (cli_value and cli_value.strip()):
+        return str(demo_db_path())
     for candidate in (cli_value, os.environ.get(DB_ENV_VAR)):
         if candidate is not None and candidate.strip():
             value = candidate.strip()

@@ -23,7 +23,12 @@ class ActiveAlarm:
         audio_on: the alarm should sound (False when acknowledged or audio-paused).
         condition_present: False only for a latched high alarm whose condition has cleared.
         escalated: unacknowledged for ``escalate_after_s``; the UI raises the volume.
-        sensor_id: the sensor a technical alarm is about (None for stream-level alarms).
+        sensor_id: the sensor a technical alarm is about (for "no data", the sensor that fed the
+            stream).
+        raised_value: the value when the alarm was raised (or raised again after latching);
+            ``value`` moves on with later readings, this never does.
+        paused_until_s: while audio-paused, the engine clock's monotonic time the pause ends.
+        audio_pause_s: how long a press of "pause audio" silences the bedside (clinic setting).
     """
 
     alarm_id: str
@@ -39,6 +44,9 @@ class ActiveAlarm:
     condition_present: bool
     escalated: bool
     sensor_id: str | None = None
+    raised_value: float | None = None
+    paused_until_s: float | None = None
+    audio_pause_s: float = 120.0
 
 
 @dataclass
@@ -61,6 +69,8 @@ class AlarmRecord:
     escalated: bool = False
     sequence: int = 0
     """Raise order; sorts "oldest first" even if the wall clock is corrected meanwhile."""
+    raised_value: float | None = None
+    """The value when raised (set by the engine when it raises the alarm, and again on a re-raise)."""
 
     @property
     def state(self) -> AlarmState:
@@ -79,7 +89,7 @@ class AlarmRecord:
     def sort_key(self) -> tuple[int, int, str]:
         return (_RANK[self.priority], self.sequence, self.alarm_id)
 
-    def snapshot(self) -> ActiveAlarm:
+    def snapshot(self, audio_pause_s: float = 120.0) -> ActiveAlarm:
         return ActiveAlarm(
             self.alarm_id,
             self.label,
@@ -94,6 +104,9 @@ class AlarmRecord:
             self.condition_present,
             self.escalated,
             self.sensor_id,
+            self.raised_value if self.raised_value is not None else self.value,
+            self.paused_until,
+            audio_pause_s,
         )
 
     def transition(

@@ -241,6 +241,8 @@ class TechnicalRules:
         no_data_s: a watched stream without a reading this long raises "no data" (medium).
         no_contact_s: a sensor reporting no skin contact this long raises "no skin contact" (low).
         battery_low_pct: a sensor battery at or below this raises "battery low" (low).
+        overdue_check_alarm: a scheduled check still not done past its grace period raises
+            "Check overdue" (low), for clinics that want more than the clock panel's escalation.
 
     A sensor whose link is LOST raises "signal lost" (medium) at once.
     """
@@ -248,6 +250,7 @@ class TechnicalRules:
     no_data_s: float = 10.0
     no_contact_s: float = 10.0
     battery_low_pct: int = 15
+    overdue_check_alarm: bool = False
 
     def validate(self) -> None:
         _number("technical.no_data_s", self.no_data_s, *_TIMER_RANGE_S, "s")
@@ -262,19 +265,24 @@ class TechnicalRules:
                 f"technical.battery_low_pct: must be a whole number between {lo} and {hi} %, "
                 f"got {self.battery_low_pct!r}"
             )
+        if not isinstance(self.overdue_check_alarm, bool):
+            raise AlarmSettingsError(
+                f"technical.overdue_check_alarm: must be true or false, got {self.overdue_check_alarm!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "no_data_s": self.no_data_s,
             "no_contact_s": self.no_contact_s,
             "battery_low_pct": self.battery_low_pct,
+            "overdue_check_alarm": self.overdue_check_alarm,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TechnicalRules:
         if not isinstance(data, Mapping):
             raise AlarmSettingsError(f"technical: must be an object, got {data!r}")
-        unknown = sorted(set(data) - {"no_data_s", "no_contact_s", "battery_low_pct"})
+        unknown = sorted(set(data) - {"no_data_s", "no_contact_s", "battery_low_pct", "overdue_check_alarm"})
         if unknown:
             raise AlarmSettingsError(f"technical: unknown field(s) {', '.join(map(repr, unknown))}")
         return cls(**dict(data))

@@ -22,6 +22,7 @@ import logging
 import math
 
 from kapmonitor.alarm_settings import TechnicalRules
+from kapmonitor.alarm_words import stream_name
 from kapmonitor.streams import CONTINUOUS_STREAMS
 from kapmonitor.technical_checks import (
     IMPLAUSIBLE_BURST_WINDOW_S,
@@ -137,6 +138,15 @@ class SensorSupervisor:
             return None
         return last[0]
 
+    def _feeder(self, stream: Stream) -> str | None:
+        """The sensor a watched stream's data comes from: the last one that sent it, else the
+        first watcher (so "no data" joins that sensor's problem)."""
+        watchers = self._watches.get(stream, set())
+        last = self._last_sensor.get(stream)
+        if last in watchers:
+            return last
+        return min(watchers) if watchers else None
+
     def conditions(self, now: float, rules: TechnicalRules) -> dict[str, TechnicalCondition]:
         """The technical alarm conditions present at monotonic time ``now``."""
         found: dict[str, TechnicalCondition] = {}
@@ -145,9 +155,10 @@ class SensorSupervisor:
             if silent_s >= rules.no_data_s:
                 found[f"no_data.{stream}"] = TechnicalCondition(
                     f"no_data.{stream}",
-                    f"No data: {stream.replace('_', ' ')}",
+                    f"No {stream_name(stream)} data",
                     AlarmPriority.MEDIUM,
                     stream=stream,
+                    sensor_id=self._feeder(stream),
                     value=round(silent_s, 3),
                     limit=rules.no_data_s,
                 )

@@ -10,9 +10,23 @@ Designed after patient monitors (IEC 60601-1-8, CLINICAL.md "Alarms"):
   or ``audio_paused`` (for ``audio_pause_s``; audio resumes if the condition persists). When the
   condition clears, medium and low alarms resolve; **high alarms latch** (``latched``, still
   audible) until acknowledged, and acknowledging a latched alarm resolves it.
+* **Problems** -- alarms of one vital, or technical alarms of one sensor, are one problem
+  (:mod:`kapmonitor.alarm_problems`). Acknowledging any alarm acknowledges its whole problem; an
+  alarm raised later into an acknowledged problem, at no higher priority than what was
+  acknowledged, is raised already acknowledged (detail "problem already acknowledged"). Every
+  rule is still raised and logged on its own.
+* **Bedside quiet period** -- acknowledge and pause audio act on the bedside's sound as a whole:
+  both silence every other medium/high alarm present for ``audio_pause_s`` (``audio_paused``)
+  and open a quiet period of that length. An alarm raised during the quiet period at no higher
+  priority than the highest one just silenced is raised audio-paused until the period ends
+  (detail "during audio pause"); one of *higher* priority sounds at once. This follows IEC
+  60601-1-8 practice as CLINICAL.md puts it (the pause silences what the therapist has seen;
+  a new, worse condition is not hidden) and its KAP rule that the client must not be startled
+  by the same problem chiming again.
 * **Escalation** -- a medium/high alarm whose audio has been on, unacknowledged and unpaused,
   for ``escalate_after_s`` is marked ``escalated`` (the UI raises the volume). Low alarms are
-  soft: they never escalate and are never audio-paused (acknowledge them instead).
+  soft: they never escalate and a pause press leaves them be (they chime once; acknowledge them
+  instead), though one raised during a quiet period waits silently for its end.
 * **Technical alarms** -- per watched stream "no data" (``no_data.<stream>``, medium); per sensor
   "no skin contact" (``no_contact.<sensor_id>``, low), "battery low" (``battery_low.<sensor_id>``,
   low), "signal lost" (``signal_lost.<sensor_id>``, medium, on ``SensorState.LOST`` until the
@@ -54,8 +68,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 from kapmonitor import streams
+from kapmonitor.alarm_problems import problem_key
 from kapmonitor.alarm_record import ActiveAlarm, AlarmRecord
 from kapmonitor.alarm_settings import AlarmSettings, LimitRule
 from kapmonitor.alarm_supervision import SensorSupervisor
@@ -78,6 +94,7 @@ __all__ = ["AlarmEngine"]
 logger = logging.getLogger(__name__)
 
 _TECH = AlarmCategory.TECHNICAL
+_RANK = {AlarmPriority.HIGH: 0, AlarmPriority.MEDIUM: 1, AlarmPriority.LOW: 2}
 
 
 class AlarmEngine:
@@ -97,7 +114,11 @@ class AlarmEngine:
         self._deferred: list[AlarmTransition] = []
         self._baselines: dict[Stream, float] = {}
         self._sup = SensorSupervisor()
+        self._overdue: dict[str, TechnicalCondition] = {}
         self._raised_count = 0
+        self._quiet_until: float | None = None
+        self._quiet_ceiling = AlarmPriority.LOW
+        """The bedside quiet period: its end (monotonic) and the highest priority it silenced."""
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -203,6 +224,20 @@ class AlarmEngine:
         self._sup.record_status(status, now)
         return self._drain() + self._reconcile(now)
 
+    def set_overdue_checks(self, overdue: Mapping[str, tuple[str, float, float]]) -> None:
+        """The scheduled checks now overdue past their grace: ``{name: (label, late_s, grace_s)}``.
+
+        With the clinic's ``technical.overdue_check_alarm`` on, each raises "Check overdue: <label>"
+        (low priority, id ``check_overdue.<name>``) at the next :meth:`tick`, and it clears when the
+        check is done or dismissed (the caller stops listing it). Off, this changes nothing.
+        """
+        self._overdue = {
+            f"check_overdue.{name}": TechnicalCondition(
+                f"check_overdue.{name}", f"Check overdue: {label}", AlarmPriority.LOW,
+                value=round(late_s, 3), limit=grace_s)
+            for name, (label, late_s, grace_s) in overdue.items()
+        }
+
     def watch_stream(self, stream: Stream, sensor_id: str) -> None:
         """Start "no data" supervision of ``stream`` fed by ``sensor_id`` (idempotent).
 
@@ -242,6 +277,8 @@ class AlarmEngine:
             elif now - start >= rule.delay_s:
                 out.extend(self._evaluate(rule, last, now))
         out.extend(self._reconcile(now))
+        if self._quiet_until is not None and now >= self._quiet_until:
+            self._quiet_until, self._quiet_ceiling = None, AlarmPriority.LOW
         for alarm in self._sorted():
             expired = alarm.paused_until is not None and now >= alarm.paused_until
             if expired and alarm.condition_present and not alarm.acknowledged:
@@ -256,41 +293,52 @@ class AlarmEngine:
     # -- therapist actions --------------------------------------------------------------------
 
     def acknowledge(self, alarm_id: str | None = None) -> list[AlarmTransition]:
-        """Acknowledge one alarm (or all with ``None``): audio off, stays visible while present.
+        """Acknowledge the problem of ``alarm_id`` (or every alarm with ``None``).
 
-        A latched alarm is resolved by acknowledging it. Unknown or already acknowledged alarms
-        are ignored (the alarm may have resolved just before the click).
+        Every alarm of the problem (same vital, or same sensor) is acknowledged: audio off, it
+        stays visible while present; a latched one is resolved. The bedside's other alarms are
+        audio-paused and a quiet period begins (see the module docstring). Unknown or already
+        acknowledged alarms are ignored (the alarm may have resolved just before the click).
         """
+        now = self._clock.monotonic()
         out = self._drain()
-        for alarm in self._targets(alarm_id):
+        targets = self._problem_of(alarm_id)
+        silenced = [a.priority for a in targets if a.audio_on]
+        for alarm in targets:
             if not alarm.condition_present:
                 del self._alarms[alarm.alarm_id]
                 out.append(self._emit(alarm, "acknowledged", state=AlarmState.RESOLVED))
             elif not alarm.acknowledged:
                 alarm.acknowledged, alarm.paused_until, alarm.escalated = True, None, False
                 out.append(self._emit(alarm, "acknowledged"))
+        if targets:
+            out.extend(self._quiet(now, silenced))
         return out
 
     def pause_audio(self, alarm_id: str | None = None) -> list[AlarmTransition]:
-        """Silence one alarm (or all with ``None``) for ``audio_pause_s``.
+        """Silence the bedside's alarm sound for ``audio_pause_s`` and open a quiet period.
 
-        Only audible medium/high alarms are paused; low alarms are soft and are never silenced
-        by a pause (acknowledge them instead). Pausing a paused alarm does not extend the pause.
-        A paused latched alarm stays silent until acknowledged (its condition has gone).
+        ``alarm_id`` is the alarm the therapist saw (an unknown one does nothing: it may have
+        resolved just before the click); the pause acts on every audible medium/high alarm.
+        Low alarms are soft and already chimed once; a pause does not change them. Pausing a
+        paused alarm does not extend its pause. A paused latched alarm stays silent until
+        acknowledged (its condition has gone).
         """
-        now = self._clock.monotonic()
-        out = self._drain()
-        for alarm in self._targets(alarm_id):
-            if alarm.priority != AlarmPriority.LOW and alarm.audio_on:
-                alarm.paused_until, alarm.escalated = now + self._settings.audio_pause_s, False
-                out.append(self._emit(alarm, "audio_paused"))
-        return out
+        if alarm_id is not None and alarm_id not in self._alarms:
+            return self._drain()
+        return self._drain() + self._quiet(self._clock.monotonic(), [])
+
+    def quiet_until(self) -> float | None:
+        """The end (monotonic) of the bedside quiet period, or None when there is none."""
+        if self._quiet_until is not None and self._clock.monotonic() >= self._quiet_until:
+            return None
+        return self._quiet_until
 
     # -- queries ------------------------------------------------------------------------------
 
     def active(self) -> list[ActiveAlarm]:
         """Alarms not yet resolved, high > medium > low, then oldest first."""
-        return [a.snapshot() for a in self._sorted()]
+        return [a.snapshot(self._settings.audio_pause_s) for a in self._sorted()]
 
     def highest_audible(self) -> ActiveAlarm | None:
         """The alarm whose sound should play (highest priority, oldest), or None for silence."""
@@ -305,8 +353,53 @@ class AlarmEngine:
         alarms = (a for a in self._alarms.values() if category is None or a.category == category)
         return sorted(alarms, key=AlarmRecord.sort_key)
 
-    def _targets(self, alarm_id: str | None) -> list[AlarmRecord]:
-        return [a for a in self._sorted() if alarm_id is None or a.alarm_id == alarm_id]
+    def _problem_of(self, alarm_id: str | None) -> list[AlarmRecord]:
+        """Every alarm of ``alarm_id``'s problem (all alarms for None; none if unknown)."""
+        if alarm_id is None:
+            return self._sorted()
+        chosen = self._alarms.get(alarm_id)
+        if chosen is None:
+            return []
+        key = problem_key(chosen)
+        return [a for a in self._sorted() if problem_key(a) == key]
+
+    def _quiet(self, now: float, silenced: list[AlarmPriority]) -> list[AlarmTransition]:
+        """Pause every audible medium/high alarm, and open (or widen) the quiet period if this
+        or the caller silenced anything (``silenced``: the priorities the caller turned off)."""
+        out = []
+        until = now + self._settings.audio_pause_s
+        for alarm in self._sorted():
+            if alarm.priority != AlarmPriority.LOW and alarm.audio_on:
+                alarm.paused_until, alarm.escalated = until, False
+                silenced.append(alarm.priority)
+                out.append(self._emit(alarm, "audio_paused", "bedside audio paused"))
+        if silenced:
+            if self.quiet_until() is None or self._quiet_until is None:
+                self._quiet_until, self._quiet_ceiling = until, AlarmPriority.LOW
+            else:
+                self._quiet_until = max(self._quiet_until, until)
+            self._quiet_ceiling = min((self._quiet_ceiling, *silenced), key=_RANK.__getitem__)
+        return out
+
+    def _raised(self, alarm: AlarmRecord, detail: str = "") -> AlarmTransition:
+        """Log a new alarm: already acknowledged if its problem is (at this priority or higher),
+        audio-paused if the quiet period covers its priority (module docstring)."""
+        rank = _RANK[alarm.priority]
+        alarm.raised_value = alarm.value
+        key = problem_key(alarm)
+        acked = any(
+            a.acknowledged and _RANK[a.priority] <= rank
+            for a in self._alarms.values()
+            if a is not alarm and problem_key(a) == key
+        )
+        quiet = self.quiet_until()
+        if acked:
+            alarm.acknowledged = True
+            detail = "; ".join(p for p in (detail, "problem already acknowledged") if p)
+        elif quiet is not None and rank >= _RANK[self._quiet_ceiling]:
+            alarm.paused_until = quiet
+            detail = "; ".join(p for p in (detail, "during audio pause") if p)
+        return self._emit(alarm, "raised", detail)
 
     def _drain(self) -> list[AlarmTransition]:
         out, self._deferred = self._deferred, []
@@ -326,7 +419,7 @@ class AlarmEngine:
                 alarm.value = value
                 return [self._clear(alarm)] if rule.is_clear(value, threshold) else []
             if rule.is_beyond(value, threshold):
-                alarm.value, alarm.condition_present = value, True
+                alarm.value, alarm.raised_value, alarm.condition_present = value, value, True
                 return [self._emit(alarm, "raised", "condition returned while latched")]
             return []
         if not rule.is_beyond(value, threshold):
@@ -348,7 +441,7 @@ class AlarmEngine:
             value,
             threshold,
         )
-        return [self._emit(alarm, "raised", detail)]
+        return [self._raised(alarm, detail)]
 
     def _apply_rule_change(
         self, alarm: AlarmRecord, old: LimitRule, rule: LimitRule | None, now: float
@@ -368,7 +461,7 @@ class AlarmEngine:
         out = [self._emit(alarm, "limit_changed", rule.describe())]
         if not alarm.condition_present and rule.priority != AlarmPriority.HIGH:
             return [*out, self._resolve(alarm, "priority no longer latches")]
-        if rule.priority == AlarmPriority.LOW and alarm.paused_until is not None:
+        if rule.priority == AlarmPriority.LOW != old.priority and alarm.paused_until is not None:
             alarm.paused_until, alarm.audible_since = None, now
             out.append(self._emit(alarm, "audio_resumed", "low alarms are not audio-paused"))
         last = self._live_value(rule.stream, now)
@@ -381,6 +474,8 @@ class AlarmEngine:
     def _reconcile(self, now: float) -> list[AlarmTransition]:
         """Make the technical alarms match the conditions the supervisor sees now."""
         conditions = self._sup.conditions(now, self._settings.technical)
+        if self._settings.technical.overdue_check_alarm:
+            conditions.update(self._overdue)
         out = []
         for alarm in self._sorted(_TECH):
             cond = conditions.get(alarm.alarm_id)
@@ -407,7 +502,7 @@ class AlarmEngine:
             cond.value,
             cond.limit,
         )
-        return self._emit(alarm, "raised")
+        return self._raised(alarm)
 
     def _new(
         self,

@@ -7,6 +7,7 @@ whoever runs the suite.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,10 +29,20 @@ def _qt_windows_die_with_their_test(request: pytest.FixtureRequest) -> Iterator[
     A closed bedside window whose last reference went with its test was destroyed by the garbage
     collector at some later moment, and a later test crashed (SIGSEGV) inside pyqtgraph's
     ``GraphicsView.paintEvent`` (reproduced by tests/test_ui_app.py followed by tests/test_ui_live.py).
-    Every top-level window of ours still alive after a Qt test is deleted here, through Qt.
+    Every top-level window of ours still alive after a Qt test is deleted here, through Qt; and
+    the garbage of earlier tests is collected before a Qt test starts, not in the middle of one of
+    its paints (which crashed tests/test_ui_live.py, run whole). Automatic collection, which the
+    app hands to a GUI timer (:class:`ui.gc_guard.GuiGarbageCollector`), is given back after every
+    test, so a test that builds the app without shutting it down cannot leave it off.
     """
+    qt = "qtbot" in request.fixturenames
+    was_enabled = gc.isenabled()
+    if qt:
+        gc.collect()  # what earlier tests left is freed now, not in the middle of this test's paint
     yield
-    if "qtbot" not in request.fixturenames:
+    if was_enabled and not gc.isenabled():
+        gc.enable()  # an app built without shutdown() leaves ui.gc_guard's timer-only collection on
+    if not qt:
         return
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication

@@ -299,7 +299,10 @@ def test_active_is_sorted_by_priority_then_age(engine: AlarmEngine, clock: FakeC
         "signal_lost.s2",
         "battery_low.s1",
     ]
-    engine.acknowledge("spo2_very_low")
+    engine.acknowledge("spo2_very_low")  # the bedside is quiet: the others are paused meanwhile
+    assert [a.alarm_id for a in engine.active() if a.audio_on] == ["battery_low.s1"]  # low: chimed once
+    clock.advance(engine.settings.audio_pause_s)
+    engine.tick()
     audible = engine.highest_audible()
     assert audible is not None
     assert audible.alarm_id == "sbp_high"

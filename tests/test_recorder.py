@@ -445,3 +445,37 @@ def test_a_failed_commit_leaves_the_session_as_it_was(
     monkeypatch.setattr(store, "append_event", real_append)
     dose = rec.give_dose()  # trying again works: no "dose already given"
     assert [e for e in store.events(sid) if e.kind is EventKind.DOSE_GIVEN] == [dose]
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+def test_a_check_overdue_past_its_grace_raises_a_low_alarm_when_the_clinic_wants_it(
+    store: SqlStore, clock: FakeClock, wanted: bool
+) -> None:
+    base = AlarmSettings.defaults()
+    settings = replace(base, technical=replace(base.technical, overdue_check_alarm=wanted))
+    rec = Recorder(store, clock, settings, autotick=False)
+    try:
+        rec.start_session(SessionSpec("K-OVERDUE", PRESETS["sublingual"]))
+        rec.complete_check("vitals_pre_dose")
+        rec.give_dose()
+        for _ in range(50):  # the +40 min check falls due at 40 min; its grace is 10 min
+            clock.advance(60.0)
+            rec.tick()
+        assert [a.alarm_id for a in rec.active_alarms() if a.alarm_id.startswith("check_overdue.")] == []
+        clock.advance(90.0)
+        rec.tick()
+        overdue = [a for a in rec.active_alarms() if a.alarm_id == "check_overdue.vitals_40_min"]
+        if not wanted:
+            assert overdue == []
+            return
+        assert len(overdue) == 1
+        assert overdue[0].priority is AlarmPriority.LOW
+        assert overdue[0].label.startswith("Check overdue: ")
+        rec.complete_check("vitals_40_min")
+        rec.tick()
+        left = [(a.alarm_id, a.state.value) for a in rec.active_alarms() if a.alarm_id.startswith("check_")]
+        assert left == [], left
+        logged = [t for t in store.alarms(rec.session_id or 0) if t.alarm_id == "check_overdue.vitals_40_min"]
+        assert [t.action for t in logged][:1] == ["raised"]
+    finally:
+        rec.close()

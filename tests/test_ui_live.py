@@ -199,7 +199,7 @@ def test_live_plots_limits_markers_and_secondary_traces(qtbot) -> None:  # type:
     plots.add_reading("rr_interval", 2500.0, t + 0.5, int(ReadingFlag.ARTIFACT), "s")
     plots.render_frame()
     assert not plots.spo2_plot.isHidden() and not plots.rr_plot.isHidden()
-    assert len(plots.buffer(Stream.RR_INTERVAL)) == 1, "artifact RR is not drawn"
+    assert 2500.0 not in plots.buffer(Stream.RR_INTERVAL).y, "artifact RR is not drawn (a gap)"
     obs = Observation("o1", 1, ObservationKind.TAG, "nausea", T0 + timedelta(minutes=1), T0)
     plots.add_observation(obs)
     assert plots.observation_count == 1
@@ -438,7 +438,7 @@ def test_main_window_assembled_help_keys_and_close_guard(qtbot, qapp, tmp_path, 
         qtbot.waitUntil(lambda: parts.recorder.session_id is not None and window.end_button.isEnabled(),
                         timeout=3000)
         # the sensors dialog connects the simulated sensor through the worker
-        dialog = SensorDialog(DevicePanel(None, DARK), parts.recorder, parts.worker.run_in_worker, clock,
+        dialog = SensorDialog(DevicePanel(None, DARK), parts.recorder, parts.worker, clock,
                               None, DARK, window)
         dialog.connect_sensor(SIMULATED_ADDRESS, "Simulated")
         qtbot.waitUntil(lambda: len(parts.recorder.sensors) == 1, timeout=3000)

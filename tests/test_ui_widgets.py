@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from db.journaled_store import JournaledStore
@@ -48,6 +48,7 @@ from kapmonitor.types import (
 from ui.alarm_banner import AlarmBanner, flash_lit
 from ui.alarm_list import AlarmListWidget
 from ui.audio import AlarmAudio, AlarmSoundPolicy
+from ui.bedside_keys import BedsideKeys
 from ui.bridge import RecorderBridge
 from ui.device_panel import NO_ADAPTER_TEXT, SIMULATED_ADDRESS, DevicePanel
 from ui.end_session_dialog import EndSessionDialog
@@ -202,7 +203,7 @@ def test_banner_shows_most_urgent_and_counts_others(qtbot: QtBot) -> None:
         [
             _alarm("hr_very_high", AlarmPriority.HIGH, AlarmState.ACKNOWLEDGED),
             _alarm("spo2_low", AlarmPriority.MEDIUM, value=90.0, limit=92.0, stream=Stream.SPO2),
-            _alarm("battery", AlarmPriority.LOW, value=None, limit=None),
+            _alarm("battery", AlarmPriority.LOW, value=None, limit=None, stream=Stream.BATTERY),
         ]
     )
     assert banner.shown_alarm_id == "spo2_low"  # unacknowledged first
@@ -228,12 +229,16 @@ def test_banner_keys_acknowledge_and_pause_but_not_while_typing(qtbot: QtBot) ->
     qtbot.waitExposed(window)
     with qtbot.waitActive(window):
         window.activateWindow()
+    # A and P are bedside keys (ui.bedside_keys): they press the banner's buttons, as in the bedside
+    keys = BedsideKeys(window, lambda _text: None)
+    keys.bind({"acknowledge": lambda _k: banner.ack_button.click() is None,
+               "pause": lambda _k: banner.pause_button.click() is None})
     banner.set_alarms([_alarm()])
     acks: list[str] = []
     pauses: list[str] = []
     banner.acknowledge_requested.connect(acks.append)
     banner.pause_requested.connect(pauses.append)
-    note.setFocus()
+    qtbot.mouseClick(note, Qt.MouseButton.LeftButton)  # the therapist puts the cursor there: typing
     qtbot.keyClicks(note, "ap")
     assert note.text() == "ap"
     assert acks == []
@@ -875,3 +880,19 @@ def test_device_panel_scans_while_visible(qtbot: QtBot) -> None:
     panel.hide()
     assert not panel.scanning
     assert scanner.stopped
+
+
+def test_a_field_message_goes_as_soon_as_the_field_is_corrected(qtbot: QtBot) -> None:
+    dialog = StartSessionDialog(ClinicSettings.defaults(), ["K-017"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.client.setCurrentText("K-017")
+    dialog.clinician.setText("AB")
+    dialog.dose.setText("lots")
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    assert dialog.dose_error.isVisible() and "must be a number" in dialog.dose_error.text()
+    dialog.dose.clear()
+    qtbot.keyClicks(dialog.dose, "150")
+    assert not dialog.dose_error.isVisible(), "the message stayed after the dose was fixed"
+    qtbot.keyClicks(dialog.clinician, "9")  # a new mistake is shown as it is made
+    assert dialog.clinician_error.isVisible()

@@ -19,6 +19,14 @@ script moves forward (a fast clock: two hours take a few seconds). It saves:
 * ``3-integration.png``  -- 80 min after the dose, alarm handled, notes on the plot;
 * ``4-database-waiting.png`` -- another program holds the database's write lock while a note is
   typed: saved in the journal, and the window says it waits for the database.
+
+With ``--bedside-at WxH`` it saves one picture instead, ``bedside-WxH.png``: the window on a
+W x H screen (Xvfb's screen is made that size), filling the screen less a 40-pixel taskbar and a
+30-pixel title bar as a maximised window would, 41 minutes after the dose with the +40 min blood
+pressure check due and a high blood pressure alarm::
+
+    xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python tools/screenshots.py --bedside-at 1366x768
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python tools/screenshots.py --bedside-at 1920x1080
 """
 
 from __future__ import annotations
@@ -31,20 +39,35 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ui.app import AppParts
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _reexec_under_xvfb() -> int:
+def _reexec_under_xvfb(opts: argparse.Namespace) -> int:
     xvfb = shutil.which("xvfb-run")
     if xvfb is None:
         print("no display and no xvfb-run: install xvfb or pass --offscreen", file=sys.stderr)
         return 2
-    cmd = [xvfb, "-a", "-s", "-screen 0 1920x1200x24", sys.executable, *sys.argv]
+    screen = f"{opts.bedside_at[0]}x{opts.bedside_at[1]}" if opts.bedside_at else "1920x1200"
+    cmd = [xvfb, "-a", "-s", f"-screen 0 {screen}x24", sys.executable, *sys.argv]
     return subprocess.call(cmd, env=dict(os.environ, KAPMONITOR_UNDER_XVFB="1"))
+
+
+TASKBAR_AND_TITLE_PX = 70
+"""What a desktop takes from a maximised window's height: a taskbar and the title bar."""
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    return int(width), int(height)
 
 
 def main() -> int:
@@ -54,11 +77,13 @@ def main() -> int:
     parser.add_argument("--offscreen", action="store_true", help="use Qt's offscreen platform, not Xvfb")
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--bedside-at", type=_size, default=None, metavar="WxH",
+                        help="save only bedside-WxH.png: a check due and an alarm on a W x H screen")
     opts = parser.parse_args()
     if opts.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     elif not os.environ.get("DISPLAY") and not os.environ.get("KAPMONITOR_UNDER_XVFB"):
-        return _reexec_under_xvfb()
+        return _reexec_under_xvfb(opts)
     return _shoot(opts)
 
 
@@ -86,8 +111,13 @@ def _shoot(opts: argparse.Namespace) -> int:
         parts = build_app(argparse.Namespace(db=None, demo=True, speed=None), app, clock=clock, store=store,
                           sensors_for_session=lambda: [sensor], autotick=False)  # type: ignore[list-item]
         window, recorder = parts.window, parts.recorder
-        window.resize(opts.width, opts.height)
-        window.show()
+        if opts.bedside_at:
+            width, height = opts.bedside_at
+            window.show()
+            window.setGeometry(0, 0, width, height - TASKBAR_AND_TITLE_PX)
+        else:
+            window.resize(opts.width, opts.height)
+            window.show()
 
         def settle(rounds: int = 30) -> None:
             for _ in range(rounds):
@@ -119,6 +149,8 @@ def _shoot(opts: argparse.Namespace) -> int:
                                          clinician_initials="AB"))
         settle()
         run(7 * 60, step=1.0)
+        if opts.bedside_at:
+            return _shoot_check_due(opts, parts, run, shot)
         shot("1-preparation.png")
 
         recorder.complete_check("vitals_pre_dose")
@@ -165,6 +197,24 @@ def _shoot(opts: argparse.Namespace) -> int:
 
         window.close_without_asking()
         parts.shutdown()
+    return 0
+
+
+def _shoot_check_due(opts: argparse.Namespace, parts: AppParts, run: Callable[..., None],
+                     shot: Callable[[str], None]) -> int:
+    """41 min after the dose: the +40 min blood pressure check is due and 192/112 raised an alarm."""
+    recorder = parts.recorder
+    recorder.complete_check("vitals_pre_dose")
+    recorder.record_manual_vitals(systolic=124, diastolic=78)
+    run(60, step=1.0)
+    recorder.give_dose()
+    run(41 * 60)
+    recorder.record_manual_vitals(systolic=192, diastolic=112)
+    run(20, step=1.0)
+    width, height = opts.bedside_at
+    shot(f"bedside-{width}x{height}.png")
+    parts.window.close_without_asking()
+    parts.shutdown()
     return 0
 
 

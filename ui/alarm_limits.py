@@ -1,6 +1,8 @@
 """Editing alarm limit rules (on/off, limit, delay) with each error shown beside its rule.
 
-Used by the start-session dialog (limits for one session) and the clinic settings dialog.
+Used by the start-session dialog (limits for one session) and the clinic settings dialog. The
+mouse wheel changes a limit only in the field the therapist clicked into (:mod:`ui.no_wheel`):
+scrolling the table never moves a limit.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QGridLayout, QLabel, QW
 
 from kapmonitor.alarm_settings import LIMIT_RANGES, MAX_DELAY_S, AlarmSettings, LimitRule
 from kapmonitor.types import AlarmPriority
+from ui.no_wheel import guard_wheel
 from ui.theme import DARK, Theme
 
 __all__ = ["AlarmLimitsEditor", "error_label", "show_error_text"]
@@ -39,6 +42,7 @@ class AlarmLimitsEditor(QWidget):
 
     def __init__(self, alarms: AlarmSettings, theme: Theme = DARK, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        guard_wheel()
         self._base = alarms
         self._theme = theme
         self.enabled: dict[str, QCheckBox] = {}

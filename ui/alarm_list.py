@@ -1,23 +1,48 @@
-"""The session's alarm log as a table: every transition with its local time, newest first."""
+"""The bedside's alarm list: the alarms now, grouped per problem, and the session's alarm log.
+
+:class:`AlarmListWidget` is the log (every transition, newest first); :class:`ActiveAlarmTable`
+lists every alarm present, one bold row per problem with its other alarms under it; the
+banner's "+N other alarms" opens both in an :class:`AlarmListPopup`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtGui import QFont, QResizeEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from kapmonitor.streams import STREAM_UNITS
-from kapmonitor.types import AlarmTransition
+from kapmonitor.alarm_problems import AlarmProblem
+from kapmonitor.alarm_words import describe_alarm, format_number, value_with_unit
+from kapmonitor.types import AlarmState, AlarmTransition
 from ui.theme import DARK, Theme, qcolor
 
-__all__ = ["AlarmListWidget", "format_value"]
+__all__ = ["ActiveAlarmTable", "AlarmListPopup", "AlarmListWidget", "format_value"]
+
+_STATE_WORDS = {
+    AlarmState.ACTIVE: "sounding",
+    AlarmState.ACKNOWLEDGED: "acknowledged",
+    AlarmState.AUDIO_PAUSED: "audio paused",
+    AlarmState.LATCHED: "condition ended — acknowledge to clear",
+    AlarmState.RESOLVED: "resolved",
+}
 
 
 def format_value(x: float) -> str:
     """Whole numbers from 10 up, one decimal below (``152``, ``7.5``)."""
-    return f"{x:.0f}" if abs(x) >= 10 else f"{x:.1f}"
+    return format_number(x)
 
 
 class AlarmListWidget(QTableWidget):
@@ -48,8 +73,7 @@ class AlarmListWidget(QTableWidget):
         """Append transitions (as they arrive); the newest shows at the top."""
         for t in transitions:
             self.insertRow(0)
-            unit = STREAM_UNITS.get(t.stream, "") if t.stream is not None else ""
-            value = f"{format_value(t.value)} {unit}".strip() if t.value is not None else ""
+            value = value_with_unit(t.alarm_id, t.category, t.stream, t.value)
             cells = (
                 t.at.astimezone().strftime("%H:%M:%S"),
                 t.label,
@@ -77,3 +101,73 @@ class AlarmListWidget(QTableWidget):
     def _update_placeholder(self) -> None:
         self._placeholder.setVisible(self.rowCount() == 0)
         self._placeholder.resize(self.viewport().size())
+
+
+class ActiveAlarmTable(QTableWidget):
+    """Every alarm present now: one bold row per problem (its head), its other alarms under it."""
+
+    COLUMNS = ("Alarm", "Priority", "State", "Value", "Since")
+
+    def __init__(self, theme: Theme = DARK, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(self.COLUMNS), parent)
+        self._theme = theme
+        self.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setWordWrap(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(self.COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.setStyleSheet("QTableWidget { font-size: 16px; }")
+
+    def set_problems(self, problems: Sequence[AlarmProblem], now: datetime) -> None:
+        self.setRowCount(0)
+        for problem in problems:
+            for i, alarm in enumerate(problem.alarms):
+                row = self.rowCount()
+                self.insertRow(row)
+                cells = (
+                    alarm.label if i == 0 else f"    also: {alarm.label}",
+                    alarm.priority.value,
+                    _STATE_WORDS[alarm.state],
+                    describe_alarm(alarm, now),
+                    alarm.since.astimezone().strftime("%H:%M:%S"),
+                )
+                for col, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setData(Qt.ItemDataRole.UserRole, alarm.alarm_id)
+                    if col == 1:
+                        item.setForeground(qcolor(self._theme.alarm[alarm.priority]))
+                    if i == 0:
+                        font = QFont(item.font())
+                        font.setBold(True)
+                        item.setFont(font)
+                    self.setItem(row, col, item)
+
+
+class AlarmListPopup(QFrame):
+    """The bedside alarm list the banner's "+N other alarms" opens (a popup under the banner).
+
+    Closes with Esc, the Close button or a click outside it.
+    """
+
+    def __init__(self, theme: Theme = DARK, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.setObjectName("alarmListPopup")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet(
+            f"QFrame#alarmListPopup {{ background: {theme.surface}; border: 2px solid {theme.border}; }}"
+            f"QLabel {{ color: {theme.text}; font-size: 18px; font-weight: bold; }}"
+        )
+        self.current = ActiveAlarmTable(theme)
+        self.log = AlarmListWidget(theme)
+        self.close_button = QPushButton("Close  (Esc)")
+        self.close_button.clicked.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Alarms now"))
+        layout.addWidget(self.current, 3)
+        layout.addWidget(QLabel("Alarm log of this session"))
+        layout.addWidget(self.log, 2)
+        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignRight)

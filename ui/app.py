@@ -6,7 +6,8 @@ for training. There are no globals: :func:`build_app` makes
 
 * the clock (``SystemClock``, or ``ScaledClock`` for ``--demo --speed``),
 * the store: a :class:`~db.journaled_store.JournaledStore` (the database named by
-  ``--db`` / ``KAPMONITOR_DB`` behind this workstation's recording journal); the
+  ``--db`` / ``KAPMONITOR_DB`` behind this workstation's recording journal; the demo's own
+  ``demo.db`` unless ``--db`` names one); the
   recorder writes into the journal and one writer thread applies it to the
   database, so a busy or unreachable database never loses a note. The window
   says while entries wait for it (:class:`~ui.bridge.JournalBridge`). Review,
@@ -54,11 +55,15 @@ from ui.audio import AlarmAudio
 from ui.bridge import AlarmsChange, JournalBridge, RecorderBridge
 from ui.clinic_settings import load_clinic_settings
 from ui.device_panel import DevicePanel, ScannerLike
+from ui.gc_guard import GuiGarbageCollector
 from ui.main_window import BedsideWindow
+from ui.no_wheel import guard_wheel
+from ui.note_draft import NoteDrafts
 from ui.observation_commands import ObservationCommands
 from ui.observation_panel import ObservationPanel
 from ui.observation_timeline import describe as describe_observation
 from ui.ops import Op
+from ui.resume_history import ResumedHistory
 from ui.sensor_dialog import SensorDialog
 from ui.theme import Theme, apply_theme, theme_by_name
 from ui.worker import DbWorker
@@ -94,6 +99,8 @@ class AppParts:
     session_list: QWidget | None = None
     menu_actions: dict[str, QAction] = field(default_factory=dict)
     journal_bridge: JournalBridge | None = None
+    gc_guard: GuiGarbageCollector | None = None
+    """Cyclic garbage collection on the GUI thread only, while the app runs (:mod:`ui.gc_guard`)."""
 
     @property
     def database(self) -> SqlStore:
@@ -115,6 +122,8 @@ class AppParts:
         if self.runtime is not None:
             self.runtime.stop()
         self.store.close()
+        if self.gc_guard is not None:
+            self.gc_guard.stop()
 
     def open_sensors(self) -> None:
         """Show the sensors dialog (made on first use; the BLE runtime starts then)."""
@@ -128,8 +137,10 @@ class AppParts:
                 self.runtime, self.scanner = None, None
             # cast: DevicePanel's ScannerLike types on_update as `object` (LiveScanner's is narrower)
             panel = DevicePanel(cast("ScannerLike | None", self.scanner), self.theme)
-            self.sensor_dialog = SensorDialog(panel, self.recorder, self.worker.run_in_worker, self.clock,
-                                              self.runtime, self.theme, self.window)
+            self.sensor_dialog = SensorDialog(panel, self.recorder, self.worker, self.clock, self.runtime,
+                                              self.theme, self.window,
+                                              activity=self.window.vitals.sensor_activity)
+            self.sensor_dialog.sensor_status_changed.connect(self.window.vitals.set_sensor_status)
             self.bridge.sensor_status_arrived.connect(self.sensor_dialog.set_sensor_status)
         self.sensor_dialog.show()
         self.sensor_dialog.raise_()
@@ -183,7 +194,9 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     """
     clock = clock or make_clock(args)
     if store is None:
-        store = JournaledStore.open(resolve_db_location(getattr(args, "db", None)), clock=clock)
+        # a demo records simulated sessions into its own database unless --db names one
+        store = JournaledStore.open(resolve_db_location(getattr(args, "db", None),
+                                                        demo=bool(getattr(args, "demo", False))), clock=clock)
     elif isinstance(store, SqlStore):
         store = journaled(store)
     settings = load_clinic_settings(store.database)
@@ -192,9 +205,11 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     except ValueError:
         theme = theme_by_name("dark")
     apply_theme(app, theme)
+    guard_wheel(app)
     demo = bool(getattr(args, "demo", False))
     if sensors_for_session is None:
         sensors_for_session = _demo_sensors(clock) if demo else list
+    gc_guard = GuiGarbageCollector()  # before any thread that allocates starts
     recorder = Recorder(store, clock, settings.alarms, autotick=autotick)
     bridge = RecorderBridge()
     recorder.add_listener(bridge)
@@ -203,7 +218,8 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
                            sensors_for_session=sensors_for_session,
                            describe=lambda obs: describe_observation(obs, settings))
     commands = ObservationCommands(recorder, worker.run_in_worker, clock)
-    window.set_observation_panel(ObservationPanel(settings, commands, theme))
+    window.set_observation_panel(ObservationPanel(settings, commands, theme,
+                                                  drafts=NoteDrafts.for_database(store.location)))
     audio = AlarmAudio(settings.audio)
     bridge.alarms_arrived.connect(lambda change: _sound(audio, change))
     audio.audio_unavailable.connect(lambda reason: window.statusBar().showMessage(
@@ -218,7 +234,7 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     window.show_journal_status(store.journal_status())
     parts = AppParts(app=app, clock=clock, store=store, settings=settings, recorder=recorder, bridge=bridge,
                      worker=worker, window=window, audio=audio, theme=theme, demo=demo,
-                     journal_bridge=journal_bridge)
+                     journal_bridge=journal_bridge, gc_guard=gc_guard)
     parts.menu_actions = install_menus(parts)
     return parts
 
@@ -227,17 +243,17 @@ def _sound(audio: AlarmAudio, change: AlarmsChange) -> None:
     audio.set_alarms(change.active)
 
 
-def history_loader(store: JournaledStore | SqlStore,
-                   session_id: int) -> Callable[[], tuple[list[StreamData], str]]:
-    """Reads a resumed session's stored streams and client code (runs on the DB worker).
+def history_loader(store: JournaledStore | SqlStore, session_id: int) -> Callable[[], ResumedHistory]:
+    """Reads a resumed session's stored streams, client code and observations (on the DB worker).
 
     Through the journaled store the read first lets the journal writer catch up, so what was
     journaled before an interruption is part of the history.
     """
 
-    def load() -> tuple[list[StreamData], str]:
-        streams = [store.load_stream(session_id, s) for s in HISTORY_STREAMS]
-        return streams, store.session(session_id).spec.client_code
+    def load() -> ResumedHistory:
+        streams: list[StreamData] = [store.load_stream(session_id, s) for s in HISTORY_STREAMS]
+        return ResumedHistory(streams, store.session(session_id).spec.client_code,
+                              store.observations(session_id))
 
     return load
 
@@ -392,7 +408,7 @@ def run_gui(args: argparse.Namespace) -> int:
         return 1
     connect_dialogs(parts)
     window = parts.window
-    window.show()
+    window.showMaximized()  # a clinic laptop's 1366x768 or a 1080p monitor: all of it
     if not offer_resume(parts, window):
         ask_new_session(parts)
     try:

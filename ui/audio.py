@@ -8,7 +8,9 @@ Two parts:
 
   - only *audible* alarms sound (``ActiveAlarm.audio_on``): an acknowledged
     or audio-paused alarm is silent (the engine turns audio back on when the
-    pause runs out and the condition persists);
+    pause runs out and the condition persists). Acknowledge and pause act on
+    the whole bedside in the engine (:mod:`kapmonitor.alarms`), so during a
+    pause no alarm behind the shown one is audible, and none chimes;
   - the highest audible priority picks the chime (``ui/sounds.py``);
   - a newly raised alarm chimes at once; high repeats every
     :data:`REPEAT_S` [high] seconds, medium every [medium] seconds, as long as
@@ -174,11 +176,18 @@ class AlarmAudio(QObject):
         self._poll()
 
     def set_alarms(self, active: Sequence[SoundingAlarm]) -> None:
-        """Give the current active alarms (call on every ``alarms_arrived``); may chime at once."""
+        """Give the current active alarms (call on every ``alarms_arrived``); may chime at once.
+
+        When nothing is audible any more (acknowledged, audio paused, resolved), a chime still
+        playing stops at once: the bedside is quiet from the moment the therapist says so.
+        """
         self._alarms = tuple(active)
         if self._alarms and not self._timer.isActive():
             self._timer.start()
         self._poll()
+        if not any(a.audio_on for a in self._alarms):
+            for effect in self._effects.values():
+                effect.stop()
         if not self._alarms:
             self._timer.stop()
 

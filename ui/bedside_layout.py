@@ -36,18 +36,58 @@ from PySide6.QtWidgets import (
 
 from kapmonitor.clock import Clock
 from ui.alarm_banner import AlarmBanner
-from ui.clock_panel import ClockPanel
+from ui.clock_panel import MIN_TYPE_SCALE, ClockPanel
 from ui.plots import LivePlots
 from ui.theme import Theme, set_role
 from ui.vitals_panel import VitalsPanel
 
-__all__ = ["PLOTS_MIN_WIDTH_PX", "SIDE_MIN_WIDTH_PX", "BedsideLayout"]
+__all__ = [
+    "PLOTS_MIN_WIDTH_PX",
+    "SIDE_MIN_WIDTH_PX",
+    "TYPE_REFERENCE_PX",
+    "BedsideLayout",
+    "default_window_size",
+    "type_scale_for",
+]
 
-PLOTS_MIN_WIDTH_PX = 800
+PLOTS_MIN_WIDTH_PX = 560
 """The observation column takes its full width only when the plots keep at least this much."""
 
 SIDE_MIN_WIDTH_PX = 480
 """Below its full width the observation column scrolls; it never gets narrower than this."""
+
+TYPE_REFERENCE_PX = (1900, 1020)
+"""The central area of a maximised window on a 1920x1080 screen: type scale 1.0 there."""
+
+_TYPE_SCALE_RANGE = (MIN_TYPE_SCALE, 1.4)
+
+
+def default_window_size(available: QSize) -> QSize:
+    """The window's size when not maximised: 1440x900, or the screen's free area if that is smaller."""
+    return QSize(min(1440, available.width()), min(900, available.height() - 32))
+
+
+def type_scale_for(width: int, height: int) -> float:
+    """How large the across-the-room text is for a central area of ``width`` x ``height`` pixels.
+
+    1.0 at :data:`TYPE_REFERENCE_PX`; smaller windows get proportionally smaller type (a laptop is
+    nearer the therapist), never below :data:`~ui.clock_panel.MIN_TYPE_SCALE`; large screens up to 1.4.
+    """
+    ref_w, ref_h = TYPE_REFERENCE_PX
+    low, high = _TYPE_SCALE_RANGE
+    return max(low, min(high, width / ref_w, height / ref_h))
+
+
+PLOT_MIN_HEIGHTS_PX = (100, 36)
+"""The heart-rate plot and each smaller plot are never squeezed below these (a 768-pixel screen)."""
+
+
+def _let_plots_shrink(plots: LivePlots) -> None:
+    """Let the plots give up height on a laptop screen; they share any extra room 6:2:2:2."""
+    hr_min, other_min = PLOT_MIN_HEIGHTS_PX
+    plots.hr_plot.setMinimumHeight(hr_min)
+    for plot in (plots.spo2_plot, plots.rr_plot, plots.overview_plot):
+        plot.setMinimumHeight(other_min)
 
 
 class _SideScroll(QScrollArea):
@@ -87,6 +127,7 @@ class BedsideLayout(QWidget):
         self.clock_panel.setToolTip("Session clock. D: dose given, B: booster, C: check done")
         self.vitals = VitalsPanel(theme, clock.monotonic)
         self.plots = LivePlots(theme, lambda: clock.now().timestamp())
+        _let_plots_shrink(self.plots)
         self.plots.setToolTip("Heart rate. + / − change the time window")
         self.session_label = QLabel("No session")
         set_role(self.session_label, "caption")
@@ -108,6 +149,7 @@ class BedsideLayout(QWidget):
         self.sensors_button.setToolTip("Find and connect sensors (S)")
         self._side_scroll: _SideScroll | None = None
         self._side_full_width = 0
+        self.type_scale = 1.0
         self._arrange()
 
     def _arrange(self) -> None:
@@ -166,13 +208,23 @@ class BedsideLayout(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        self._fit_type()
         self._fit_side()
+
+    def _fit_type(self) -> None:
+        """Scale the clock panel's type with the window (only when it changes visibly)."""
+        scale = round(type_scale_for(self.width(), self.height()), 2)
+        if abs(scale - self.type_scale) >= 0.02:
+            self.type_scale = scale
+            self.clock_panel.set_type_scale(scale)
 
     def _fit_side(self) -> None:
         scroll = self._side_scroll
         if scroll is None:
             return
-        room = self.width() - PLOTS_MIN_WIDTH_PX - 40
+        left = max(PLOTS_MIN_WIDTH_PX, self.clock_panel.minimumSizeHint().width()
+                   + self.vitals.minimumSizeHint().width() + 8)
+        room = self.width() - left - 40
         preferred = max(scroll.minimumWidth(), min(self._side_full_width, room))
         if preferred != scroll.preferred_width:
             scroll.preferred_width = preferred

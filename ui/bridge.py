@@ -29,11 +29,13 @@ guards against running on such a build.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from kapmonitor.ports import JournalStatus
 from kapmonitor.session_model import SessionSnapshot
@@ -79,6 +81,12 @@ class RecorderBridge(QObject):
         error_arrived(str message)
 
     Emitting is thread-safe and never blocks the calling (recorder) thread.
+
+    Readings are coalesced: the recorder's threads queue them, and one queued call drains every
+    reading waiting, emitting ``reading_arrived`` for each on the GUI thread. A fast clock or a
+    busy computer therefore never floods the GUI's event queue with one event per reading (at
+    600x the self-test delivers about 2 000 readings per second, and the GUI thread used to fall
+    behind for good while ``processEvents`` kept finding more of them).
     """
 
     reading_arrived = Signal(str, float, float, int, str)
@@ -89,13 +97,33 @@ class RecorderBridge(QObject):
     alarms_arrived = Signal(AlarmsChange)
     snapshot_arrived = Signal(SessionSnapshot)
     error_arrived = Signal(str)
+    _readings_waiting = Signal()
+    """Internal: readings are waiting in the queue (emitted once per batch, drained on the GUI thread)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._waiting: deque[Reading] = deque()
+        self._waiting_lock = threading.Lock()
+        self._readings_waiting.connect(self._deliver_readings)
 
     # --- RecorderListener (called on recorder threads) ----------------------
     def reading_recorded(self, reading: Reading) -> None:
-        self.reading_arrived.emit(
-            reading.stream.value, float(reading.value), reading.at.timestamp(), int(reading.flags),
-            reading.sensor_id,
-        )
+        with self._waiting_lock:
+            first = not self._waiting
+            self._waiting.append(reading)
+        if first:
+            self._readings_waiting.emit()
+
+    @Slot()
+    def _deliver_readings(self) -> None:
+        with self._waiting_lock:
+            batch = list(self._waiting)
+            self._waiting.clear()
+        for reading in batch:
+            self.reading_arrived.emit(
+                reading.stream.value, float(reading.value), reading.at.timestamp(), int(reading.flags),
+                reading.sensor_id,
+            )
 
     def sensor_status_changed(self, status: SensorStatus) -> None:
         self.sensor_status_arrived.emit(status)

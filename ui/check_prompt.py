@@ -6,6 +6,9 @@ entering the blood pressure right there) or dismisses it with a reason. It
 reads the due checks from each :class:`~kapmonitor.session_model.SessionSnapshot`
 and sends the outcome through :class:`~ui.observation_commands.ObservationCommands`
 (the DB worker).
+
+Its BP fields take digits only; once the check is sent (or dismissed), focus goes back
+to the window, so the next key is a bedside key (``D`` doses, it is not typed anywhere).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButto
 
 from kapmonitor.session_model import CheckStatus
 from kapmonitor.types import AlarmPriority, Observation
+from ui.bedside_keys import give_focus_back, make_number_field
 from ui.observation_commands import ObservationCommands
 from ui.observation_timeline import ReasonDialog
 from ui.theme import DARK, Theme
@@ -46,9 +50,9 @@ class CheckPrompt(QFrame):
         self.text = QLabel("")
         self.text.setObjectName("checkText")
         self.text.setWordWrap(True)
-        self.systolic = QLineEdit()
+        self.systolic = make_number_field(QLineEdit())
         self.systolic.setPlaceholderText("SYS")
-        self.diastolic = QLineEdit()
+        self.diastolic = make_number_field(QLineEdit())
         self.diastolic.setPlaceholderText("DIA")
         for e in (self.systolic, self.diastolic):
             e.setMaximumWidth(80)
@@ -118,6 +122,7 @@ class CheckPrompt(QFrame):
             return
         name = check.name
         self._submitted.add(name)
+        give_focus_back(self)
         self.setVisible(False)
 
         def failed(message: str) -> None:
@@ -153,6 +158,7 @@ class CheckPrompt(QFrame):
             return
         name = check.name
         self._submitted.add(name)
+        give_focus_back(self)
         self.setVisible(False)
 
         def failed(message: str) -> None:

@@ -13,11 +13,11 @@ them on the database worker:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -33,9 +33,18 @@ from PySide6.QtWidgets import (
 from kapmonitor.protocols import TreatmentProtocol
 from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import Phase
+from ui.dose_check import pre_dose_checks_due
 from ui.theme import Theme, qcolor, set_role, set_state
 
-__all__ = ["PHASE_WORDS", "ClockPanel", "DoseDialog", "ProgressBand", "format_clock"]
+__all__ = [
+    "MIN_TYPE_SCALE",
+    "PHASE_WORDS",
+    "TYPE_PX",
+    "ClockPanel",
+    "DoseDialog",
+    "ProgressBand",
+    "format_clock",
+]
 
 PHASE_WORDS = {
     Phase.PREPARATION: "Preparation — before dosing",
@@ -83,10 +92,13 @@ class DoseDialog(QDialog):
         now: the session clock's time when the dialog opens.
         earliest: the last recorded session event (the dose cannot be dated before it);
             None when nothing limits it but :data:`MAX_BACKDATE_MIN`.
+        checks_due: labels of checks due before dosing ("Vitals before dosing"): the dialog
+            says they are not done and asks to give the dose anyway.
     """
 
     def __init__(self, title: str, question: str, parent: QWidget | None = None, *,
-                 now: datetime | None = None, earliest: datetime | None = None) -> None:
+                 now: datetime | None = None, earliest: datetime | None = None,
+                 checks_due: Sequence[str] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         limit = backdate_limit_min(now, earliest) if now is not None else MAX_BACKDATE_MIN
@@ -110,9 +122,18 @@ class DoseDialog(QDialog):
         std = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(std.Ok | std.Cancel)
         buttons.button(std.Ok).setText("Confirm")
+        self.due_note = QLabel("")
+        self.due_note.setWordWrap(True)
+        self.due_note.setStyleSheet("font-weight: bold;")
+        if checks_due:
+            self.due_note.setText(f"{' and '.join(checks_due)} not done yet. Give the dose anyway?")
+            buttons.button(std.Ok).setText("Dose given anyway")
+        else:
+            self.due_note.hide()
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.due_note)
         layout.addWidget(label)
         row = QHBoxLayout()
         row.addWidget(QLabel("Given"))
@@ -126,6 +147,23 @@ class DoseDialog(QDialog):
         return float(self.minutes.value())
 
 
+TYPE_PX = {"caption": 17, "clock": 100, "booster": 24, "phase": 50, "next": 48, "check": 26, "band": 17}
+"""Pixel sizes of the panel's text at type scale 1.0 (a maximised window on a 1920x1080 screen).
+
+The phase and the next event at 48-50 px have a cap height of about 35 px: about 9.7 mm on a 24"
+1080p screen (0.277 mm per pixel), readable from two metres; still 9 mm under a taskbar and title bar.
+"""
+
+_BAR_PX = 28
+"""Height of the progress band's bar at type scale 1.0."""
+
+MIN_TYPE_SCALE = 0.55
+"""The smallest type scale a window gives the panel (``ui.bedside_layout.type_scale_for``)."""
+
+_UNSCALED_HEIGHT_PX = 70
+"""The part of the panel's height that does not grow with the type: margins, spacing, the buttons."""
+
+
 class ProgressBand(QWidget):
     """Preparation / onset / effect / integration as coloured segments with a "now" marker."""
 
@@ -136,7 +174,16 @@ class ProgressBand(QWidget):
         self._since_dose_s: float | None = None
         self._ended = False
         self._check_offsets: list[float] = []
-        self.setMinimumHeight(46)
+        self.bar_px = _BAR_PX
+        self._label_px = TYPE_PX["band"]
+        self.set_type_scale(1.0)
+
+    def set_type_scale(self, scale: float) -> None:
+        """Bar and labels grow with the window's type (the bar is never thinner than 16 px)."""
+        self.bar_px = max(16, round(_BAR_PX * scale))
+        self._label_px = max(12, round(TYPE_PX["band"] * scale))
+        self.setMinimumHeight(4 + self.bar_px + 4 + round(self._label_px * 1.3))
+        self.update()
 
     def set_state(self, protocol: TreatmentProtocol | None, since_dose_s: float | None, ended: bool,
                   check_offsets_s: list[float]) -> None:
@@ -172,7 +219,7 @@ class ProgressBand(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         w, h = float(self.width()), float(self.height())
-        bar_top, bar_h = 4.0, 14.0
+        bar_top, bar_h = 4.0, float(self.bar_px)
         span = self._span_s()
         after_w = w * (1 - _PREP_FRACTION)
 
@@ -186,7 +233,7 @@ class ProgressBand(QWidget):
                     (Phase.INTEGRATION, x_at(proto.effect_end_s), w)]
         marker = (self.marker_fraction() or 0.0) * w
         font = painter.font()
-        font.setPixelSize(12)
+        font.setPixelSize(self._label_px)
         painter.setFont(font)
         for phase, x0, x1 in segments:
             past = self._ended or x1 <= marker
@@ -195,23 +242,32 @@ class ProgressBand(QWidget):
             painter.setPen(qcolor(t.text_dim))
             if painter.fontMetrics().horizontalAdvance(_SHORT[phase]) > x1 - x0 - 4:
                 continue
-            painter.drawText(QRectF(x0 + 2, bar_top + bar_h + 2, x1 - x0, h - bar_h - 6),
+            painter.drawText(QRectF(x0 + 2, bar_top + bar_h + 3, x1 - x0, h - bar_h - 6),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, _SHORT[phase])
         min_obs_x = x_at(proto.min_observation_s)
         painter.setPen(QPen(qcolor(t.text_dim), 1, Qt.PenStyle.DashLine))
         painter.drawLine(int(min_obs_x), int(bar_top - 2), int(min_obs_x), int(bar_top + bar_h + 2))
-        painter.setPen(QPen(qcolor(t.text), 1))
+        painter.setPen(QPen(qcolor(t.text), 2))
+        tick = max(5.0, bar_h * 0.35)
         for off in self._check_offsets:
             x = x_at(off)
-            painter.drawLine(int(x), int(bar_top + bar_h - 5), int(x), int(bar_top + bar_h))
+            painter.drawLine(int(x), int(bar_top + bar_h - tick), int(x), int(bar_top + bar_h))
         if not self._ended:
-            painter.setPen(QPen(qcolor(t.text_strong), 3))
+            painter.setPen(QPen(qcolor(t.text_strong), 4))
             painter.drawLine(int(marker), 0, int(marker), int(bar_top + bar_h + 4))
         painter.end()
 
 
 class ClockPanel(QFrame):
-    """Session clock and phase view.
+    """Session clock and phase view, readable from across the room.
+
+    From top to bottom: "since dose" (and the booster's own clock), the time since the
+    dose, the phase (in its colour from the progress band), the next event ("Integration
+    in 13:35"), the progress band, and the next or due check. The type follows
+    :meth:`set_type_scale` (the window sets it from its size). A check still due
+    beyond its grace period (the protocol's ``grace_min`` for that check) is escalated:
+    "Check overdue 26 min: ...", in the medium-priority alarm colour (state ``"overdue"``;
+    see :meth:`check_state`).
 
     Args:
         theme: colours.
@@ -233,7 +289,10 @@ class ClockPanel(QFrame):
         self._protocol: TreatmentProtocol | None = None
         self._check_button_enabled = True
         self._earliest_backdate: Callable[[], datetime | None] = lambda: None
+        self._type_scale = 1.0
+        self._shown_phase: Phase | None = None
         self._build()
+        self.set_type_scale(1.0)  # the window sets its own scale from its size
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, round(1000.0 / refresh_hz)))
         self._timer.timeout.connect(self.refresh)
@@ -248,8 +307,10 @@ class ClockPanel(QFrame):
         set_role(self.booster, "clock-secondary")
         self.phase = QLabel("No session")
         set_role(self.phase, "phase")
+        self.phase.setMinimumWidth(1)  # one line, fitted to the panel (_apply_type), never widening it
         self.next_phase = QLabel("")
-        set_role(self.next_phase, "clock-secondary")
+        set_role(self.next_phase, "next-event")
+        self.next_phase.setMinimumWidth(1)
         self.band = ProgressBand(self._theme)
         self.check = QLabel("")
         set_role(self.check, "check")
@@ -266,31 +327,28 @@ class ClockPanel(QFrame):
         self.booster_button.setToolTip("Record a booster dose (B)")
         self.booster_button.clicked.connect(self.ask_booster)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 8, 14, 10)
-        layout.setSpacing(4)
-        top = QHBoxLayout()
-        left = QVBoxLayout()
-        left.addWidget(self.caption)
-        left.addWidget(self.clock)
-        left.addWidget(self.booster)
-        top.addLayout(left)
-        top.addStretch(1)
-        right = QVBoxLayout()
-        right.addWidget(self.phase, 0, Qt.AlignmentFlag.AlignRight)
-        right.addWidget(self.next_phase, 0, Qt.AlignmentFlag.AlignRight)
-        right.addStretch(1)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.booster_button)
-        buttons.addWidget(self.dose_button)
-        right.addLayout(buttons)
-        top.addLayout(right)
-        layout.addLayout(top)
+        layout.setContentsMargins(14, 6, 14, 8)
+        layout.setSpacing(2)
+        head = QHBoxLayout()  # the buttons beside the caption keep the panel narrow on a laptop
+        head.addWidget(self.caption, 0, Qt.AlignmentFlag.AlignBottom)
+        head.addStretch(1)
+        head.addWidget(self.booster_button)
+        head.addWidget(self.dose_button)
+        layout.addLayout(head)
+        clock_row = QHBoxLayout()
+        clock_row.addWidget(self.clock, 0, Qt.AlignmentFlag.AlignBottom)
+        clock_row.addStretch(1)
+        clock_row.addWidget(self.booster, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.addLayout(clock_row)
+        layout.addWidget(self.phase)
+        layout.addWidget(self.next_phase)
+        layout.addSpacing(4)
         layout.addWidget(self.band)
         row = QHBoxLayout()
         row.addWidget(self.check, 1)
         row.addWidget(self.check_button)
         layout.addLayout(row)
+        layout.addStretch(1)
 
     # ------------------------------------------------------------------ inputs
     def start(self) -> None:
@@ -298,6 +356,71 @@ class ClockPanel(QFrame):
 
     def stop(self) -> None:
         self._timer.stop()
+
+    def set_type_scale(self, scale: float) -> None:
+        """Size the panel's text for the window: 1.0 is a maximised window on a 1920x1080 screen."""
+        self._type_scale = scale
+        self._apply_type()
+        self.band.set_type_scale(scale)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._apply_type()
+
+    def _apply_type(self) -> None:
+        """Give each label its size; the phase and the next event shrink only if their line is too long.
+
+        They stay on one line (a wrapped line was cut off in a short panel): on a narrow laptop
+        window "Minimum observation in 1:02:00" gets smaller type rather than a second line.
+        """
+        for label, key in ((self.caption, "caption"), (self.clock, "clock"), (self.booster, "booster"),
+                           (self.phase, "phase"), (self.next_phase, "next"), (self.check, "check")):
+            px = self.type_px(key)
+            if key in ("phase", "next"):
+                px = self._fitted_px(label, px)
+            sheet = f"font-size: {px}px;"
+            if key == "phase":
+                phase = self._shown_phase
+                sheet += f" color: {self._theme.phase[phase] if phase is not None else self._theme.text_dim};"
+            if label.styleSheet() != sheet:
+                label.setStyleSheet(sheet)
+
+    def _fitted_px(self, label: QLabel, px: int) -> int:
+        """``px``, or less so that the label's text fits the panel's width on one line."""
+        margins = self.layout().contentsMargins()
+        room = self.contentsRect().width() - margins.left() - margins.right() - 4
+        font = QFont(label.font())
+        for _ in range(3):  # proportional, then a pixel or two for rounding
+            font.setPixelSize(px)
+            wide = QFontMetrics(font).horizontalAdvance(label.text())
+            if room <= 0 or wide <= room or px <= 12:
+                return px
+            px = max(12, min(px - 1, int(px * room / wide)))
+        return px
+
+    def minimumSizeHint(self) -> QSize:
+        """The height the panel needs at the smallest type, so the window's minimum does not follow the type.
+
+        The type is chosen from the window's size, so a window made smaller gets smaller type
+        before its content could be squeezed: with the minimum at the current (large) type, a
+        maximised window on a 1080p screen could not be made as small as a laptop's screen.
+        """
+        hint = super().minimumSizeHint()
+        ratio = MIN_TYPE_SCALE / max(self._type_scale, MIN_TYPE_SCALE)
+        scaled = max(0, hint.height() - _UNSCALED_HEIGHT_PX)
+        return QSize(hint.width(), min(hint.height(), _UNSCALED_HEIGHT_PX + round(scaled * ratio)))
+
+    def type_px(self, key: str) -> int:
+        """The pixel size now used for ``key`` (a :data:`TYPE_PX` key)."""
+        return max(12, round(TYPE_PX[key] * self._type_scale))
+
+    def phase_colour(self) -> str:
+        """The colour the phase is shown in (``#rrggbb``; the band's colour for that phase)."""
+        return self.phase.palette().color(self.phase.foregroundRole()).name()
+
+    def check_state(self) -> str:
+        """How the check line looks: ``"none"``, ``"pending"``, ``"due"`` or ``"overdue"`` (escalated)."""
+        return str(self.check.property("state") or "none")
 
     def set_check_button_enabled(self, enabled: bool) -> None:
         """Offer "Mark done" for a due check here (off when another widget handles checks)."""
@@ -326,7 +449,8 @@ class ClockPanel(QFrame):
         if not self.dose_button.isEnabled():
             return
         dialog = DoseDialog("Dose given", "Record the first dose? The session clock starts from it.", self,
-                            now=self._now(), earliest=self._earliest_backdate())
+                            now=self._now(), earliest=self._earliest_backdate(),
+                            checks_due=pre_dose_checks_due(self._snapshot))
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         self.window().activateWindow()  # keys work again at once, whatever the window manager does
         if accepted:
@@ -351,14 +475,27 @@ class ClockPanel(QFrame):
             self.check_done_requested.emit(snap.next_check.name)
 
     # --------------------------------------------------------------- rendering
+    def _show_phase(self, phase: Phase | None, text: str) -> None:
+        changed = phase is not self._shown_phase or text != self.phase.text()
+        self.phase.setText(text)
+        self._shown_phase = phase
+        if changed:
+            self._apply_type()
+
+    def _show_next_event(self, text: str) -> None:
+        longer_or_shorter = len(text) != len(self.next_phase.text())
+        self.next_phase.setText(text)
+        if longer_or_shorter:  # a countdown keeps its width (tabular digits)
+            self._apply_type()
+
     @Slot()
     def refresh(self) -> None:
         """Recompute every displayed time from the snapshot's anchors and the clock's now."""
         snap = self._snapshot
         if snap is None:
             self.clock.setText("––:––")
-            self.phase.setText("No session")
-            self.next_phase.setText("")
+            self._show_phase(None, "No session")
+            self._show_next_event("")
             self.booster.setText("")
             self.check.setText("")
             self.check_button.hide()
@@ -384,8 +521,8 @@ class ClockPanel(QFrame):
                 self.booster.setText(f"since booster{'' if n == 1 else f' {n}'}: {format_clock(since_last)}")
             else:
                 self.booster.setText("")
-        self.phase.setText(PHASE_WORDS[snap.phase])
-        self.next_phase.setText(self._next_phase_text(snap, drift, since_dose))
+        self._show_phase(snap.phase, PHASE_WORDS[snap.phase])
+        self._show_next_event(self._next_phase_text(snap, drift, since_dose))
         self._render_check(snap, drift)
         self.dose_button.setEnabled(not ended and snap.first_dose_at is None)
         self.dose_button.setVisible(snap.first_dose_at is None)
@@ -402,7 +539,7 @@ class ClockPanel(QFrame):
         if snap.ended_at is not None:
             return "Session ended"
         if snap.phase is Phase.PREPARATION:
-            return "Onset starts when the dose is given (D)"
+            return "Onset starts with the dose (D)"
         if snap.next_phase is not None and snap.time_to_next_phase_s is not None:
             left = max(0.0, snap.time_to_next_phase_s - drift)
             return f"{PHASE_WORDS[snap.next_phase]} in {format_clock(left)}"
@@ -414,26 +551,29 @@ class ClockPanel(QFrame):
         return ""
 
     def _render_check(self, snap: SessionSnapshot, drift: float) -> None:
+        text, state = self._check_words(snap, drift)
+        self.check.setText(text)
+        set_state(self.check, state)
+        indent = 14 if state == "overdue" else 0  # clear of the escalation bar (ui/theme.py)
+        if self.check.contentsMargins().left() != indent:
+            self.check.setContentsMargins(indent, 0, 0, 0)
+        self.check_button.setVisible(state in ("due", "overdue") and self._check_button_enabled)
+
+    def _check_words(self, snap: SessionSnapshot, drift: float) -> tuple[str, str]:
+        """The check line and its state: none, pending, due, or overdue past the grace period."""
         check = snap.next_check
         if check is None:
-            self.check.setText("No checks pending" if snap.ended_at is None else "")
-            set_state(self.check, "none")
-            self.check_button.hide()
-            return
+            return ("No checks pending" if snap.ended_at is None else ""), "none"
         if check.state == "due":
             over = -(snap.time_to_next_check_s or 0.0) + drift
+            if over > check.grace_s:
+                return f"Check overdue {int(over // 60)} min: {check.label}", "overdue"
             late = f" · due {int(over // 60)} min ago" if over >= 60 else ""
-            self.check.setText(f"Check due: {check.label}{late}")
-            set_state(self.check, "due")
-            self.check_button.setVisible(self._check_button_enabled)
-            return
-        set_state(self.check, "pending")
-        self.check_button.hide()
+            return f"Check due: {check.label}{late}", "due"
         if snap.time_to_next_check_s is None:
-            self.check.setText(f"Next check: {check.label} (after the dose)")
-        else:
-            left = max(0.0, snap.time_to_next_check_s - drift)
-            self.check.setText(f"Next check: {check.label} in {format_clock(left)}")
+            return f"Next check: {check.label} (after the dose)", "pending"
+        left = max(0.0, snap.time_to_next_check_s - drift)
+        return f"Next check: {check.label} in {format_clock(left)}", "pending"
 
 
 def _what_changed(snap: SessionSnapshot) -> tuple[object, ...]:

@@ -11,7 +11,10 @@ start future) the panel says so plainly and still offers the simulated sensor,
 which is always the first row and is labelled as a demo, never as a measurement.
 
 Battery level is not advertised by BLE sensors; it is shown once a sensor is
-connected (from its :class:`~kapmonitor.types.SensorStatus`).
+connected (from its :class:`~kapmonitor.types.SensorStatus`). The Status column says what
+the data does when the owner knows it (:meth:`DevicePanel.set_status_text`, e.g.
+"connected — no data for 12 s"), and a ticked, connected sensor can be disconnected or
+reconnected mid-session.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import logging
 import threading
 from typing import Protocol
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,7 +44,7 @@ from devices.scanner import DiscoveredSensor
 from kapmonitor.types import SensorKind, SensorState, SensorStatus
 from ui.theme import DARK, Theme
 
-__all__ = ["NO_ADAPTER_TEXT", "SIMULATED_ADDRESS", "DevicePanel", "ScannerLike", "signal_bars"]
+__all__ = ["NO_ADAPTER_TEXT", "SIMULATED_ADDRESS", "DevicePanel", "ScannerLike", "address_of", "signal_bars"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,11 @@ class ScannerLike(Protocol):
     def current(self) -> list[DiscoveredSensor]: ...
 
 
+def address_of(sensor_id: str) -> str:
+    """The row a sensor belongs to: its BLE address, or :data:`SIMULATED_ADDRESS`."""
+    return SIMULATED_ADDRESS if sensor_id.startswith("simulated") else sensor_id
+
+
 def signal_bars(rssi: int) -> str:
     """Signal strength in words a therapist reads at a glance (from dBm)."""
     if rssi >= -60:
@@ -95,9 +103,15 @@ class DevicePanel(QFrame):
         connect_requested(str address, str name): for each ticked row when Connect is pressed;
             the address is :data:`SIMULATED_ADDRESS` for the simulated sensor. Use
             :meth:`discovered` to get the ``DiscoveredSensor`` (with its ``BLEDevice``).
+        disconnect_requested(str address, str name): for each ticked, connected row when
+            Disconnect is pressed.
+        reconnect_requested(str address, str name): for each ticked, connected row when
+            Reconnect is pressed (drop the link and build it again).
     """
 
     connect_requested = Signal(str, str)
+    disconnect_requested = Signal(str, str)
+    reconnect_requested = Signal(str, str)
     _scan_updated = Signal()
     _scan_failed = Signal()
 
@@ -115,6 +129,7 @@ class DevicePanel(QFrame):
         self._lock = threading.Lock()
         self._sensors: dict[str, DiscoveredSensor] = {}
         self._status: dict[str, SensorStatus] = {}
+        self._status_text: dict[str, str] = {}
         title = QLabel("Sensors")
         title.setStyleSheet(f"color: {theme.text_strong}; font-size: 20px; font-weight: bold;")
         self.message = QLabel("")
@@ -138,13 +153,21 @@ class DevicePanel(QFrame):
         self.scan_button = QPushButton("Search again")
         self.connect_button = QPushButton("Connect")
         self.connect_button.setProperty("role", "primary")
-        for b in (self.scan_button, self.connect_button):
+        self.disconnect_button = QPushButton("Disconnect")
+        self.disconnect_button.setToolTip("Stop recording from the ticked sensors (the session goes on)")
+        self.reconnect_button = QPushButton("Reconnect")
+        self.reconnect_button.setToolTip("Drop the link to the ticked sensors and connect them again")
+        for b in (self.scan_button, self.disconnect_button, self.reconnect_button, self.connect_button):
             b.setMinimumHeight(48)
         self.scan_button.clicked.connect(self.restart_scan)
         self.connect_button.clicked.connect(self._connect)
+        self.disconnect_button.clicked.connect(lambda: self._emit_connected(self.disconnect_requested))
+        self.reconnect_button.clicked.connect(lambda: self._emit_connected(self.reconnect_requested))
         buttons = QHBoxLayout()
         buttons.addWidget(self.scan_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.disconnect_button)
+        buttons.addWidget(self.reconnect_button)
         buttons.addWidget(self.connect_button)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
@@ -219,9 +242,35 @@ class DevicePanel(QFrame):
 
     def set_sensor_status(self, status: SensorStatus) -> None:
         """Slot for ``RecorderBridge.sensor_status_arrived``: state and battery per sensor."""
-        key = SIMULATED_ADDRESS if status.sensor_id.startswith("simulated") else status.sensor_id
+        key = address_of(status.sensor_id)
         self._status[key] = status
+        self._status_text.pop(key, None)
         self._rebuild()
+
+    def set_status_text(self, address: str, text: str) -> None:
+        """Say in the Status column what the sensor's data does (replaces the bare link state)."""
+        if self._status_text.get(address) == text:
+            return
+        self._status_text[address] = text
+        for r in range(self.table.rowCount()):
+            first = self.table.item(r, 0)
+            cell = self.table.item(r, len(self.COLUMNS) - 1)
+            if first is not None and cell is not None and first.data(Qt.ItemDataRole.UserRole) == address:
+                cell.setText(text)
+
+    def status_text(self, address: str) -> str:
+        """What the Status column shows for ``address`` ("" for a sensor never connected)."""
+        for r in range(self.table.rowCount()):
+            first = self.table.item(r, 0)
+            cell = self.table.item(r, len(self.COLUMNS) - 1)
+            if first is not None and cell is not None and first.data(Qt.ItemDataRole.UserRole) == address:
+                return cell.text()
+        return ""
+
+    def is_connected(self, address: str) -> bool:
+        """True while the sensor at ``address`` has a link that was not dropped."""
+        status = self._status.get(address)
+        return status is not None and status.state is not SensorState.DISCONNECTED
 
     def showEvent(self, event: QShowEvent) -> None:
         """Scanning runs while the panel is visible (BLE scanning costs radio time and battery)."""
@@ -311,6 +360,7 @@ class DevicePanel(QFrame):
                 f"{status.battery_pct} %" if status is not None and status.battery_pct is not None else "—"
             )
             state = _STATE_WORDS.get(status.state, status.state.value) if status is not None else ""
+            state = self._status_text.get(address, state)
             for col, text in enumerate((kinds, strength, battery, state), start=1):
                 self.table.setItem(r, col, QTableWidgetItem(text))
         self.table.blockSignals(False)
@@ -333,12 +383,21 @@ class DevicePanel(QFrame):
         return out
 
     def _update_buttons(self) -> None:
-        self.connect_button.setEnabled(bool(self._checked_addresses()))
+        checked = self._checked_addresses()
+        self.connect_button.setEnabled(bool(checked))
+        connected = any(self.is_connected(a) for a in checked)
+        self.disconnect_button.setEnabled(connected)
+        self.reconnect_button.setEnabled(connected)
+
+    def _name(self, address: str) -> str:
+        sensor = self._sensors.get(address)
+        return "Simulated sensor" if address == SIMULATED_ADDRESS else (sensor.name if sensor else address)
 
     def _connect(self) -> None:
         for address in self._checked_addresses():
-            sensor = self._sensors.get(address)
-            name = (
-                "Simulated sensor" if address == SIMULATED_ADDRESS else (sensor.name if sensor else address)
-            )
-            self.connect_requested.emit(address, name)
+            self.connect_requested.emit(address, self._name(address))
+
+    def _emit_connected(self, signal: SignalInstance) -> None:
+        for address in self._checked_addresses():
+            if self.is_connected(address):
+                signal.emit(address, self._name(address))

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QGroupBox,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +30,7 @@ from PySide6.QtWidgets import (
 from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.settings_items import DischargeItem
 from kapmonitor.types import AlarmPriority
-from ui.theme import DARK, Theme
+from ui.theme import DARK, Theme, fitted_dialog_size
 
 __all__ = ["EndSessionDialog"]
 
@@ -87,7 +90,14 @@ class EndSessionDialog(QDialog):
             check.toggled.connect(self._update)
             self.items[item.name] = check
             box_layout.addWidget(check)
-        layout.addWidget(box)
+        # a long checklist scrolls: "End session" and "Cancel" stay on a 768-pixel laptop screen
+        self.checklist_scroll = QScrollArea()
+        self.checklist_scroll.setWidget(box)
+        self.checklist_scroll.setWidgetResizable(True)
+        self.checklist_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.checklist_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.checklist_scroll.setMinimumHeight(min(box.sizeHint().height(), 200))
+        layout.addWidget(self.checklist_scroll, 1)
         self.reason_label = QLabel("Reason")
         self.reason = QLineEdit()
         self.reason.setMinimumHeight(40)
@@ -107,6 +117,8 @@ class EndSessionDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
         self._update()
+        hint = self.sizeHint()
+        self.resize(fitted_dialog_size(self, hint.width(), hint.height()))
 
     @classmethod
     def from_snapshot(

@@ -1,42 +1,46 @@
-"""The keyboard help shown over the bedside window (F1 or ?), and the list of shortcuts."""
+"""The keyboard help shown over the bedside window (F1 or ?).
+
+It prints :data:`ui.bedside_keys.BEDSIDE_KEYS`, the table the key dispatcher uses, and
+the typing rule under it: the help cannot list a key that does something else.
+"""
 
 from __future__ import annotations
+
+from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
+from ui.bedside_keys import BEDSIDE_KEYS, TYPING_RULE
 from ui.theme import Theme
 
-__all__ = ["SHORTCUTS", "HelpOverlay"]
+__all__ = ["HelpOverlay", "help_rows"]
 
-SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("D", "Dose given (you can say it was some minutes ago)"),
-    ("B", "Booster given"),
-    ("C", "Go to the due check (type BP, Enter)"),
-    ("A", "Acknowledge the alarm shown"),
-    ("P", "Pause alarm audio"),
-    ("N", "Write a note (Enter saves)"),
-    ("1 – 9", "Quick tags (nausea, anxiety…) on an empty note line"),
-    ("S", "Sensors: find and connect"),
-    ("+  /  −", "Longer / shorter heart-rate window"),
-    ("F1  or  ?", "Show or hide this help"),
-    ("Ctrl+N", "New session"),
-    ("Ctrl+E", "End session"),
-    ("Esc", "Close this help"),
-)
+
+def help_rows() -> list[tuple[str, str]]:
+    """(keys, what they do) for every bedside key, in the table's order."""
+    return [(row.keys, row.description) for row in BEDSIDE_KEYS]
 
 
 class HelpOverlay(QFrame):
-    """A quiet, dismissible panel listing the keyboard shortcuts over the window."""
+    """A quiet, dismissible panel listing the keyboard shortcuts over the window.
 
-    def __init__(self, theme: Theme, parent: QWidget) -> None:
+    Args:
+        below: a widget the help must leave visible (the alarm banner): the panel starts under it,
+            so an alarm and its Acknowledge/Pause stay in sight while the keys are read.
+    """
+
+    def __init__(self, theme: Theme, parent: QWidget, *, below: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._below = below
         self.setObjectName("helpOverlay")
         self.setStyleSheet(f"QFrame#helpOverlay {{ background: rgba(8, 12, 16, 225); border-radius: 10px; }}"
-                           f" QLabel {{ color: {theme.text_strong}; font-size: 18px; }}")
-        rows = "".join(f"<tr><td style='padding:4px 24px 4px 0'><b>{k}</b></td><td>{v}</td></tr>"
-                       for k, v in SHORTCUTS)
-        label = QLabel(f"<h2>Keyboard</h2><table>{rows}</table>")
+                           f" QLabel {{ color: {theme.text_strong}; font-size: 17px; }}")
+        cell = "<td style='padding:2px 24px 2px 0'>"
+        rows = "".join(f"<tr>{cell}<b>{escape(k)}</b></td><td>{escape(v)}</td></tr>" for k, v in help_rows())
+        self.label = QLabel(f"<h2>Keyboard</h2><table>{rows}</table><p>{escape(TYPING_RULE)}</p>")
+        self.label.setWordWrap(True)
+        label = self.label
         label.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(40, 30, 40, 30)
@@ -44,6 +48,11 @@ class HelpOverlay(QFrame):
         self.hide()
 
     def fit(self) -> None:
+        """Cover the window from under ``below`` (or its top) down, leaving a margin."""
         parent = self.parentWidget()
-        if parent is not None:
-            self.setGeometry(parent.rect().adjusted(60, 60, -60, -60))
+        if parent is None:
+            return
+        area = parent.rect().adjusted(60, 60, -60, -60)
+        if self._below is not None and self._below.isVisible():
+            area.setTop(max(area.top(), self._below.geometry().bottom() + 8))
+        self.setGeometry(area)

@@ -8,24 +8,13 @@ the database, and a change shows as saved only when the recorder's callback for
 the durable commit arrives. The widgets and their arrangement are
 :class:`~ui.bedside_layout.BedsideLayout`; this module wires them.
 
-Keyboard (usable without looking; also in the help overlay, F1):
-
-=============  ==============================================
-D              Dose given (confirm, minutes ago adjustable)
-B              Booster given
-C              Go to the due check (type BP, Enter) or mark it done
-1-9            Quick tags, on an empty note line (observation panel)
-A / P          Acknowledge alarm / pause alarm audio
-N              Write a note (focus the note field)
-S              Sensors (find and connect)
-+ / -          Longer / shorter heart-rate window
-F1 or ?        Show or hide this help
-Ctrl+N         New session      Ctrl+E   End session
-Esc            Close the help / leave the note field
-=============  ==============================================
-
-Single-letter keys never fire while a text field has focus (the field takes
-the key), so typing a note cannot dose or acknowledge anything.
+Keyboard (usable without looking): the bedside keys are the one table
+:data:`ui.bedside_keys.BEDSIDE_KEYS` (D dose, B booster, C check, A / P alarm,
+N note, 1-9 quick tags, M / R / I scales, V vitals, S sensors, + / - window,
+F1 help, Ctrl+N / Ctrl+E, Esc), dispatched by one :class:`~ui.bedside_keys.BedsideKeys`
+whatever has focus, and listed by the help overlay (F1) from the same table. They
+act unless the therapist is typing free text (a note begun with N, a click or
+text); in number fields only digits are typed; Esc always leaves a field.
 
 Above the footer, a line says when the recording journal holds entries the
 database has not taken yet (:meth:`BedsideWindow.show_journal_status`, fed by
@@ -41,8 +30,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Final, TypeVar
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
@@ -55,11 +44,13 @@ from kapmonitor.recording import Recorder
 from kapmonitor.sensor import Sensor
 from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import EventKind, Observation, SensorInfo, SensorStatus, SessionEvent, Stream
-from ui.bedside_layout import BedsideLayout
+from ui.bedside_keys import BedsideKeys
+from ui.bedside_layout import BedsideLayout, default_window_size
 from ui.bridge import AlarmsChange, RecorderBridge
 from ui.help_overlay import HelpOverlay
 from ui.observation_panel import ObservationPanel
 from ui.ops import Op
+from ui.resume_history import ResumedHistory
 from ui.theme import Theme, set_state
 from ui.worker import DbWorker
 
@@ -119,8 +110,8 @@ class BedsideWindow(QMainWindow):
         self.setWindowTitle("kapmonitor — bedside")
         self._build()
         self._connect()
-        self._shortcuts()
-        self.resize(1440, 900)
+        self._bind_keys()
+        self.resize(default_window_size(self.screen().availableGeometry().size()))
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -140,7 +131,7 @@ class BedsideWindow(QMainWindow):
         self.help_button = central.help_button
         self.sensors_button = central.sensors_button
         self.setCentralWidget(central)
-        self.help = HelpOverlay(self._theme, central)
+        self.help = HelpOverlay(self._theme, central, below=central.banner)
 
     def last_recorded_event_at(self) -> datetime | None:
         """The latest session event (not sensor events): a dose cannot be dated before it."""
@@ -163,6 +154,7 @@ class BedsideWindow(QMainWindow):
         self._bridge.observation_arrived.connect(panel.observation_arrived)
         self._bridge.snapshot_arrived.connect(panel.snapshot_arrived)
         self.clock_panel.set_check_button_enabled(False)
+        panel.bind_keys(self.keys)
 
     def _connect(self) -> None:
         self.new_button.clicked.connect(self.new_session_requested)
@@ -186,26 +178,30 @@ class BedsideWindow(QMainWindow):
         self.banner.pause_requested.connect(self.pause_alarm_audio)
         self._worker.busy_changed.connect(lambda busy: self.saving_label.setText("saving…" if busy else ""))
 
-    def _shortcuts(self) -> None:
-        keys: list[tuple[str, Callable[[], None]]] = [
-            ("D", self.clock_panel.ask_dose),
-            ("B", self.clock_panel.ask_booster),
-            ("C", self.focus_check),
-            ("N", self.focus_note),
-            ("S", self.sensors_requested.emit),
-            ("+", lambda: self.step_window(+1)),
-            ("=", lambda: self.step_window(+1)),
-            ("-", lambda: self.step_window(-1)),
-            ("F1", self.toggle_help),
-            ("?", self.toggle_help),
-            ("Esc", self._escape),
-            ("Ctrl+N", self._request_new),
-            ("Ctrl+E", self._request_end),
-        ]
-        for key, slot in keys:
-            sc = QShortcut(QKeySequence(key), self)
-            sc.setContext(Qt.ShortcutContext.WindowShortcut)
-            sc.activated.connect(slot)
+    def _bind_keys(self) -> None:
+        """The window's share of the bedside keys (the observation panel binds the rest)."""
+        self.keys = BedsideKeys(self, lambda text: self.statusBar().showMessage(text, 6000))
+
+        def does(slot: Callable[[], object]) -> Callable[[str], bool]:
+            def act(_press: str) -> bool:
+                slot()
+                return True
+            return act
+
+        self.keys.bind({
+            "dose": does(self.clock_panel.ask_dose),
+            "booster": does(self.clock_panel.ask_booster),
+            "check": does(self.focus_check),
+            "note": does(self.focus_note),
+            "acknowledge": does(self.banner.ack_button.click),  # what the button does, no more
+            "pause": does(self.banner.pause_button.click),
+            "sensors": does(self.sensors_requested.emit),
+            "window": self._window_key,
+            "help": does(self.toggle_help),
+            "escape": does(self._escape),
+            "new_session": does(self._request_new),
+            "end_session": does(self._request_end),
+        })
 
     # ---------------------------------------------------------------- live data
     @Slot(SessionSnapshot)
@@ -236,6 +232,7 @@ class BedsideWindow(QMainWindow):
     @Slot(AlarmsChange)
     def _on_alarms(self, change: AlarmsChange) -> None:
         self.banner.set_alarms(change.active)
+        self.banner.add_transitions(change.transitions)
         for transition in change.transitions:
             self.plots.add_alarm_marker(transition)
         self.alarms_changed_hook(change)
@@ -314,20 +311,26 @@ class BedsideWindow(QMainWindow):
 
         self._run("Starting the session", start, lambda sid: self._session_ready(sid, spec.client_code))
 
-    def resume_session(self, session_id: int, history: Callable[[], tuple[list[StreamData], str]]) -> None:
-        """Resume an interrupted session (clock intact), reload its history, attach sensors."""
+    def resume_session(self, session_id: int, history: Callable[[], ResumedHistory]) -> None:
+        """Resume an interrupted session (clock intact), reload its history, attach sensors.
 
-        def resume() -> tuple[int, list[StreamData], str]:
+        Everything is read on the DB worker; the observation panel gets every revision back
+        (editable and deletable as before) and the note draft kept for the session.
+        """
+
+        def resume() -> tuple[ResumedHistory, list[Observation]]:
             self._recorder.resume_session(session_id)
-            streams, client = history()
+            loaded = history()
             for sensor in self._sensors_for_session():
                 self._recorder.attach_sensor(sensor)
-            return session_id, streams, client
+            return loaded, self._recorder.observations()
 
-        def done(result: tuple[int, list[StreamData], str]) -> None:
-            sid, streams, client = result
-            self.load_history(streams, self._recorder.observations())
-            self._session_ready(sid, client)
+        def done(result: tuple[ResumedHistory, list[Observation]]) -> None:
+            loaded, latest = result
+            self.load_history(loaded.streams, latest)
+            if self.observations is not None:
+                self.observations.session_resumed(session_id, loaded.observations or latest)
+            self._session_ready(session_id, loaded.client_code)
 
         self._run("Resuming the session", resume, done)
 
@@ -371,9 +374,9 @@ class BedsideWindow(QMainWindow):
 
     # ------------------------------------------------------------------- view
     def focus_note(self) -> None:
-        """Put the cursor in the note line (key N)."""
+        """Put the cursor in the note line (key N): what is typed now is a note."""
         if self.observations is not None:
-            self.observations.text_line.setFocus()
+            self.keys.enter_field(self.observations.text_line)
 
     def focus_check(self) -> None:
         """Key C: go to the due check (its BP field), or mark it done from the clock panel."""
@@ -382,6 +385,10 @@ class BedsideWindow(QMainWindow):
             prompt.systolic.setFocus()
         elif self.clock_panel.check_button.isVisible():
             self.clock_panel.check_button.click()
+
+    def _window_key(self, press: str) -> bool:
+        self.step_window(-1 if press == "-" else +1)
+        return True
 
     def step_window(self, direction: int) -> None:
         """Lengthen (+1) or shorten (-1) the heart-rate window through preset steps."""
@@ -417,12 +424,8 @@ class BedsideWindow(QMainWindow):
             self.help.raise_()
 
     def _escape(self) -> None:
-        if self.help.isVisible():
-            self.help.hide()
-        else:
-            focus = self.focusWidget()
-            if focus is not None:
-                focus.clearFocus()
+        """Esc: close the help (the key dispatcher has already left any field)."""
+        self.help.hide()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

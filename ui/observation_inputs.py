@@ -64,7 +64,7 @@ def tag_button(tag: QuickTag) -> QPushButton:
     button = QPushButton(f"{tag.key}  {tag.label}")
     button.setMinimumHeight(48)
     button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-    button.setToolTip(f"Press {tag.key} on an empty line, or Alt+{tag.key} at any time")
+    button.setToolTip(f"Press {tag.key} (while no note is being typed), or Alt+{tag.key} at any time")
     return button
 
 

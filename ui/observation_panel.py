@@ -2,14 +2,21 @@
 
 Keyboard design ("without looking"):
 
-* the text line has focus; typing writes a note, **Enter** saves it;
-* a digit **1-9 pressed while the text line is empty** records that quick tag
-  (``ClinicSettings.quick_tags``: 1 nausea, 2 anxiety, ...). While typing, the
-  digit is just text; **Alt+digit** or **Ctrl+digit** records the tag from
-  anywhere in the window. A plain digit also works when focus is on a button;
-* scale scores (MOAA/S, RASS, dissociation) are one click on a big button;
-* hand-entered vitals (BP, SpO2, HR) are validated next to the fields;
+* **N** (or a click) puts the cursor in the note line; typing writes a note,
+  **Enter** saves it and gives focus back to the window, **Esc** leaves it as a draft;
+* a digit **1-9** records that quick tag (``ClinicSettings.quick_tags``: 1 nausea,
+  2 anxiety, ...) whenever no note is being typed -- a note that begins with a digit
+  ("2 tissues given") stays a note; **Alt+digit** or **Ctrl+digit** records the tag
+  even while typing;
+* scale scores (MOAA/S, RASS, dissociation) are one click on a big button, or a key
+  and the score: **M 0**, **R − 5**, **I 2**;
+* hand-entered vitals (BP, SpO2, HR; **V** goes there) take digits only, are
+  validated next to the fields, and give focus back to the window once saved;
 * "Happened … min ago" applies to the *next* entry only, then resets to now.
+
+The keys are the bedside's one table (:mod:`ui.bedside_keys`); the panel binds the
+actions it owns (:meth:`ObservationPanel.bind_keys`). Shown on its own (no bedside
+window around it), it has a key dispatcher of its own.
 
 Nothing is shown as saved before the commit is confirmed: the entry appears in
 the timeline as "saving…" at once and becomes an observation only when the DB
@@ -25,18 +32,23 @@ returns to the empty text line.
 
 All committing calls go through :class:`ui.observation_commands.ObservationCommands`
 (the single DB worker).
+
+The note being typed is kept as a draft file (:mod:`ui.note_draft`) until it is saved, so a
+crash loses no words: when the session is resumed (:meth:`ObservationPanel.session_resumed`)
+the panel shows the session's observations as they were, editable and deletable as before,
+and puts the draft back in the note line.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -51,7 +63,9 @@ from PySide6.QtWidgets import (
 
 from kapmonitor.settings import ClinicSettings
 from kapmonitor.types import AlarmPriority, Observation, ObservationKind, new_observation_id
+from ui.bedside_keys import BedsideKeys, give_focus_back, make_number_field
 from ui.check_prompt import CheckPrompt
+from ui.note_draft import NoteDraftKeeper, NoteDrafts
 from ui.observation_commands import ObservationCommands
 from ui.observation_inputs import (
     VitalsError,
@@ -67,8 +81,6 @@ __all__ = ["RETRY_INTERVAL_MS", "ObservationPanel"]
 
 log = logging.getLogger(__name__)
 
-_DIGIT_KEYS = {getattr(Qt.Key, f"Key_{d}"): str(d) for d in range(1, 10)}
-
 RETRY_INTERVAL_MS = 2000
 """How often an entry that could not be saved is sent again (real time)."""
 
@@ -80,6 +92,7 @@ class ObservationPanel(QFrame):
         settings: clinic settings (quick tags, scales shown).
         commands: the recorder link; None until a session is started (controls are disabled).
         theme: colours.
+        drafts: where the note being typed is kept until it is saved (None: not kept).
 
     Wire ``bridge.observation_arrived`` to :meth:`observation_arrived` (so entries from other
     sources appear too) and ``bridge.snapshot_arrived`` to :meth:`snapshot_arrived`.
@@ -91,6 +104,7 @@ class ObservationPanel(QFrame):
         commands: ObservationCommands | None = None,
         theme: Theme = DARK,
         parent: QWidget | None = None,
+        drafts: NoteDrafts | None = None,
     ) -> None:
         super().__init__(parent)
         self.setProperty("role", "panel")
@@ -104,14 +118,14 @@ class ObservationPanel(QFrame):
         self.retry_timer = QTimer(self)
         self.retry_timer.setInterval(RETRY_INTERVAL_MS)
         self.retry_timer.timeout.connect(self._retry_unsaved)
-        self._shortcuts: list[QShortcut] = []
+        self._keys: BedsideKeys | None = None
 
         self.text_line = QLineEdit()
-        self.text_line.setPlaceholderText("Note: type, Enter saves  ·  empty line: 1-9 = quick tag")
+        self.text_line.setPlaceholderText("Note: N or click, type, Enter saves  ·  Esc leaves")
+        self.text_line.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # N or a click: never by accident
         self.text_line.setMinimumHeight(48)
         self.text_line.setStyleSheet("font-size: 19px;")
         self.text_line.returnPressed.connect(self.save_note)
-        self.text_line.installEventFilter(self)
         self.minutes_ago = QSpinBox()
         self.minutes_ago.setRange(0, 240)
         self.minutes_ago.setSpecialValueText("now")
@@ -140,7 +154,7 @@ class ObservationPanel(QFrame):
             ("spo2", "SpO₂ %"),
             ("heart_rate", "HR bpm"),
         ):
-            edit = QLineEdit()
+            edit = make_number_field(QLineEdit())
             edit.setPlaceholderText(placeholder)
             edit.setMinimumHeight(44)
             edit.setMaximumWidth(110)
@@ -160,6 +174,12 @@ class ObservationPanel(QFrame):
 
         self.status = QLabel("")
         self.status.setProperty("role", "caption")
+        self.draft_keeper: NoteDraftKeeper | None = None
+        self._held_notes: set[str] = set()
+        if drafts is not None:
+            self.draft_keeper = NoteDraftKeeper(
+                self.text_line, drafts, lambda: self._commands.session_id if self._commands else None,
+                self.status.setText)
         self.check_prompt = CheckPrompt(theme)
         self.timeline = ObservationTimeline(settings, theme)
         self.timeline.edit_requested.connect(self._edit)
@@ -180,7 +200,6 @@ class ObservationPanel(QFrame):
         layout.addWidget(self.vitals_message)
         layout.addWidget(self.status)
         layout.addWidget(self.timeline, 1)
-        self._install_shortcuts()
         self.set_commands(commands)
 
     # --- wiring --------------------------------------------------------------------------------
@@ -209,8 +228,27 @@ class ObservationPanel(QFrame):
         self.timeline.set_settings(settings)
         self._build_tags()
         self._build_scales()
-        self._install_shortcuts()
         self.set_commands(self._commands)
+
+    def session_resumed(self, session_id: int, observations: Sequence[Observation]) -> None:
+        """A session was resumed: show its observations as they were, and the draft kept for it.
+
+        ``observations``: every stored revision (read off the GUI thread); the list shows the
+        latest of each and "History…" all of them, as before the interruption.
+        """
+        self.timeline.set_observations(observations)
+        if self.draft_keeper is None:
+            return
+        draft = self.draft_keeper.restore(session_id)
+        if not draft.strip():
+            return
+        already_saved = any(o.kind is ObservationKind.NOTE and o.text == draft.strip() for o in observations)
+        if already_saved:  # saved just before the interruption; its confirmation was lost
+            self.draft_keeper.drafts.discard(session_id)
+            return
+        if not self.text_line.text():
+            self.text_line.setText(draft)
+            self.status.setText("Note line: draft kept from before the restart — Enter saves it")
 
     def observation_arrived(self, observation: Observation) -> None:
         """Slot for ``RecorderBridge.observation_arrived`` (idempotent with our own callbacks)."""
@@ -230,8 +268,16 @@ class ObservationPanel(QFrame):
         text = self.text_line.text().strip()
         if not text or self._commands is None:
             return
+        if self.draft_keeper is not None:
+            self.draft_keeper.hold()  # the draft stays until the note is confirmed saved
         self.text_line.clear()
-        self._submit_observation(ObservationKind.NOTE, "note", None, text, f"Note: {text}", restore_text=text)
+        give_focus_back(self.text_line)
+        token = self._submit_observation(ObservationKind.NOTE, "note", None, text, f"Note: {text}",
+                                         restore_text=text)
+        if self.draft_keeper is not None:
+            self._held_notes.add(token)
+            if token not in self._retry:  # already settled (a worker that answers at once)
+                self._release_draft(token)
 
     def record_tag(self, key: str) -> bool:
         """Record the quick tag on ``key`` ("1".."9"); False if there is none or no session."""
@@ -241,10 +287,13 @@ class ObservationPanel(QFrame):
         self._submit_observation(ObservationKind.TAG, tag.name, None, "", tag.label)
         return True
 
-    def record_scale(self, scale_name: str, value: int) -> None:
+    def record_scale(self, scale_name: str, value: int) -> bool:
+        """Record a score; False if the scale is not offered, has no such score, or no session."""
         scale = self._settings.scale(scale_name)
-        if scale is None or self._commands is None:
-            return
+        if scale is None or not scale.shown or self._commands is None:
+            return False
+        if all(v != value for v, _ in scale.values):
+            return False
         shown = f"{value:+d}" if scale.name == "rass" and value else str(value)
         anchor = scale.text_for(value)
         self._submit_observation(
@@ -254,6 +303,7 @@ class ObservationPanel(QFrame):
             "",
             f"{scale.label} {shown}" + (f" — {anchor}" if anchor else ""),
         )
+        return True
 
     def save_vitals(self) -> None:
         if self._commands is None:
@@ -301,6 +351,7 @@ class ObservationPanel(QFrame):
         self._retry[token] = submit
         for edit in self.vital_fields.values():
             edit.clear()
+            give_focus_back(edit)
         self._send(token)
 
     # --- internals -----------------------------------------------------------------------------
@@ -323,7 +374,7 @@ class ObservationPanel(QFrame):
         text: str,
         summary: str,
         restore_text: str = "",
-    ) -> None:
+    ) -> str:
         assert self._commands is not None
         minutes = self._take_minutes()
         if minutes:
@@ -349,6 +400,12 @@ class ObservationPanel(QFrame):
 
         self._retry[token] = submit
         self._send(token)
+        return token
+
+    def _release_draft(self, token: str) -> None:
+        if token in self._held_notes and self.draft_keeper is not None:
+            self._held_notes.discard(token)
+            self.draft_keeper.release()
 
     def _send(self, token: str) -> None:
         """Hand the entry's save to the DB worker, unless an attempt is already on its way."""
@@ -389,6 +446,7 @@ class ObservationPanel(QFrame):
     def _saved(self, token: str, observation: Observation) -> None:
         self._settled(token)
         self._retry.pop(token, None)
+        self._release_draft(token)
         self.timeline.resolve_pending(token, observation)
         self.status.setText(
             f"Saved {observation.recorded_at.astimezone().strftime('%H:%M:%S')}: "
@@ -412,10 +470,11 @@ class ObservationPanel(QFrame):
         self.timeline.fail_pending(token, message)
         self.status.setText(f"Not saved: {message}")
         if restore_text and not self.text_line.text():
-            self.text_line.setText(restore_text)
+            self.text_line.setText(restore_text)  # kept as the draft again
             self._retry.pop(token, None)
             self.timeline.drop_pending(token)
             self.status.setText(f"Not saved: {message}. Your text is back in the line; press Enter to retry.")
+        self._release_draft(token)
 
     def _retry_token(self, token: str) -> None:
         if self._commands is not None:
@@ -461,26 +520,40 @@ class ObservationPanel(QFrame):
             on_failed=lambda m: self.status.setText(f"Deletion not saved: {m}"),
         )
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.text_line and event.type() == QEvent.Type.KeyPress:
-            assert isinstance(event, QKeyEvent)
-            key = _DIGIT_KEYS.get(Qt.Key(event.key()))
-            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-            if key is not None and mods == Qt.KeyboardModifier.NoModifier and not self.text_line.text():
-                return self.record_tag(key)
-        return super().eventFilter(watched, event)
+    # --- keys --------------------------------------------------------------------------------
 
-    def _install_shortcuts(self) -> None:
-        for sc in self._shortcuts:
-            sc.setEnabled(False)
-            sc.deleteLater()
-        self._shortcuts = []
-        for tag in self._settings.quick_tags:
-            for prefix in ("", "Alt+", "Ctrl+"):
-                sc = QShortcut(QKeySequence(prefix + tag.key), self)
-                sc.setContext(Qt.ShortcutContext.WindowShortcut)
-                sc.activated.connect(partial(self.record_tag, tag.key))
-                self._shortcuts.append(sc)
+    def bind_keys(self, keys: BedsideKeys) -> None:
+        """Bind the panel's bedside keys (tags, scales, vitals) in ``keys``, the window's dispatcher."""
+        self._keys = keys
+        keys.bind({
+            "tag": self._tag_key,
+            "moaa_s": partial(self._scale_key, "moaa_s"),
+            "rass": partial(self._scale_key, "rass"),
+            "dissociation": partial(self._scale_key, "dissociation"),
+            "vitals": self._vitals_key,
+        })
+        if "note" in keys.unbound():
+            keys.bind({"note": self._note_key})
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._keys is None and self.isWindow():  # on its own: no bedside window to serve it
+            self.bind_keys(BedsideKeys(self, self.status.setText))
+        super().showEvent(event)
+
+    def _tag_key(self, press: str) -> bool:
+        return self.record_tag(press[-1])
+
+    def _scale_key(self, scale_name: str, value: str) -> bool:
+        return self.record_scale(scale_name, int(value))
+
+    def _vitals_key(self, _press: str) -> bool:
+        self.vital_fields["systolic"].setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
+
+    def _note_key(self, _press: str) -> bool:
+        if self._keys is not None:
+            self._keys.enter_field(self.text_line)
+        return True
 
     def _build_tags(self) -> None:
         clear_layout(self._tags_grid)
@@ -489,7 +562,7 @@ class ObservationPanel(QFrame):
             button = tag_button(tag)
             button.clicked.connect(partial(self.record_tag, tag.key))
             self.tag_buttons[tag.key] = button
-            self._tags_grid.addWidget(button, i // 5, i % 5)
+            self._tags_grid.addWidget(button, i // 3, i % 3)
 
     def _build_scales(self) -> None:
         clear_layout(self._scales_box)
@@ -499,7 +572,7 @@ class ObservationPanel(QFrame):
             caption = QLabel(scale.label)
             caption.setMinimumWidth(190)
             caption.setWordWrap(True)
-            row.addWidget(caption)
+            self._scales_box.addWidget(caption)
             buttons: dict[int, QPushButton] = {}
             for value, anchor in scale.values:
                 button = QPushButton(scale_button_text(scale, value))

@@ -24,8 +24,11 @@ only moved when the shift is at least one pixel, so an idle 1 Hz session
 repaints about once a second.
 
 Gaps: readings more than ``gap_s`` apart get a NaN row between them; the line
-breaks where the signal was lost. RR intervals flagged as artifacts are kept
-in the store but not drawn; manual entries are drawn as dots.
+breaks where the signal was lost. A value that is not usable
+(:func:`kapmonitor.streams.usable`: no skin contact, an artifact, nonsense such
+as heart rate 0) is kept in the store but drawn as a gap, never as a number, so
+it neither looks like asystole nor rescales the axis; manual entries are drawn
+as dots.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from datetime import datetime
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kapmonitor import streams
@@ -52,6 +56,11 @@ from ui.theme import Theme, qcolor
 __all__ = ["LivePlots", "RingBuffer"]
 
 log = logging.getLogger(__name__)
+
+COMPACT_PLOT_PX = 52
+"""A small plot shorter than this shows its trace without an axis title and tick values."""
+COMPACT_HR_PLOT_PX = 140
+"""A heart-rate plot shorter than this titles its axis "HR (bpm)" (the long title would be cut)."""
 
 _PLOTTED = (Stream.HEART_RATE, Stream.SPO2, Stream.RR_INTERVAL)
 _TITLES = {Stream.HEART_RATE: "Heart rate (bpm)", Stream.SPO2: "SpO\u2082 (%)",
@@ -145,6 +154,24 @@ class LivePlots(QWidget):
         }
         self._update_axis_label()
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """On a short screen the small plots keep their traces and drop what no longer fits.
+
+        Below :data:`COMPACT_PLOT_PX` a small plot's axis title and its tick labels would overlap
+        (three titles stacked into one smear on a 768-pixel laptop): the trace and its limit lines
+        stay; the title and the tick values go (the tiles above give the numbers).
+        """
+        super().resizeEvent(event)
+        hr_title = "HR (bpm)" if self.hr_plot.height() < COMPACT_HR_PLOT_PX else _TITLES[Stream.HEART_RATE]
+        hr_axis = self.hr_plot.getPlotItem().getAxis("left")
+        if hr_axis.labelText != hr_title:
+            self.hr_plot.getPlotItem().setLabel("left", hr_title, color=self._theme.text_dim)
+        for plot in (self.spo2_plot, self.rr_plot, self.overview_plot):
+            compact = plot.height() < COMPACT_PLOT_PX
+            axis = plot.getPlotItem().getAxis("left")
+            axis.showLabel(not compact)
+            axis.setStyle(showValues=not compact)
+
     # ------------------------------------------------------------------ inputs
     @Slot(str, float, float, int, str)
     def add_reading(self, stream: str, value: float, t_epoch: float, flags: int, sensor_id: str = "") -> None:
@@ -155,24 +182,25 @@ class LivePlots(QWidget):
             return
         if kind not in self._buffers:
             return
-        if streams.checked_flags(kind, value, flags) & ReadingFlag.IMPLAUSIBLE:
-            return  # stored, never drawn
+        checked = streams.checked_flags(kind, value, flags)
+        is_usable = streams.usable(kind, checked)
         if self._anchor is None:
             self._anchor = t_epoch
         x = (t_epoch - self._anchor) / 60.0
         if flags & ReadingFlag.MANUAL:
-            if kind in self._manual:
+            if kind in self._manual and is_usable:
                 self._manual[kind].append((x, value))
                 self._drawn_versions.pop(kind, None)
-            return
-        if kind is Stream.RR_INTERVAL and flags & ReadingFlag.ARTIFACT:
             return
         buf = self._buffers[kind]
         last = buf.last_x
         if last is not None and x < last:
             log.debug("dropping out-of-order %s reading at %.3f min (last %.3f)", stream, x, last)
             return
-        buf.append(x, value)
+        if is_usable:
+            buf.append(x, value)
+        else:
+            buf.append_gap(x)  # stored, never drawn: heart rate 0 without contact is a gap, not asystole
         self._schedule()
 
     def _schedule(self) -> None:
@@ -189,18 +217,18 @@ class LivePlots(QWidget):
             return
         spec = streams.spec(stream)
         y_all = np.asarray(values, dtype=np.float64)
-        with np.errstate(invalid="ignore"):  # NaN (a gap) stays a gap; nonsense is not drawn
-            keep = np.isnan(y_all) | ((y_all >= spec.low) & (y_all <= spec.high))
+        with np.errstate(invalid="ignore"):  # NaN (a gap) stays a gap; nonsense becomes one
+            drawable = (y_all >= spec.low) & (y_all <= spec.high)
+        keep = np.ones(y_all.shape, dtype=bool)
         if flags is not None:
-            keep &= (flags & int(ReadingFlag.IMPLAUSIBLE)) == 0
-            keep &= (flags & int(ReadingFlag.MANUAL)) == 0
-            if stream is Stream.RR_INTERVAL:
-                keep &= (flags & int(ReadingFlag.ARTIFACT)) == 0
+            flag_arr = np.asarray(flags, dtype=np.int64)
+            keep &= (flag_arr & int(ReadingFlag.MANUAL)) == 0
+            drawable &= (flag_arr & int(spec.unusable)) == 0
         if self._anchor is None:
             self._anchor = float(t_epoch[0])
         buf = self._buffers[stream]
         x_hist = (np.asarray(t_epoch, dtype=np.float64)[keep] - self._anchor) / 60.0
-        y_hist = np.asarray(values, dtype=np.float64)[keep]
+        y_hist = np.where(drawable, y_all, np.nan)[keep]
         # Live readings may have arrived first (the sensor reattaches while history loads):
         # history goes before them, overlapping history is dropped.
         live_x, live_y = buf.x.copy(), buf.y.copy()

@@ -111,6 +111,22 @@ class RingBuffer:
         self._n += 1
         self.version += 1
 
+    def append_gap(self, x: float) -> None:
+        """Break the line at ``x``: a value arrived there but cannot be drawn (no skin contact,
+        an artifact, nonsense). Consecutive gaps collapse into one row."""
+        if math.isnan(x):
+            raise ValueError("x must be a number, got NaN")
+        last = self.last_x
+        if last is not None and x < last:
+            raise ValueError(f"samples must arrive in time order: x={x} is before the last x={last}")
+        if self._n and math.isnan(self._y[self._n - 1]):
+            return
+        self._reserve(1)
+        self._x[self._n] = x
+        self._y[self._n] = math.nan
+        self._n += 1
+        self.version += 1
+
     def extend(self, xs: npt.ArrayLike, ys: npt.ArrayLike) -> None:
         """Add many samples at once (e.g. history loaded from the store), with gap rows."""
         x_arr = np.asarray(xs, dtype=np.float64)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -44,7 +45,8 @@ from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import ProtocolError, TreatmentProtocol
 from kapmonitor.settings import DOSE_UNITS, ClinicSettings
 from ui.alarm_limits import AlarmLimitsEditor, error_label, show_error_text
-from ui.theme import DARK, Theme
+from ui.dose_check import confirm_dose
+from ui.theme import DARK, Theme, fitted_dialog_size
 
 __all__ = ["AlarmLimitsEditor", "StartSessionDialog", "validate_client_code"]
 
@@ -153,13 +155,9 @@ class StartSessionDialog(QDialog):
         form.addRow("", self.clinician_error)
 
         self.limits = AlarmLimitsEditor(settings.alarms, theme)
-        scroll = QScrollArea()
-        scroll.setWidget(self.limits)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumHeight(220)
         limits_box = QGroupBox("Alarm limits for this session (from the clinic settings)")
         lb = QVBoxLayout(limits_box)
-        lb.addWidget(scroll)
+        lb.addWidget(self.limits)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -167,15 +165,31 @@ class StartSessionDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start session")
         self.buttons.accepted.connect(self.try_accept)
         self.buttons.rejected.connect(self.reject)
+        # Everything but Start/Cancel scrolls, so the buttons stay on a 768-pixel laptop screen.
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.addLayout(form)
+        content_layout.addWidget(limits_box, 1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(content)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(limits_box, 1)
+        layout.addWidget(self.scroll, 1)
         layout.addWidget(self.buttons)
         self.protocol.currentIndexChanged.connect(self._protocol_changed)
         self.custom.toggled.connect(self._custom_toggled)
         self._protocol_changed()
         self._custom_toggled(False)
-        self.resize(760, 820)
+        # Once Start was refused, each message follows its field as it is corrected (it used to
+        # stay until the next press of Start although the field was already right).
+        self._refused = False
+        self.client.currentTextChanged.connect(self._recheck)
+        for edit in (self.dose, self.lot, self.clinician):
+            edit.textChanged.connect(self._recheck)
+        self.protocol.currentIndexChanged.connect(self._recheck)
+        self.resize(fitted_dialog_size(self, 780, 820))
 
     @staticmethod
     def _minutes_box(lo: int, hi: int) -> QDoubleSpinBox:
@@ -259,12 +273,21 @@ class StartSessionDialog(QDialog):
         ok &= alarms is not None
         return bool(ok)
 
+    def _recheck(self, *_: object) -> None:
+        if self._refused:
+            self.validate()
+
     def try_accept(self) -> None:
         if not self.validate():
+            self._refused = True
             return
         alarms = self.limits.validate()
         assert alarms is not None
         dose_text = self.dose.text().strip().replace(",", ".")
+        route = self.chosen_protocol().route
+        if dose_text and not confirm_dose(self, route, float(dose_text), self.unit.currentText()):
+            self.dose.setFocus()
+            return
         snapshot = self._settings.to_dict()
         snapshot["alarms"] = alarms.to_dict()
         self._alarms = alarms

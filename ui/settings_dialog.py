@@ -45,6 +45,7 @@ from kapmonitor.settings import DOSE_UNITS, THEMES, ClinicSettings
 from kapmonitor.settings_items import AudioSettings, DischargeItem, QuickTag, SettingsError
 from kapmonitor.types import AlarmPriority
 from ui.alarm_limits import AlarmLimitsEditor
+from ui.no_wheel import guard_wheel
 from ui.theme import DARK, Theme
 
 __all__ = ["SettingsDialog", "slug"]
@@ -111,6 +112,7 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        guard_wheel()  # scrolling a tab never changes the field under the pointer
         self.setWindowTitle("Clinic settings")
         self._settings = settings
         self._on_save = on_save
@@ -239,11 +241,14 @@ class SettingsDialog(QDialog):
         self.battery_low_pct.setRange(1, 50)
         self.battery_low_pct.setValue(a.technical.battery_low_pct)
         self.battery_low_pct.setSuffix(" %")
+        self.overdue_check_alarm = QCheckBox("Also raise a low-priority alarm when a check is overdue")
+        self.overdue_check_alarm.setChecked(a.technical.overdue_check_alarm)
         form.addRow("Pause audio for", self.audio_pause_s)
         form.addRow("Louder if not acknowledged after", self.escalate_after_s)
         form.addRow("No data alarm after", self.no_data_s)
         form.addRow("No skin contact alarm after", self.no_contact_s)
         form.addRow("Sensor battery low at", self.battery_low_pct)
+        form.addRow("Checks past their grace period", self.overdue_check_alarm)
         layout.addLayout(form)
         layout.addWidget(self._err("alarms"))
         return page
@@ -373,6 +378,7 @@ class SettingsDialog(QDialog):
                 no_data_s=float(self.no_data_s.value()),
                 no_contact_s=float(self.no_contact_s.value()),
                 battery_low_pct=self.battery_low_pct.value(),
+                overdue_check_alarm=self.overdue_check_alarm.isChecked(),
             ),
         )
         scales = tuple(

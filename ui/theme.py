@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -34,6 +35,7 @@ __all__ = [
     "LIGHT",
     "Theme",
     "apply_theme",
+    "fitted_dialog_size",
     "qcolor",
     "register_fonts",
     "set_role",
@@ -238,6 +240,9 @@ QLabel[role="status"][state="lost"] {{ color: {hi}; }}
 QLabel[role="status"][state="idle"] {{ color: {t.text_dim}; }}
 QLabel[role="check"] {{ color: {t.text}; font-size: 16px; }}
 QLabel[role="check"][state="due"] {{ color: {low}; font-weight: bold; }}
+QLabel[role="check"][state="overdue"] {{ color: {med}; font-weight: bold; background: {t.surface_raised};
+    border-left: 8px solid {med}; padding: 2px 0 2px 8px; }}
+QLabel[role="next-event"] {{ color: {t.text_strong}; }}
 QPushButton {{ background: {t.button}; color: {t.button_text}; border: 1px solid {t.border};
     border-radius: 5px; padding: 7px 14px; font-size: 15px; }}
 QPushButton:hover {{ border-color: {t.accent}; }}
@@ -295,6 +300,19 @@ def apply_theme(app: QApplication, theme: Theme) -> str:
     app.setStyleSheet(_stylesheet(theme, family))
     pg.setConfigOptions(background=theme.window, foreground=theme.text, antialias=True)
     return family
+
+
+DIALOG_SCREEN_MARGIN_PX = 80
+"""Room a dialog leaves on its screen for the title bar and a taskbar."""
+
+
+def fitted_dialog_size(dialog: QWidget, width: int, height: int) -> QSize:
+    """``width`` x ``height``, shrunk to fit the free area of the dialog's screen (a 1366x768 laptop).
+
+    The dialog must scroll its content to make use of it: its buttons then stay on screen.
+    """
+    screen = dialog.screen().availableGeometry()
+    return QSize(min(width, screen.width() - 20), min(height, screen.height() - DIALOG_SCREEN_MARGIN_PX))
 
 
 def set_role(widget: QWidget, role: str) -> None:

@@ -4,7 +4,11 @@ A frozen last value must never be shown as live (CLINICAL.md). Each tile
 remembers when (monotonic clock) its stream last delivered; a timer re-checks
 every quarter second, and the moment a stream is older than its limit the
 number turns grey and says "no data 14 s". After ``blank_after_s`` the number
-is replaced by a dash. Sensor link, battery and skin contact are always shown.
+is replaced by a dash. A value that is not usable (:func:`kapmonitor.streams.usable`:
+no skin contact, a disturbed signal, nonsense such as heart rate 0) never fills a tile:
+the last usable value turns grey at once and the note says why ("no skin contact").
+Sensor link, battery and skin contact are always shown, and what the data does
+(:class:`~ui.sensor_activity.SensorActivity`: "connected — no data for 12 s").
 
 Trend arrow: least-squares slope of heart rate over the last ``trend_window_s``
 (default 2 min), shown as ↑ / ↓ when the fitted change over that window is at
@@ -27,29 +31,21 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kapmonitor import streams
-from kapmonitor.types import ReadingFlag, SensorInfo, SensorState, SensorStatus, Stream
+from kapmonitor.types import ReadingFlag, SensorInfo, SensorStatus, Stream
+from ui.sensor_activity import LEVEL_RANK, SensorActivity, format_age
 from ui.theme import Theme, set_role, set_state
 
 __all__ = ["VitalsPanel", "format_age", "trend_arrow"]
 
-_STATE_WORDS = {
-    SensorState.CONNECTING: ("connecting…", "warn"),
-    SensorState.CONNECTED: ("connected", "ok"),
-    SensorState.RECONNECTING: ("reconnecting…", "warn"),
-    SensorState.LOST: ("signal lost", "lost"),
-    SensorState.DISCONNECTED: ("disconnected", "idle"),
-}
+_UNUSABLE_WORDS = ((ReadingFlag.NO_CONTACT, "no skin contact"), (ReadingFlag.ARTIFACT, "disturbed signal"),
+                   (ReadingFlag.IMPLAUSIBLE, "impossible value"))
 
 
-def format_age(seconds: float) -> str:
-    """A short age for a human: ``14 s``, ``3 min``, ``1 h 05 min``."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{int(seconds)} s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min"
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours} h {rest // 60:02d} min"
+def _unusable_reason(flags: ReadingFlag) -> str:
+    for flag, words in _UNUSABLE_WORDS:
+        if flags & flag:
+            return words
+    return "value not usable"
 
 
 def trend_arrow(samples: deque[tuple[float, float]], now: float, window_s: float, threshold: float) -> str:
@@ -78,6 +74,12 @@ def trend_arrow(samples: deque[tuple[float, float]], now: float, window_s: float
 @dataclass(slots=True)
 class _Latest:
     value: float
+    at_mono: float
+
+
+@dataclass(slots=True)
+class _Unusable:
+    reason: str
     at_mono: float
 
 
@@ -143,12 +145,14 @@ class VitalsPanel(QFrame):
         self._trend_window_s = trend_window_s
         self._trend_threshold = trend_threshold_bpm
         self._latest: dict[Stream, _Latest] = {}
+        self._unusable: dict[Stream, _Unusable] = {}
         self._hr_samples: deque[tuple[float, float]] = deque()
         self._bp: tuple[float, float, float] | None = None  # systolic, diastolic, at_mono
         self._bp_parts: dict[Stream, tuple[float, float]] = {}  # stream -> (value, t_epoch)
         self._baseline: float | None = None
         self._sensors: dict[str, SensorStatus] = {}
-        self._names: dict[str, str] = {}
+        self.sensor_activity = SensorActivity(monotonic)
+        """What each sensor's data does (shared with the Sensors dialog)."""
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, round(1000.0 / refresh_hz)))
@@ -187,25 +191,32 @@ class VitalsPanel(QFrame):
             kind = Stream(stream)
         except ValueError:
             return
-        if streams.checked_flags(kind, value, flags) & ReadingFlag.IMPLAUSIBLE:
-            return  # stored, never shown
+        checked = streams.checked_flags(kind, value, flags)
+        self.sensor_activity.reading(sensor_id, kind, value, checked)
+        is_usable = streams.usable(kind, checked)
         now = self._mono()
         if kind in (Stream.BP_SYSTOLIC, Stream.BP_DIASTOLIC):
+            if not is_usable:
+                return  # stored, never shown
             self._bp_parts[kind] = (value, t_epoch)
             sys_, dia = self._bp_parts.get(Stream.BP_SYSTOLIC), self._bp_parts.get(Stream.BP_DIASTOLIC)
             if sys_ is not None and dia is not None and abs(sys_[1] - dia[1]) < 1.0:
                 self._bp = (sys_[0], dia[0], now)
             self.refresh()
             return
-        if flags & ReadingFlag.MANUAL or not math.isfinite(value):
+        if flags & ReadingFlag.MANUAL:
             return
         if kind is Stream.PULSE_RATE:
-            hr = self._latest.get(Stream.HEART_RATE)
-            if hr is not None and now - hr.at_mono <= self._stale_s[Stream.HEART_RATE]:
+            if not self.is_stale(Stream.HEART_RATE):
                 return  # a chest strap is the better source while it is live
             kind = Stream.HEART_RATE
         if kind not in self._stale_s:
             return
+        if not is_usable or not math.isfinite(value):
+            self._unusable[kind] = _Unusable(_unusable_reason(checked), now)
+            self.refresh()
+            return
+        self._unusable.pop(kind, None)
         self._latest[kind] = _Latest(value, now)
         if kind is Stream.HEART_RATE:
             self._hr_samples.append((now, value))
@@ -221,18 +232,30 @@ class VitalsPanel(QFrame):
     @Slot(SensorStatus)
     def set_sensor_status(self, status: SensorStatus) -> None:
         self._sensors[status.sensor_id] = status
+        self.sensor_activity.status(status)
         self._render_sensors()
 
     @Slot(SensorInfo)
     def set_sensor_info(self, info: SensorInfo) -> None:
-        self._names[info.sensor_id] = info.name
+        self.sensor_activity.info(info)
         self._render_sensors()
 
     # --------------------------------------------------------------- rendering
     def is_stale(self, stream: Stream) -> bool:
-        """True when ``stream`` has no data or its last value is older than its limit."""
+        """True when ``stream`` has no usable data, its last value is older than its limit, or what
+        arrives now is not usable."""
         latest = self._latest.get(stream)
-        return latest is None or self._mono() - latest.at_mono > self._stale_s[stream]
+        now = self._mono()
+        return (latest is None or now - latest.at_mono > self._stale_s[stream]
+                or self._unusable_now(stream, now) is not None)
+
+    def _unusable_now(self, stream: Stream, now: float) -> _Unusable | None:
+        """The latest unusable value, if it came after the last usable one and is still recent."""
+        bad = self._unusable.get(stream)
+        latest = self._latest.get(stream)
+        if bad is None or (latest is not None and latest.at_mono > bad.at_mono):
+            return None
+        return bad if now - bad.at_mono <= self._stale_s[stream] else None
 
     @Slot()
     def refresh(self) -> None:
@@ -250,12 +273,22 @@ class VitalsPanel(QFrame):
         else:
             sys_, dia, at = self._bp
             self.bp_tile.show_value(f"{sys_:.0f}/{dia:.0f}", stale=False, note=f"{format_age(now - at)} ago")
+        self._render_sensors()
 
     def _render_stream(self, tile: _Tile, stream: Stream, now: float) -> None:
         latest = self._latest.get(stream)
         extra = ""
         if stream is Stream.HEART_RATE and self._baseline is not None:
             extra = f"baseline {self._baseline:.0f}"
+        bad = self._unusable_now(stream, now)
+        if bad is not None:
+            blank = latest is None or now - latest.at_mono > self._blank_after_s
+            text = "––" if blank or latest is None else f"{latest.value:.0f}"
+            note = bad.reason
+            if latest is not None:
+                note += f" · last {format_age(now - latest.at_mono)} ago"
+            tile.show_value(text, stale=True, note=note + (f" · {extra}" if extra else ""))
+            return
         if latest is None:
             tile.show_value("––", stale=True, note=("no data" + (f" · {extra}" if extra else "")))
             return
@@ -269,15 +302,17 @@ class VitalsPanel(QFrame):
 
     def _render_sensors(self) -> None:
         if not self._sensors:
-            self.sensor_label.setText("No sensor connected")
-            set_state(self.sensor_label, "idle")
+            if self.sensor_label.text() != "No sensor connected":
+                self.sensor_label.setText("No sensor connected")
+                set_state(self.sensor_label, "idle")
             return
         lines = []
         worst = "ok"
-        rank = {"ok": 0, "idle": 1, "warn": 2, "lost": 3}
         for sensor_id, st in self._sensors.items():
-            words, level = _STATE_WORDS[st.state]
-            parts = [f"{self._names.get(sensor_id, sensor_id)}: {words}"]
+            line = self.sensor_activity.describe(sensor_id)
+            assert line is not None  # every status went to the activity too
+            level = line.level
+            parts = [f"{line.name}: {line.words}"]
             if st.battery_pct is not None:
                 parts.append(f"battery {st.battery_pct} %")
             if st.contact is False:
@@ -288,6 +323,9 @@ class VitalsPanel(QFrame):
             if st.detail:
                 parts.append(st.detail)
             lines.append(" · ".join(parts))
-            worst = max(worst, level, key=lambda s: rank[s])
-        self.sensor_label.setText("\n".join(lines))
-        set_state(self.sensor_label, worst)
+            worst = max(worst, level, key=lambda s: LEVEL_RANK[s])
+        text = "\n".join(lines)
+        if self.sensor_label.text() != text:
+            self.sensor_label.setText(text)
+        if self.sensor_label.property("state") != worst:
+            set_state(self.sensor_label, worst)

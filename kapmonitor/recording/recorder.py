@@ -623,9 +623,12 @@ class Recorder:
                 if state is None:
                     return None
                 now = self._clock.now()
+                snap = state.snapshot(now)
+                self._engine.set_overdue_checks(
+                    {c.name: (c.label, late, c.grace_s) for c in snap.checks
+                     if c.state == "due" and (late := c.late_by_s(now)) is not None and not state.is_ended})
                 transitions = self._engine.tick() if not state.is_ended else []
                 active = self._engine.active()
-                snap = state.snapshot(now)
                 session_id = self._session_id
             self._log_alarms(session_id, transitions)
         self._notify_events(events)
