@@ -37,7 +37,6 @@ VITALS: Final[dict[Stream, str]] = {
 }
 """The vital each stream measures; alarms on streams of one vital are one problem."""
 
-_RANK: Final = {AlarmPriority.HIGH: 0, AlarmPriority.MEDIUM: 1, AlarmPriority.LOW: 2}
 
 
 class Groupable(Protocol):
@@ -62,7 +61,7 @@ def problem_key(alarm: Groupable) -> str:
 
 
 def _head_key(alarm: ActiveAlarm) -> tuple[int, bool, float]:
-    return (_RANK[alarm.priority], alarm.state is AlarmState.ACKNOWLEDGED, alarm.since.timestamp())
+    return (alarm.priority.rank, alarm.state is AlarmState.ACKNOWLEDGED, alarm.since.timestamp())
 
 
 @dataclass(frozen=True)
@@ -109,5 +108,5 @@ def group_alarms(alarms: Sequence[ActiveAlarm]) -> list[AlarmProblem]:
     for key, members in groups.items():
         ordered = sorted(members, key=_head_key)
         problems.append(AlarmProblem(key, ordered[0], tuple(ordered[1:])))
-    problems.sort(key=lambda p: (_RANK[p.priority], p.head.since.timestamp()))
+    problems.sort(key=lambda p: (p.priority.rank, p.head.since.timestamp()))
     return problems

@@ -9,7 +9,6 @@ from kapmonitor.types import AlarmCategory, AlarmPriority, AlarmState, AlarmTran
 
 __all__ = ["ActiveAlarm", "AlarmRecord"]
 
-_RANK = {AlarmPriority.HIGH: 0, AlarmPriority.MEDIUM: 1, AlarmPriority.LOW: 2}
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ class AlarmRecord:
         return not self.acknowledged and self.paused_until is None
 
     def sort_key(self) -> tuple[int, int, str]:
-        return (_RANK[self.priority], self.sequence, self.alarm_id)
+        return (self.priority.rank, self.sequence, self.alarm_id)
 
     def snapshot(self, audio_pause_s: float = 120.0) -> ActiveAlarm:
         return ActiveAlarm(

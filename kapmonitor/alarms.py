@@ -94,7 +94,6 @@ __all__ = ["AlarmEngine"]
 logger = logging.getLogger(__name__)
 
 _TECH = AlarmCategory.TECHNICAL
-_RANK = {AlarmPriority.HIGH: 0, AlarmPriority.MEDIUM: 1, AlarmPriority.LOW: 2}
 
 
 class AlarmEngine:
@@ -378,17 +377,17 @@ class AlarmEngine:
                 self._quiet_until, self._quiet_ceiling = until, AlarmPriority.LOW
             else:
                 self._quiet_until = max(self._quiet_until, until)
-            self._quiet_ceiling = min((self._quiet_ceiling, *silenced), key=_RANK.__getitem__)
+            self._quiet_ceiling = min((self._quiet_ceiling, *silenced), key=lambda p: p.rank)
         return out
 
     def _raised(self, alarm: AlarmRecord, detail: str = "") -> AlarmTransition:
         """Log a new alarm: already acknowledged if its problem is (at this priority or higher),
         audio-paused if the quiet period covers its priority (module docstring)."""
-        rank = _RANK[alarm.priority]
+        rank = alarm.priority.rank
         alarm.raised_value = alarm.value
         key = problem_key(alarm)
         acked = any(
-            a.acknowledged and _RANK[a.priority] <= rank
+            a.acknowledged and a.priority.rank <= rank
             for a in self._alarms.values()
             if a is not alarm and problem_key(a) == key
         )
@@ -396,7 +395,7 @@ class AlarmEngine:
         if acked:
             alarm.acknowledged = True
             detail = "; ".join(p for p in (detail, "problem already acknowledged") if p)
-        elif quiet is not None and rank >= _RANK[self._quiet_ceiling]:
+        elif quiet is not None and rank >= self._quiet_ceiling.rank:
             alarm.paused_until = quiet
             detail = "; ".join(p for p in (detail, "during audio pause") if p)
         return self._emit(alarm, "raised", detail)

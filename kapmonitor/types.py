@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntFlag, StrEnum
+from typing import Final
 
 __all__ = [
     "AlarmCategory",
@@ -226,6 +227,14 @@ class AlarmPriority(StrEnum):
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent (high), 2 for low: sort by it to put the worst first."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK: Final = {AlarmPriority.HIGH: 0, AlarmPriority.MEDIUM: 1, AlarmPriority.LOW: 2}
 
 
 class AlarmCategory(StrEnum):

@@ -14,7 +14,7 @@ them on the database worker:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPaintEvent, QPen, QResizeEvent
@@ -566,7 +566,7 @@ class ClockPanel(QFrame):
             return ("No checks pending" if snap.ended_at is None else ""), "none"
         if check.state == "due":
             over = -(snap.time_to_next_check_s or 0.0) + drift
-            if over > check.grace_s:
+            if check.late_by_s(snap.now + timedelta(seconds=drift)) is not None:
                 return f"Check overdue {int(over // 60)} min: {check.label}", "overdue"
             late = f" · due {int(over // 60)} min ago" if over >= 60 else ""
             return f"Check due: {check.label}{late}", "due"
