@@ -16,6 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 from review_data import CLIENT, RecordedSession, record_session
 
@@ -196,6 +197,19 @@ def test_late_input_is_validated(store: SqlStore, recorded: RecordedSession, qtb
         dialog.read()
     dialog.value.setText("")
     assert dialog.read().reason == "typo"
+    # Save refused: the message says why, and goes as soon as the field is corrected
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.reason.clear()
+    save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    assert "reason" in dialog.error.text() and dialog.isVisible()
+    qtbot.keyClicks(dialog.reason, "t")
+    assert dialog.error.text() == ""
+    qtbot.keyClicks(dialog.value, "x")
+    assert "number" in dialog.error.text(), "a new mistake is said at once"
+    qtbot.keyClick(dialog.value, Qt.Key.Key_Backspace)
+    assert dialog.error.text() == ""
     before = LateInput(ObservationKind.NOTE, "note", None, "x", rec.started_at - timedelta(minutes=5), "")
     with pytest.raises(LateObservationError, match="within the session"):
         add_late_observation(store, rec, FakeClock(start=NOW), before)

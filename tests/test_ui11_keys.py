@@ -25,10 +25,12 @@ from db.store import SqlStore
 from kapmonitor.clock import FakeClock
 from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
+from kapmonitor.settings import ClinicSettings
 from kapmonitor.types import Observation, ObservationKind, Stream
 from ui.app import AppParts, build_app
 from ui.bedside_keys import BEDSIDE_KEYS, TYPING_RULE
 from ui.observation_panel import ObservationPanel
+from ui.settings_dialog import SettingsDialog
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -268,3 +270,69 @@ def test_number_fields_are_digits_only(bedside: AppParts) -> None:
         assert validator is not None
         assert validator.validate("12a", 3)[0].name == "Invalid"
         assert validator.validate("128", 3)[0].name == "Acceptable"
+
+
+# ------------------------------------------------------- messages follow their field
+def test_the_vitals_message_goes_as_soon_as_the_field_is_corrected(qtbot: QtBot, bedside: AppParts) -> None:
+    panel = _panel(bedside)
+    press(qtbot, Qt.Key.Key_V)
+    systolic, diastolic = panel.vital_fields["systolic"], panel.vital_fields["diastolic"]
+    type_text(qtbot, "80")
+    press(qtbot, Qt.Key.Key_Tab)
+    type_text(qtbot, "95")  # diastolic above systolic
+    press(qtbot, Qt.Key.Key_Return)
+    assert panel.vitals_message.text() == "Diastolic (95) must be below systolic (80)"
+    assert "border" in diastolic.styleSheet(), "the field at fault is marked"
+    assert diastolic.hasFocus()
+    diastolic.selectAll()
+    type_text(qtbot, "55")  # corrected, not yet saved
+    assert panel.vitals_message.text() == "", "the message follows the field, not the next Save"
+    assert diastolic.styleSheet() == ""
+    press(qtbot, Qt.Key.Key_Backspace)
+    press(qtbot, Qt.Key.Key_Backspace)
+    assert diastolic.text() == "" and systolic.text() == "80"
+    assert panel.vitals_message.text() == "", "no new complaint while still typing"
+    press(qtbot, Qt.Key.Key_Return)
+    assert panel.vitals_message.text() == "Blood pressure needs both systolic and diastolic values"
+
+
+def test_the_check_prompt_message_goes_as_soon_as_the_bp_is_corrected(
+        qtbot: QtBot, bedside: AppParts) -> None:
+    prompt = _panel(bedside).check_prompt
+    _wait(qtbot, bedside, prompt.isVisible)  # "Vitals before dosing" is due
+    press(qtbot, Qt.Key.Key_C)
+    type_text(qtbot, "126")
+    press(qtbot, Qt.Key.Key_Return)  # only one of the two numbers
+    assert prompt.message.text() == "Enter both BP numbers, e.g. 128 / 84, or leave both empty"
+    press(qtbot, Qt.Key.Key_Tab)
+    type_text(qtbot, "8")
+    assert prompt.message.text() == "", "the message follows the fields, not the next Done"
+    type_text(qtbot, "2")
+    press(qtbot, Qt.Key.Key_Return)
+    _wait(qtbot, bedside, lambda: any(c.name == "vitals_pre_dose" and c.state == "done"
+                                      for c in bedside.recorder.snapshot().checks))
+
+
+def test_a_settings_message_goes_as_soon_as_the_field_is_corrected(qtbot: QtBot) -> None:
+    saved: list[ClinicSettings] = []
+    dialog = SettingsDialog(ClinicSettings.defaults(), saved.append)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.tabs.setCurrentIndex(dialog._tab_index["quick_tags"])
+    field = dialog.tag_edits["3"]
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, "x" * 61)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert saved == []
+    error, summary = dialog.errors["tag:3"], dialog.message
+    assert error.isVisible() and "at most 60 characters" in error.text()
+    assert summary.isVisible()
+    qtbot.keyClick(field, Qt.Key.Key_Backspace)  # 60 characters: right now
+    assert not error.isVisible() and not summary.isVisible(), "the message follows the field"
+    qtbot.keyClicks(field, "y")  # wrong again: said again, beside the same field
+    assert error.isVisible() and summary.isVisible()
+    qtbot.keyClick(field, Qt.Key.Key_Backspace)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert len(saved) == 1

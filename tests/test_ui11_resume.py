@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +28,9 @@ from db.store import SqlStore
 from kapmonitor.clock import FakeClock
 from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
-from kapmonitor.types import ObservationKind
-from ui.app import AppParts, build_app, offer_resume, resume_from_list
+from kapmonitor.recording.closing import close_unfinished
+from kapmonitor.types import ObservationKind, Reading, Stream
+from ui.app import AppParts, ask_end_session, build_app, offer_resume, resume_from_list
 from ui.note_draft import drafts_folder
 from ui.observation_panel import ObservationPanel
 
@@ -280,3 +284,140 @@ def test_emptying_the_note_line_removes_the_draft_and_focus_out_writes_it_at_onc
     assert resume_from_list(again, sid)
     qtbot.waitUntil(lambda: "K-313" in again.window.session_label.text(), timeout=5000)
     assert _panel(again).text_line.text() == ""
+
+
+def test_the_alarm_list_after_resume_has_the_alarms_from_before_the_crash(
+    qtbot, bedside: Bedside  # type: ignore[no-untyped-def]
+) -> None:
+    first = bedside.start()
+    sid = _start_session(qtbot, first, "K-314")
+    first.recorder.reading_received(Reading(Stream.BP_SYSTOLIC, 192.0, bedside.clock.now(), "cuff"))
+    first.recorder.reading_received(Reading(Stream.BP_DIASTOLIC, 112.0, bedside.clock.now(), "cuff"))
+    banner = first.window.banner
+    qtbot.waitUntil(lambda: banner.title_text == "HIGH   Systolic BP very high", timeout=3000)
+    first.window.setFocus()
+    qtbot.keyClick(first.window, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: banner.alarm_list.log.rowCount() == 8, timeout=3000)  # 4 raised, 4 acknowledged
+    before = _log_rows(first)
+    first.store.wait_applied(10.0)
+    bedside.crash(first)
+    bedside.clock.advance(120)
+
+    second = bedside.start()
+    assert resume_from_list(second, sid)
+    qtbot.waitUntil(lambda: "K-314" in second.window.session_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: _log_rows(second) == before, timeout=5000)
+
+    # a new alarm in the resumed run goes on top of the restored log, nothing twice
+    second.recorder.reading_received(Reading(Stream.SPO2, 85.0, bedside.clock.now(), "oximeter"))
+    qtbot.waitUntil(lambda: second.window.banner.title_text == "HIGH   SpO2 very low", timeout=3000)
+    second.window.banner.open_alarm_list()
+    qtbot.waitUntil(second.window.banner.alarm_list.isVisible, timeout=2000)
+    rows = _log_rows(second)
+    assert rows[1:] == before and rows[0][1:] == ("SpO2 very low", "raised")
+
+
+def _log_rows(parts: AppParts) -> list[tuple[str, str, str]]:
+    log = parts.window.banner.alarm_list.log
+    return [tuple(log.item(r, c).text() for c in (0, 1, 3)) for r in range(log.rowCount())]  # type: ignore[misc]
+
+
+def test_drafts_of_sessions_closed_elsewhere_are_removed_at_the_next_start(
+    qtbot, bedside: Bedside  # type: ignore[no-untyped-def]
+) -> None:
+    first = bedside.start()
+    closed_sid = _start_session(qtbot, first, "K-315")
+    _type_note(qtbot, first, "words for a session closed elsewhere", save=False)
+    closed_draft = _draft_file(first, closed_sid)
+    qtbot.waitUntil(closed_draft.exists, timeout=3000)
+    bedside.crash(first)
+
+    second = bedside.start()
+    open_sid = _start_session(qtbot, second, "K-316")
+    _type_note(qtbot, second, "words for a session still open", save=False)
+    open_draft = _draft_file(second, open_sid)
+    qtbot.waitUntil(open_draft.exists, timeout=3000)
+    bedside.crash(second)
+
+    # another workstation on the same database closes K-315 from its session list
+    other = SqlStore.open(bedside.db, clock=bedside.clock)
+    try:
+        close_unfinished(other, closed_sid, "closed at the front desk")
+    finally:
+        other.close()
+
+    third = bedside.start()
+    qtbot.waitUntil(lambda: not closed_draft.exists(), timeout=5000)
+    third.store.wait_applied(10.0)
+    assert open_draft.read_text(encoding="utf-8") == "words for a session still open"
+
+
+def _end_with_unsaved_note(qtbot, parts: AppParts, *, save: bool) -> list[str]:  # type: ignore[no-untyped-def]
+    """Press End session; in the dialog read the unsaved note, (un)tick saving it, give a reason, end."""
+    seen: list[str] = []
+
+    def end(dialog: QDialog) -> None:
+        seen.extend(label.text() for label in dialog.findChildren(QLabel) if "not yet saved" in label.text())
+        box = dialog.save_note_box  # type: ignore[attr-defined]
+        assert box is not None and box.isChecked(), "saving the note is offered, ticked"
+        if not save:
+            qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+        qtbot.keyClicks(dialog.reason, "client collected early")  # type: ignore[attr-defined]
+        qtbot.mouseClick(dialog.end_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+
+    done = _in_next_dialog(qtbot, end)
+    ask_end_session(parts)
+    assert done
+    return seen
+
+
+@pytest.mark.parametrize("save", [True, False], ids=["saved", "dropped"])
+def test_ending_with_an_unsaved_note_offers_to_save_it_and_leaves_no_draft(
+    qtbot, bedside: Bedside, save: bool  # type: ignore[no-untyped-def]
+) -> None:
+    parts = bedside.start()
+    sid = _start_session(qtbot, parts, "K-317")
+    _type_note(qtbot, parts, "client steady, walking with help", save=False)
+    draft = _draft_file(parts, sid)
+    qtbot.waitUntil(draft.exists, timeout=3000)
+    seen = _end_with_unsaved_note(qtbot, parts, save=save)
+    assert seen == ["The note line holds a note not yet saved:\n“client steady, walking with help”"]
+    qtbot.waitUntil(lambda: parts.database.session(sid).ended_at is not None, timeout=5000)
+    notes = [o.text for o in parts.database.observations(sid) if o.kind is ObservationKind.NOTE]
+    assert notes == (["client steady, walking with help"] if save else [])
+    qtbot.waitUntil(lambda: not draft.exists(), timeout=3000)
+    assert _panel(parts).text_line.text() == ""
+
+
+def test_the_draft_survives_a_real_crash_of_the_bedside_process(
+    qtbot, bedside: Bedside  # type: ignore[no-untyped-def]
+) -> None:
+    """A real bedside process types a note and is killed (SIGKILL: no clean-up of any kind)."""
+    script = Path(__file__).with_name("draft_process.py")
+    proc = subprocess.Popen([sys.executable, str(script), str(bedside.db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until the draft is on disk (the script times out at 20 s)
+        assert line.startswith("DRAFTED "), proc.stderr.read() if proc.stderr else line
+        _, sid_text, draft_path = line.split(maxsplit=2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    sid = int(sid_text)
+    draft = Path(draft_path.strip())
+    assert draft.read_text(encoding="utf-8") == "client describes floating, asks for"
+
+    bedside.clock = FakeClock(datetime.now(UTC))
+    parts = bedside.start()
+    assert resume_from_list(parts, sid)
+    panel = _panel(parts)
+    qtbot.waitUntil(lambda: panel.text_line.text() == "client describes floating, asks for", timeout=5000)
+    assert any("client settled on the couch" in t for t in _saved_entries(parts)), "the saved note is back"
+    assert draft.exists()

@@ -42,8 +42,9 @@ from kapmonitor.settings import DOSE_UNITS, ClinicSettings
 from kapmonitor.types import Reading, ReadingFlag, SensorState, SensorStatus, Stream
 from ui.alarm_limits import AlarmLimitsEditor
 from ui.app import AppParts, build_app
-from ui.device_panel import SIMULATED_ADDRESS, DevicePanel
+from ui.device_panel import DevicePanel
 from ui.plots import LivePlots
+from ui.sensor_activity import SIMULATED_ADDRESS
 from ui.sensor_dialog import SensorDialog
 from ui.session_dialog import StartSessionDialog
 from ui.settings_dialog import SettingsDialog
@@ -251,6 +252,10 @@ def test_sensors_dialog_shows_silence_and_disconnects_and_reconnects_mid_session
     qtbot.waitUntil(lambda: panel.status_text(SIMULATED_ADDRESS).startswith(("connect", "reconnect")),
                     timeout=3000)
     assert parts.recorder.session_id is not None, "the session goes on"
+    # the bedside lists the sensor once: the replaced link is not left behind as "disconnected"
+    qtbot.waitUntil(lambda: "connect" in window.vitals.sensor_label.text(), timeout=3000)
+    sensor_lines = window.vitals.sensor_label.text().splitlines()
+    assert len(sensor_lines) == 1 and "disconnected" not in sensor_lines[0], sensor_lines
     # disconnect it: nothing is recorded from it any more, and both the dialog and the tiles say so
     qtbot.waitUntil(lambda: panel.disconnect_button.isEnabled(), timeout=3000)
     qtbot.mouseClick(panel.disconnect_button, Qt.MouseButton.LeftButton)

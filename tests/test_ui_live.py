@@ -409,7 +409,8 @@ def test_main_window_assembled_help_keys_and_close_guard(qtbot, qapp, tmp_path, 
     from db.store import SqlStore
     from kapmonitor.ports import SessionSpec
     from ui.app import build_app
-    from ui.device_panel import SIMULATED_ADDRESS, DevicePanel
+    from ui.device_panel import DevicePanel
+    from ui.sensor_activity import SIMULATED_ADDRESS
     from ui.sensor_dialog import SensorDialog
 
     clock = FakeClock(T0)

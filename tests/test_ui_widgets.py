@@ -50,11 +50,12 @@ from ui.alarm_list import AlarmListWidget
 from ui.audio import AlarmAudio, AlarmSoundPolicy
 from ui.bedside_keys import BedsideKeys
 from ui.bridge import RecorderBridge
-from ui.device_panel import NO_ADAPTER_TEXT, SIMULATED_ADDRESS, DevicePanel
+from ui.device_panel import NO_ADAPTER_TEXT, DevicePanel
 from ui.end_session_dialog import EndSessionDialog
 from ui.observation_commands import ObservationCommands
 from ui.observation_inputs import VitalsError, parse_vitals
 from ui.observation_panel import RETRY_INTERVAL_MS, ObservationPanel
+from ui.sensor_activity import SIMULATED_ADDRESS
 from ui.session_dialog import StartSessionDialog
 from ui.settings_dialog import SettingsDialog
 from ui.sounds import SOUND_FILES, generate_sounds, sounds_dir

@@ -331,6 +331,10 @@ class AlarmBanner(QFrame):
         """Replace the alarm log shown in the list (e.g. after resuming), oldest first."""
         self.alarm_list.log.set_transitions(transitions)
 
+    def restore_history(self, stored: Sequence[AlarmTransition]) -> None:
+        """A resumed session's stored alarm log, under what this run has added (shown once)."""
+        self.alarm_list.log.restore_history(stored)
+
     def open_alarm_list(self) -> None:
         """Open the bedside alarm list under the banner (the "+N other alarms" button)."""
         self._fill_alarm_list()

@@ -67,11 +67,13 @@ class AlarmListWidget(QTableWidget):
         self._placeholder = QLabel("No alarms in this session", self.viewport())
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setStyleSheet(f"color: {theme.text_dim}; font-size: 17px;")
+        self._shown: list[AlarmTransition] = []
         self._update_placeholder()
 
     def add_transitions(self, transitions: Sequence[AlarmTransition]) -> None:
         """Append transitions (as they arrive); the newest shows at the top."""
         for t in transitions:
+            self._shown.append(t)
             self.insertRow(0)
             value = value_with_unit(t.alarm_id, t.category, t.stream, t.value)
             cells = (
@@ -92,7 +94,23 @@ class AlarmListWidget(QTableWidget):
     def set_transitions(self, transitions: Sequence[AlarmTransition]) -> None:
         """Replace the list (e.g. after resuming a session), oldest first in ``transitions``."""
         self.setRowCount(0)
+        self._shown = []
         self.add_transitions(transitions)
+
+    def restore_history(self, stored: Sequence[AlarmTransition]) -> None:
+        """Put a resumed session's stored log under the rows this run has shown already.
+
+        ``stored`` is the session's log as read from the database on resuming; rows that arrived
+        in this run while it was being read may be in it too, and are shown once. The database
+        keeps times to the microsecond, so a row is the same row when its time, alarm and action
+        are the same.
+        """
+        def key(t: AlarmTransition) -> tuple[datetime, str, str]:
+            return (t.at, t.alarm_id, t.action)
+
+        known = {key(t) for t in stored}
+        newer = [t for t in self._shown if key(t) not in known]
+        self.set_transitions(sorted([*stored, *newer], key=lambda t: t.at))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -218,8 +218,8 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
                            sensors_for_session=sensors_for_session,
                            describe=lambda obs: describe_observation(obs, settings))
     commands = ObservationCommands(recorder, worker.run_in_worker, clock)
-    window.set_observation_panel(ObservationPanel(settings, commands, theme,
-                                                  drafts=NoteDrafts.for_database(store.location)))
+    drafts = NoteDrafts.for_database(store.location)
+    window.set_observation_panel(ObservationPanel(settings, commands, theme, drafts=drafts))
     audio = AlarmAudio(settings.audio)
     bridge.alarms_arrived.connect(lambda change: _sound(audio, change))
     audio.audio_unavailable.connect(lambda reason: window.statusBar().showMessage(
@@ -236,7 +236,31 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
                      worker=worker, window=window, audio=audio, theme=theme, demo=demo,
                      journal_bridge=journal_bridge, gc_guard=gc_guard)
     parts.menu_actions = install_menus(parts)
+    worker.run_in_worker(prune_note_drafts(store, drafts))
     return parts
+
+
+def prune_note_drafts(store: JournaledStore | SqlStore, drafts: NoteDrafts) -> Callable[[], list[int]]:
+    """Removes the note drafts of sessions closed meanwhile (run on the DB worker at start-up).
+
+    A session may end without this bedside knowing: closed from the session list, ended on another
+    workstation of the same database, or the database replaced. Only a session the database says
+    is ended, or says it does not have, loses its draft.
+    """
+
+    def still_open(session_id: int) -> bool:
+        try:
+            return store.session(session_id).ended_at is None
+        except KeyError:
+            return False
+
+    def prune() -> list[int]:
+        removed = drafts.prune(still_open)
+        if removed:
+            log.info("removed the note drafts of closed sessions %s", removed)
+        return removed
+
+    return prune
 
 
 def _sound(audio: AlarmAudio, change: AlarmsChange) -> None:
@@ -244,7 +268,7 @@ def _sound(audio: AlarmAudio, change: AlarmsChange) -> None:
 
 
 def history_loader(store: JournaledStore | SqlStore, session_id: int) -> Callable[[], ResumedHistory]:
-    """Reads a resumed session's stored streams, client code and observations (on the DB worker).
+    """Reads a resumed session's stored streams, client code, observations and alarm log (on the DB worker).
 
     Through the journaled store the read first lets the journal writer catch up, so what was
     journaled before an interruption is part of the history.
@@ -253,7 +277,7 @@ def history_loader(store: JournaledStore | SqlStore, session_id: int) -> Callabl
     def load() -> ResumedHistory:
         streams: list[StreamData] = [store.load_stream(session_id, s) for s in HISTORY_STREAMS]
         return ResumedHistory(streams, store.session(session_id).spec.client_code,
-                              store.observations(session_id))
+                              store.observations(session_id), store.alarms(session_id))
 
     return load
 
@@ -293,10 +317,17 @@ def ask_end_session(parts: AppParts) -> None:
     snapshot, protocol = parts.recorder.snapshot(), parts.recorder.protocol
     if snapshot is None or protocol is None or snapshot.ended_at is not None:
         return
+    panel = parts.window.observations
+    unsaved = panel.unsaved_note() if panel is not None else ""
     dialog = EndSessionDialog.from_snapshot(snapshot, protocol.min_observation_min,
                                             parts.settings.discharge_checklist,
-                                            parts.theme, parts.window)
+                                            parts.theme, parts.window, unsaved_note=unsaved)
     if dialog.exec():
+        if panel is not None and unsaved:
+            if dialog.save_unsaved_note:
+                panel.save_note()  # queued on the DB worker before the end: saved in the session
+            else:
+                panel.drop_unsaved_note()
         parts.window.end_session(dialog.end_reason())
 
 
@@ -309,11 +340,19 @@ def open_past_sessions(parts: AppParts) -> QWidget:
         browser = SessionListWindow(parts.database, worker=parts.worker, clock=parts.clock,
                                     theme=parts.theme, exports=window_exports(parts.database))
         browser.resume_requested.connect(lambda sid: resume_from_list(parts, sid))
+        browser.session_closed.connect(lambda sid: _closed_elsewhere(parts, sid))
         parts.session_list = browser
     parts.session_list.show()
     parts.session_list.raise_()
     parts.session_list.activateWindow()
     return parts.session_list
+
+
+def _closed_elsewhere(parts: AppParts, session_id: int) -> None:
+    """A session was closed from the session list: its note draft (if any) has no use now."""
+    panel = parts.window.observations
+    if panel is not None and panel.draft_keeper is not None:
+        panel.draft_keeper.drafts.discard(session_id)
 
 
 def resume_from_list(parts: AppParts, session_id: int) -> bool:

@@ -58,6 +58,8 @@ class CheckPrompt(QFrame):
             e.setMaximumWidth(80)
             e.setMinimumHeight(44)
             e.returnPressed.connect(self._done)
+            e.textChanged.connect(self._bp_edited)
+        self._invalid_bp = False  # the message says what is wrong with the BP typed
         self.done_button = QPushButton("Done")
         self.dismiss_button = QPushButton("Not done…")
         for b in (self.done_button, self.dismiss_button):
@@ -119,6 +121,7 @@ class CheckPrompt(QFrame):
             bp = self._bp()
         except ValueError as exc:
             self.message.setText(str(exc))
+            self._invalid_bp = True
             return
         name = check.name
         self._submitted.add(name)
@@ -148,6 +151,12 @@ class CheckPrompt(QFrame):
             )
         self.systolic.clear()
         self.diastolic.clear()
+
+    def _bp_edited(self, _text: str) -> None:
+        """The BP is being corrected: the complaint about it goes at once (Done checks again)."""
+        if self._invalid_bp:
+            self._invalid_bp = False
+            self.message.setText("")
 
     def _dismiss(self) -> None:
         check, commands = self._check, self._commands

@@ -42,14 +42,13 @@ from PySide6.QtWidgets import (
 from devices.errors import NoAdapterError
 from devices.scanner import DiscoveredSensor
 from kapmonitor.types import SensorKind, SensorState, SensorStatus
+from ui.sensor_activity import SIMULATED_ADDRESS, address_of
 from ui.theme import DARK, Theme
 
-__all__ = ["NO_ADAPTER_TEXT", "SIMULATED_ADDRESS", "DevicePanel", "ScannerLike", "address_of", "signal_bars"]
+__all__ = ["NO_ADAPTER_TEXT", "DevicePanel", "ScannerLike", "signal_bars"]
 
 log = logging.getLogger(__name__)
 
-SIMULATED_ADDRESS = "simulated"
-"""The address ``connect_requested`` carries for the simulated sensor."""
 
 NO_ADAPTER_TEXT = "No Bluetooth adapter found — you can use the simulated sensor for a demo."
 
@@ -74,11 +73,6 @@ class ScannerLike(Protocol):
     def start(self, on_update: object = ...) -> concurrent.futures.Future[None]: ...
     def stop(self, timeout: float = ...) -> None: ...
     def current(self) -> list[DiscoveredSensor]: ...
-
-
-def address_of(sensor_id: str) -> str:
-    """The row a sensor belongs to: its BLE address, or :data:`SIMULATED_ADDRESS`."""
-    return SIMULATED_ADDRESS if sensor_id.startswith("simulated") else sensor_id
 
 
 def signal_bars(rssi: int) -> str:

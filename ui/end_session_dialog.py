@@ -4,6 +4,8 @@
   was given), the dialog says so plainly and requires a reason to end early.
 * The clinic's discharge checklist (``ClinicSettings.discharge_checklist``) is
   ticked item by item; ending with an item unticked also requires a reason.
+* A note typed in the note line and not yet saved is shown, with "Save this note before ending"
+  ticked: ending saves it first (or, unticked, drops it and its draft).
 * :meth:`EndSessionDialog.end_reason` is the text to pass to
   ``Recorder.end_session(reason)``: it records what was and was not met, so the
   session record explains itself.
@@ -42,6 +44,7 @@ class EndSessionDialog(QDialog):
         since_first_dose_s: seconds since the first dose (None: no dose given).
         min_observation_min: the protocol's minimum observation time.
         checklist: the clinic's discharge checklist.
+        unsaved_note: the note line's unsaved text ("" if none).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class EndSessionDialog(QDialog):
         checklist: Sequence[DischargeItem],
         theme: Theme = DARK,
         parent: QWidget | None = None,
+        unsaved_note: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("End session")
@@ -75,6 +79,19 @@ class EndSessionDialog(QDialog):
             )
             self.time_label.setStyleSheet(f"font-size: 18px; color: {warn};")
         layout.addWidget(self.time_label)
+        self.save_note_box: QCheckBox | None = None
+        if unsaved_note:
+            shown = unsaved_note if len(unsaved_note) <= 120 else unsaved_note[:119] + "…"
+            note_label = QLabel(f"The note line holds a note not yet saved:\n“{shown}”")
+            note_label.setWordWrap(True)
+            note_label.setStyleSheet(f"font-size: 17px; color: {warn};")
+            self.save_note_box = QCheckBox("Save this note before ending")
+            self.save_note_box.setChecked(True)
+            self.save_note_box.setMinimumHeight(40)
+            self.save_note_box.setStyleSheet(
+                "QCheckBox { font-size: 17px; } QCheckBox::indicator { width: 24px; height: 24px; }")
+            layout.addWidget(note_label)
+            layout.addWidget(self.save_note_box)
         box = QGroupBox("Discharge checklist")
         box_layout = QVBoxLayout(box)
         self.items: dict[str, QCheckBox] = {}
@@ -128,9 +145,16 @@ class EndSessionDialog(QDialog):
         checklist: Sequence[DischargeItem],
         theme: Theme = DARK,
         parent: QWidget | None = None,
+        unsaved_note: str = "",
     ) -> EndSessionDialog:
         """Build from the live snapshot (``recorder.snapshot()``) and the session's protocol."""
-        return cls(snapshot.since_first_dose_s, min_observation_min, checklist, theme, parent)
+        return cls(snapshot.since_first_dose_s, min_observation_min, checklist, theme, parent,
+                   unsaved_note=unsaved_note)
+
+    @property
+    def save_unsaved_note(self) -> bool:
+        """True when the unsaved note is to be saved before the session ends."""
+        return self.save_note_box is not None and self.save_note_box.isChecked()
 
     @property
     def min_observation_met(self) -> bool:

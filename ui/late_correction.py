@@ -89,6 +89,24 @@ class LateObservationDialog(QDialog):
             self.when.setDateTime(QDateTime(end.astimezone().replace(tzinfo=None)))
             self.reason.setPlaceholderText("optional: why it is added now")
         self.entry: LateInput | None = None
+        # once Save was refused, the message follows the fields as they are corrected
+        self._refused = False
+        for edit in (self.name, self.value, self.author, self.reason):
+            edit.textChanged.connect(self._recheck)
+        self.text.textChanged.connect(self._recheck)
+        self.kind.currentIndexChanged.connect(self._recheck)
+        self.when.dateTimeChanged.connect(self._recheck)
+        self.withdraw.toggled.connect(self._recheck)
+
+    def _recheck(self, *_args: object) -> None:
+        if not self._refused:
+            return
+        try:
+            self.read()
+        except LateObservationError as exc:
+            self.error.setText(str(exc))
+        else:
+            self.error.setText("")
 
     def read(self) -> LateInput:
         """The entered values; raises :class:`LateObservationError` for any bad field."""
@@ -113,5 +131,6 @@ class LateObservationDialog(QDialog):
             self.entry = self.read()
         except LateObservationError as exc:
             self.error.setText(str(exc))
+            self._refused = True
             return
         self.accept()

@@ -224,6 +224,9 @@ class BedsideWindow(QMainWindow):
             self._refresh_limits()
         if event.kind is EventKind.SESSION_ENDED:
             self.statusBar().showMessage("Session ended and saved", 8000)
+            session_id = self._recorder.session_id
+            if self.observations is not None and session_id is not None:
+                self.observations.session_ended(session_id)
 
     @Slot(Observation)
     def _on_observation(self, observation: Observation) -> None:
@@ -315,7 +318,8 @@ class BedsideWindow(QMainWindow):
         """Resume an interrupted session (clock intact), reload its history, attach sensors.
 
         Everything is read on the DB worker; the observation panel gets every revision back
-        (editable and deletable as before) and the note draft kept for the session.
+        (editable and deletable as before) and the note draft kept for the session; the alarm
+        list and the plots' alarm marks get the alarm log from before the interruption.
         """
 
         def resume() -> tuple[ResumedHistory, list[Observation]]:
@@ -328,6 +332,9 @@ class BedsideWindow(QMainWindow):
         def done(result: tuple[ResumedHistory, list[Observation]]) -> None:
             loaded, latest = result
             self.load_history(loaded.streams, latest)
+            self.banner.restore_history(loaded.alarms)
+            for transition in loaded.alarms:
+                self.plots.add_alarm_marker(transition)
             if self.observations is not None:
                 self.observations.session_resumed(session_id, loaded.observations or latest)
             self._session_ready(session_id, loaded.client_code)

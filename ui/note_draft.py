@@ -86,6 +86,44 @@ class NoteDrafts:
             log.warning("the draft note of session %s cannot be read: %s", session_id, exc)
             return ""
 
+    def session_ids(self) -> list[int]:
+        """The sessions that have a draft here, in id order."""
+        try:
+            names = [p.name for p in self.folder.iterdir()]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            log.warning("the draft notes in %s cannot be listed: %s", self.folder, exc)
+            return []
+        ids = []
+        for name in names:
+            number = name.removeprefix("session-").removesuffix(".txt")
+            if name.startswith("session-") and name.endswith(".txt") and number.isdigit():
+                ids.append(int(number))
+        return sorted(ids)
+
+    def prune(self, still_open: Callable[[int], bool]) -> list[int]:
+        """Remove the drafts of sessions that are no longer open; returns their ids.
+
+        ``still_open(session_id)`` says whether a session can still be resumed here: False for a
+        session ended (on this workstation or elsewhere: closed from the session list, ended on
+        another bedside of the same database) or no longer in the database. A draft is the
+        client's words in a file outside the record; once its session is closed it has no use.
+        An error while asking keeps the draft (it is asked again at the next start).
+        """
+        removed = []
+        for session_id in self.session_ids():
+            try:
+                open_ = still_open(session_id)
+            except Exception as exc:  # the database could not say: keep the draft
+                log.warning("kept the draft note of session %s: its state could not be read: %s",
+                            session_id, exc)
+                continue
+            if not open_:
+                self.discard(session_id)
+                removed.append(session_id)
+        return removed
+
     def discard(self, session_id: int) -> None:
         """Remove the session's draft (nothing if there is none)."""
         try:
@@ -155,6 +193,13 @@ class NoteDraftKeeper(QObject):
         self._held = max(0, self._held - 1)
         if self._held == 0 and not self._line.text():
             self._discard()
+
+    def session_ended(self, session_id: int) -> None:
+        """The session ended: its draft has no use any more (a held note still drops it on release)."""
+        self.timer.stop()
+        if self._held == 0:
+            self._drafts.discard(session_id)
+            self._kept_for = None
 
     def write_now(self) -> None:
         """Write the line's text as the draft now (also on focus-out)."""

@@ -159,6 +159,7 @@ class ObservationPanel(QFrame):
             edit.setMinimumHeight(44)
             edit.setMaximumWidth(110)
             edit.returnPressed.connect(self.save_vitals)
+            edit.textChanged.connect(self._vital_edited)
             self.vital_fields[field] = edit
             vitals.addWidget(edit)
             if field == "systolic":
@@ -168,6 +169,7 @@ class ObservationPanel(QFrame):
         self.vitals_button.clicked.connect(self.save_vitals)
         vitals.addWidget(self.vitals_button)
         vitals.addStretch(1)
+        self._vitals_fault: str | None = None  # the field the vitals message is about
         self.vitals_message = QLabel("")
         self.vitals_message.setWordWrap(True)
         self.vitals_message.setStyleSheet(f"color: {theme.alarm[AlarmPriority.MEDIUM]}; font-size: 15px;")
@@ -250,6 +252,19 @@ class ObservationPanel(QFrame):
             self.text_line.setText(draft)
             self.status.setText("Note line: draft kept from before the restart — Enter saves it")
 
+    def session_ended(self, session_id: int) -> None:
+        """The session ended: its note draft is removed (an unsaved note was offered at the end)."""
+        if self.draft_keeper is not None:
+            self.draft_keeper.session_ended(session_id)
+
+    def unsaved_note(self) -> str:
+        """What the note line holds that was not saved ("" if nothing)."""
+        return self.text_line.text().strip()
+
+    def drop_unsaved_note(self) -> None:
+        """Empty the note line without saving it (the therapist chose so; its draft goes too)."""
+        self.text_line.clear()
+
     def observation_arrived(self, observation: Observation) -> None:
         """Slot for ``RecorderBridge.observation_arrived`` (idempotent with our own callbacks)."""
         self.timeline.add_observation(observation)
@@ -305,6 +320,17 @@ class ObservationPanel(QFrame):
         )
         return True
 
+    def _vital_edited(self, _text: str = "") -> None:
+        """The vitals are being corrected: the message (and the mark on the field) go at once.
+
+        Saving checks them again; a message about a pair (diastolic above systolic) goes when
+        either of the two is edited.
+        """
+        if self._vitals_fault is not None:
+            fault, self._vitals_fault = self._vitals_fault, None
+            self.vitals_message.setText("")
+            self.vital_fields[fault].setStyleSheet("")
+
     def save_vitals(self) -> None:
         if self._commands is None:
             return
@@ -314,12 +340,14 @@ class ObservationPanel(QFrame):
         try:
             values = parse_vitals(texts)
         except VitalsError as exc:
+            self._vitals_fault = exc.field
             self.vitals_message.setText(str(exc))
             self.vital_fields[exc.field].setStyleSheet(
                 f"border: 2px solid {self._theme.alarm[AlarmPriority.MEDIUM]};"
             )
             self.vital_fields[exc.field].setFocus()
             return
+        self._vitals_fault = None
         self.vitals_message.setText("")
         summary = ", ".join(
             p

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kapmonitor.ports import StreamData
-from kapmonitor.types import Observation
+from kapmonitor.types import AlarmTransition, Observation
 
 __all__ = ["ResumedHistory"]
 
@@ -20,8 +20,11 @@ class ResumedHistory:
         observations: every stored revision of every observation (corrections and deletions
             included), so the observation panel shows them as they were and "History…" still has
             every revision.
+        alarms: the session's alarm log (every transition, oldest first) for the bedside alarm
+            list and the plots' alarm marks.
     """
 
     streams: list[StreamData]
     client_code: str
     observations: list[Observation] = field(default_factory=list)
+    alarms: list[AlarmTransition] = field(default_factory=list)

@@ -17,7 +17,19 @@ from kapmonitor import streams
 from kapmonitor.types import ReadingFlag, SensorInfo, SensorState, SensorStatus, Stream
 from kapmonitor.vitals import MANUAL_SENSOR_ID
 
-__all__ = ["SILENT_AFTER_S", "SensorActivity", "SensorLine", "format_age"]
+__all__ = ["SILENT_AFTER_S", "SIMULATED_ADDRESS", "SensorActivity", "SensorLine", "address_of", "format_age"]
+
+SIMULATED_ADDRESS = "simulated"
+"""The Sensors dialog's row for the simulated sensor (every simulated sensor id starts with it)."""
+
+
+def address_of(sensor_id: str) -> str:
+    """The row a sensor belongs to: its BLE address, or :data:`SIMULATED_ADDRESS`.
+
+    A reconnected sensor may come back under a new id (a simulated one does); it is still the
+    same row, the same device to the therapist.
+    """
+    return SIMULATED_ADDRESS if sensor_id.startswith(SIMULATED_ADDRESS) else sensor_id
 
 SILENT_AFTER_S = 5.0
 """Seconds without a value from a connected sensor before it is described as silent."""
@@ -112,6 +124,20 @@ class SensorActivity:
     def ids(self) -> list[str]:
         """Sensors with a known link state, in the order they were first seen."""
         return [sid for sid, seen in self._seen.items() if seen.status is not None]
+
+    def replaced(self, sensor_id: str) -> bool:
+        """True when ``sensor_id`` is disconnected and another link of the same device is not.
+
+        After Reconnect the old link's "disconnected" says nothing the therapist needs: the new
+        link of the same device is the one to describe.
+        """
+        seen = self._seen.get(sensor_id)
+        if seen is None or seen.status is None or seen.status.state is not SensorState.DISCONNECTED:
+            return False
+        row = address_of(sensor_id)
+        return any(other != sensor_id and address_of(other) == row and o.status is not None
+                   and o.status.state is not SensorState.DISCONNECTED
+                   for other, o in self._seen.items())
 
     def status_of(self, sensor_id: str) -> SensorStatus | None:
         """The last link status of ``sensor_id`` (None if none arrived)."""

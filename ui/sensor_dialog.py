@@ -29,9 +29,9 @@ from kapmonitor.clock import Clock
 from kapmonitor.recording import Recorder
 from kapmonitor.sensor import Sensor, SensorSpec
 from kapmonitor.types import SensorState, SensorStatus
-from ui.device_panel import SIMULATED_ADDRESS, DevicePanel, address_of
+from ui.device_panel import DevicePanel
 from ui.ops import Op
-from ui.sensor_activity import SensorActivity
+from ui.sensor_activity import SIMULATED_ADDRESS, SensorActivity, address_of
 from ui.theme import Theme
 from ui.worker import DbWorker
 

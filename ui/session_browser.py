@@ -44,10 +44,12 @@ class SessionListWindow(QMainWindow):
 
     Signals:
         resume_requested(int): the user asked to resume this unfinished, recent session.
+        session_closed(int): an unfinished session was closed from the list.
         review_opened(int): a review window was opened for this session.
     """
 
     resume_requested = Signal(int)
+    session_closed = Signal(int)
     review_opened = Signal(int)
 
     def __init__(self, store: SessionStore, *, worker: DbWorker | None, clock: Clock, theme: Theme,
@@ -66,6 +68,7 @@ class SessionListWindow(QMainWindow):
         self.setCentralWidget(self.list)
         self.list.review_requested.connect(self.open_review)
         self.list.resume_requested.connect(self.resume_requested)
+        self.list.session_closed.connect(self.session_closed)
         self.list.export_requested.connect(lambda sid, name: self.ask_export(name, sid))
         self.resize(1200, 700)
         self.list.refresh()

@@ -237,12 +237,14 @@ class SessionListWidget(QWidget):
         export_requested(int, str): export the session in the format of that name (one button per
             format in ``export_formats``; the owner asks for a file and writes it).
         sessions_loaded(int): the list was (re)loaded with this many sessions.
+        session_closed(int): an unfinished session was closed here (its end is saved).
     """
 
     review_requested = Signal(int)
     resume_requested = Signal(int)
     export_requested = Signal(int, str)
     sessions_loaded = Signal(int)
+    session_closed = Signal(int)
 
     def __init__(self, store: SessionStore, *, worker: DbWorker | None, clock: Clock, theme: Theme,
                  export_formats: Sequence[tuple[str, str]] = (), parent: QWidget | None = None) -> None:
@@ -428,7 +430,11 @@ class SessionListWidget(QWidget):
         if s is None:
             return
         sid = s.session_id
-        self._run(lambda: close_unfinished(self._store, sid, reason), lambda _e: self.refresh())
+        def closed(_event: object) -> None:
+            self.session_closed.emit(sid)
+            self.refresh()
+
+        self._run(lambda: close_unfinished(self._store, sid, reason), closed)
 
     def _ask_close(self) -> None:
         s = self.selected()

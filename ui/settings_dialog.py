@@ -130,15 +130,46 @@ class SettingsDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.buttons.accepted.connect(self.try_save)
         self.buttons.rejected.connect(self.reject)
+        # Once Save was refused, the messages follow the fields as they are corrected (they used
+        # to stay until the next press of Save although the field was already right).
+        self._refused = False
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
+        self._watch(self.tabs)
         self.resize(900, 720)
 
     # --- building ------------------------------------------------------------------------------
+
+    def _watch(self, root: QWidget) -> None:
+        """Re-check the settings whenever a field under ``root`` changes (after a refused Save)."""
+        for edit in root.findChildren(QLineEdit):
+            edit.textChanged.connect(self._recheck)
+        for spin in root.findChildren(QSpinBox) + root.findChildren(QDoubleSpinBox):
+            spin.valueChanged.connect(self._recheck)
+        for slider in root.findChildren(QSlider):
+            slider.valueChanged.connect(self._recheck)
+        for combo in root.findChildren(QComboBox):
+            combo.currentIndexChanged.connect(self._recheck)
+        for box in root.findChildren(QCheckBox):
+            box.toggled.connect(self._recheck)
+
+    def _watch_one(self, widget: QWidget) -> None:
+        """Re-check when ``widget`` changes (a protocol row added after the dialog was built)."""
+        if isinstance(widget, QLineEdit):
+            widget.textChanged.connect(self._recheck)
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            widget.valueChanged.connect(self._recheck)
+        elif isinstance(widget, QComboBox):
+            widget.currentIndexChanged.connect(self._recheck)
+
+    def _recheck(self, *_args: object) -> None:
+        if self._refused:
+            self.validate(select_tab=False)
 
     def _error_label(self) -> QLabel:
         label = QLabel("")
@@ -207,6 +238,9 @@ class SettingsDialog(QDialog):
     def _add_protocol(self) -> None:
         base = self.protocol_rows[-1].protocol() if self.protocol_rows else self._settings.protocol()
         self._add_protocol_row(dataclasses.replace(base, name=f"{base.name} copy", route=Route.CUSTOM))
+        row = self.protocol_rows[-1]
+        for edit in (row.name, row.route, row.onset, row.effect, row.min_obs):
+            self._watch_one(edit)
         self._refresh_default_choices(self.default_protocol.currentText())
 
     def _remove_protocol(self, row: _ProtocolRow) -> None:
@@ -397,8 +431,9 @@ class SettingsDialog(QDialog):
         )
         return settings, tag_keys, check_rows, proto_index
 
-    def validate(self) -> ClinicSettings | None:
-        """The valid settings, or None with the message shown beside the field and its tab selected."""
+    def validate(self, select_tab: bool = True) -> ClinicSettings | None:
+        """The valid settings, or None with the message shown beside the field (and, with
+        ``select_tab``, its tab selected: not while the therapist is typing in another one)."""
         for label in self.errors.values():
             label.setVisible(False)
         self.message.setVisible(False)
@@ -408,7 +443,7 @@ class SettingsDialog(QDialog):
         try:
             settings.validate()
         except SettingsError as exc:
-            self.show_error(exc, tag_keys, check_rows, proto_index)
+            self.show_error(exc, tag_keys, check_rows, proto_index, select_tab=select_tab)
             return None
         return settings
 
@@ -418,6 +453,7 @@ class SettingsDialog(QDialog):
         tag_keys: dict[int, str],
         check_rows: dict[int, int],
         proto_index: dict[int, int],
+        select_tab: bool = True,
     ) -> None:
         path = exc.field
         top = re.split(r"[.\[]", path, maxsplit=1)[0]
@@ -443,13 +479,15 @@ class SettingsDialog(QDialog):
             top, top
         )
         tab = self._tab_index.get(tab_key, 0)
-        self.tabs.setCurrentIndex(tab)
+        if select_tab:
+            self.tabs.setCurrentIndex(tab)
         self.message.setText(f"Not saved — {self.tabs.tabText(tab).replace('&&', '&')}: {exc.message}")
         self.message.setVisible(True)
 
     def try_save(self) -> None:
         settings = self.validate()
         if settings is None:
+            self._refused = True
             return
         self._on_save(settings)
         self.accept()

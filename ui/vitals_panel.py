@@ -309,6 +309,8 @@ class VitalsPanel(QFrame):
         lines = []
         worst = "ok"
         for sensor_id, st in self._sensors.items():
+            if self.sensor_activity.replaced(sensor_id):
+                continue  # reconnected: the new link of the same device is described instead
             line = self.sensor_activity.describe(sensor_id)
             assert line is not None  # every status went to the activity too
             level = line.level
