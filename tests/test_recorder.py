@@ -479,3 +479,26 @@ def test_a_check_overdue_past_its_grace_raises_a_low_alarm_when_the_clinic_wants
         assert [t.action for t in logged][:1] == ["raised"]
     finally:
         rec.close()
+
+
+def test_a_hand_typed_spo2_does_not_start_a_no_data_watch(tmp_path: Path) -> None:
+    """With no oximeter connected, an SpO2 typed by hand is one value, not a stream that went quiet."""
+    clock = FakeClock()
+    store = SqlStore.open(tmp_path / "manual.db", clock=clock)
+    recorder = Recorder(store, clock, AlarmSettings.defaults(), autotick=False)
+    try:
+        recorder.start_session(SessionSpec("K-1", PRESETS["sublingual"]))
+        recorder.record_manual_vitals(spo2=97.0, heart_rate=72.0)
+        for _ in range(12):
+            clock.advance(10.0)
+            recorder.tick()
+        assert [a.alarm_id for a in recorder.active_alarms()] == []
+        # a connected oximeter that goes quiet is still an alarm
+        recorder.reading_received(Reading(Stream.SPO2, 97.0, clock.now(), "oxi:1"))
+        for _ in range(3):
+            clock.advance(10.0)
+            recorder.tick()
+        assert "no_data.spo2" in [a.alarm_id for a in recorder.active_alarms()]
+    finally:
+        recorder.close()
+        store.close()

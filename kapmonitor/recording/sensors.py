@@ -106,6 +106,8 @@ class SensorAttachments:
         key = (reading.stream, reading.sensor_id)
         if reading.stream not in SUPERVISED_STREAMS or key in self._watched:
             return False
+        if reading.sensor_id == MANUAL_SENSOR_ID or reading.flags & ReadingFlag.MANUAL:
+            return False  # a value typed by hand is one value, not a stream that can go quiet
         self._watched.add(key)
         return True
 
