@@ -105,10 +105,11 @@ def create_engine_for(
     url = _to_url(url_or_path)
     path = sqlite_file_of(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)  # no row values in errors/logs
     if path is not None:
         _prepare_sqlite_file(path)
-    engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
+    # hide_parameters: a driver error names the statement, never the row (a note, a reason).
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_s}, hide_parameters=True)
     busy_ms = int(busy_timeout_s * 1000)
 
     @event.listens_for(engine, "connect")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +16,7 @@ from typing import BinaryIO
 import pytest
 
 from db.export import EXPORTERS
-from db.export.atomic import write_atomically
+from db.export.atomic import remove_stale_parts, write_atomically
 from db.export.source import StoredSession
 from db.store import SqlStore
 from kapmonitor.exporters import ExportError, ExportOptions
@@ -37,12 +40,149 @@ def test_writes_the_file_and_returns_what_the_writer_returns(tmp_path: Path) -> 
     assert leftovers(tmp_path, "s.csv") == []
 
 
-def test_new_file_has_the_permissions_of_any_new_file(tmp_path: Path) -> None:
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask", [0o022, 0o000, 0o077])
+def test_an_export_is_owner_only_whatever_the_umask(tmp_path: Path, umask: int) -> None:
     target = tmp_path / "s.csv"
-    write_atomically(target, lambda out: out.write(b"x"))
-    umask = os.umask(0)
-    os.umask(umask)
-    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    seen: list[int] = []
+
+    def write(out: BinaryIO) -> int:
+        (part,) = [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+        seen.append(stat.S_IMODE(part.stat().st_mode))  # the temporary file too, before any byte
+        return out.write(b"x")
+
+    old = os.umask(umask)
+    try:
+        write_atomically(target, write)
+    finally:
+        os.umask(old)
+    assert seen == [0o600]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_replacing_an_export_someone_opened_to_others_makes_it_owner_only_again(tmp_path: Path) -> None:
+    target = tmp_path / "s.csv"
+    target.write_bytes(OLD)
+    target.chmod(0o664)
+    old = os.umask(0o000)
+    try:
+        write_atomically(target, lambda out: out.write(b"new"))
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_the_temporary_part_names_the_writing_process(tmp_path: Path) -> None:
+    names: list[str] = []
+
+    def write(out: BinaryIO) -> int:
+        names.extend(p.name for p in tmp_path.iterdir())
+        return out.write(b"x")
+
+    write_atomically(tmp_path / "s.csv", write)
+    (name,) = names
+    assert name.startswith(f".s.csv.{os.getpid()}@") and name.endswith(".part")
+
+
+# ------------------------------------------------------------------ a killed export
+_SLOW_EXPORT = """
+import sys, time
+from pathlib import Path
+from db.export.atomic import remove_stale_parts, write_atomically
+
+def slowly(out):
+    out.write(b"the first half of an export" * 1000)
+    out.flush()
+    print("writing", flush=True)
+    time.sleep(120)
+    return 0
+
+write_atomically(Path(sys.argv[1]), slowly)
+"""
+
+
+def _start_slow_export(target: Path) -> subprocess.Popen[str]:
+    child = subprocess.Popen([sys.executable, "-c", _SLOW_EXPORT, str(target)], stdout=subprocess.PIPE,
+                             text=True, cwd=Path(__file__).resolve().parents[1])
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "writing", "the child export started"
+    return child
+
+
+def _parts(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_killed_export_leaves_no_part_after_the_next_export(tmp_path: Path) -> None:
+    target = tmp_path / "s.csv"
+    target.write_bytes(OLD)
+    child = _start_slow_export(target)
+    try:
+        (part,) = _parts(tmp_path)
+        assert f".{child.pid}@" in part
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        assert child.stdout is not None
+        child.stdout.close()
+    assert _parts(tmp_path) == [part], "killed mid-write, it could not clean up"
+    assert target.read_bytes() == OLD
+    write_atomically(tmp_path / "other.csv", lambda out: out.write(b"next export"))
+    assert _parts(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.csv", "s.csv"]
+    assert target.read_bytes() == OLD
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_the_part_of_an_export_under_way_is_never_removed(tmp_path: Path) -> None:
+    target = tmp_path / "s.csv"
+    child = _start_slow_export(target)
+    try:
+        (part,) = _parts(tmp_path)
+        assert remove_stale_parts(tmp_path) == 0
+        write_atomically(tmp_path / "other.csv", lambda out: out.write(b"meanwhile"))
+        assert _parts(tmp_path) == [part]
+        assert child.poll() is None
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        assert child.stdout is not None
+        child.stdout.close()
+    assert remove_stale_parts(tmp_path) == 1
+    assert _parts(tmp_path) == []
+
+
+def test_remove_stale_parts_touches_nothing_else(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    keep = [
+        "s.csv",
+        ".s.csv.part",
+        ".s.csv.a1b2c3d4.part",  # an older version's scheme: no pid to ask
+        f".s.csv.{dead}@ffffffff.a1b2c3d4.part",  # another computer's, in a shared folder
+        f"s.csv.{dead}.a1b2c3d4.part",
+        "notes.txt",
+    ]
+    for name in keep:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub.part").mkdir()
+    written = tmp_path / "written.csv"
+    names: list[str] = []
+    write_atomically(written, lambda out: names.extend(p.name for p in tmp_path.iterdir()) or 0)
+    (ours,) = [n for n in names if n.startswith(".written.csv.")]
+    stale = ours.replace(f".{os.getpid()}@", f".{dead}@").replace(".written.csv.", ".s.csv.")
+    (tmp_path / stale).write_bytes(b"half")
+    assert remove_stale_parts(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "sub.part", "written.csv"])
+    assert remove_stale_parts(tmp_path / "missing") == 0
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(10)
+    return child.pid
 
 
 def test_writer_raising_midway_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:

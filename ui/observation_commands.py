@@ -191,7 +191,7 @@ class ObservationCommands:
             return rec.add_observation(kind, name, value=value, text=text, occurred_at=at, author=author,
                                        observation_id=observation_id)
 
-        self._submit(save, on_saved, on_failed, f"{kind.value} {name!r}", on_not_saved)
+        self._submit(save, on_saved, on_failed, kind.value, on_not_saved)  # a tag's name may be typed
 
     def edit(
         self,
