@@ -108,6 +108,50 @@ def _session_ref(text: str) -> str:
     )
 
 
+def _yes_no(option: str, *extra: str) -> Callable[[str], str]:
+    accepted = ("yes", "no", *extra)
+
+    def parse(text: str) -> str:
+        if text.lower() in accepted:
+            return text.lower()
+        raise argparse.ArgumentTypeError(f"{option} must be one of {', '.join(accepted)}, got {text!r}")
+
+    return parse
+
+
+def _discharge_arguments(p: argparse.ArgumentParser) -> None:
+    """The structured end of a headless session (what the monitoring form asks), given up front.
+
+    With none of them the session ends without discharge answers (the form says "not recorded").
+    """
+    g = p.add_argument_group(
+        "discharge (kept with the end of the session; see docs/discharge.md)")
+    g.add_argument("--ready-to-leave", metavar="MIN", type=_non_negative_float("--ready-to-leave"),
+                   help="minutes after the first dose the client would have been ready to leave "
+                        "(default: when the record first showed every criterion met)")
+    g.add_argument("--adverse-events", type=_yes_no("--adverse-events"), metavar="yes|no",
+                   help="any adverse event during the session")
+    g.add_argument("--adverse-details", metavar="TEXT", default="",
+                   help="what happened (with --adverse-events yes)")
+    g.add_argument("--serious", type=_yes_no("--serious"), metavar="yes|no", help="any adverse event serious")
+    g.add_argument("--serious-outcome", metavar="NAME", action="append", default=[],
+                   help="what made it serious (repeatable): hospitalisation, life_threatening, "
+                        "disability, death, other_serious")
+    for name in ("sedation", "dissociation", "respiratory-depression"):
+        g.add_argument(f"--{name}", type=_yes_no(f"--{name}", "record"), default="record",
+                       metavar="yes|no|record",
+                       help=f"{name.replace('-', ' ')} during monitoring; 'record' (default): as the record "
+                            "suggests, unanswered where it cannot say")
+    g.add_argument("--medications", metavar="LIST",
+                   help="concomitant medications: comma-separated names from the clinic's list "
+                        "(e.g. benzodiazepines,psychostimulants) or 'none'")
+    g.add_argument("--fit-to-leave-by", metavar="INITIALS", help="who judged the client fit to leave "
+                   "(default: --clinician)")
+    g.add_argument("--discharge-item", metavar="NAME[=REASON]", action="append", default=[],
+                   help="a discharge checklist item that was met (repeatable); a REASON is needed where "
+                        "the record does not support it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``kapmonitor`` argument parser."""
     parser = _Parser(
@@ -172,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true",
         help="continue the most recent unfinished session with its clock anchored at the original dose",
     )
+    _discharge_arguments(p)
 
     p = sub.add_parser("sessions", help="list recorded sessions")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -183,12 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="export format (default: csv; the printable PDF report is 'kapmonitor report')")
     p.add_argument(
         "--deidentify", action="store_true",
-        help="replace the client code with a random token and shift all times by one random offset",
+        help="for research sharing: tokens for the client, session, sensors and observations; every "
+             "time shifted by one random offset; free text, names, lot and initials removed "
+             "(docs/csv-format.md)",
     )
 
-    p = sub.add_parser("report", help="write a session's printable PDF report")
+    p = sub.add_parser("report", help="write a session's printable PDF report or monitoring form")
     p.add_argument("session", type=_session_ref, help="session id or 'latest'")
     p.add_argument("-o", "--output", metavar="FILE.pdf", required=True, help="output PDF file")
+    p.add_argument("--form", choices=("session", "monitoring"), default="session",
+                   help="session: the session report (default); monitoring: the patient monitoring form "
+                        "pre-filled from the record, for transcription")
     return parser
 
 

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from kapmonitor.clock import ensure_utc
+from kapmonitor.logs import describe_values
 from kapmonitor.phases import PhaseChange, next_phase, phase_at, phase_bounds, phase_changes
 from kapmonitor.protocols import CheckTiming, ScheduledCheck, TreatmentProtocol
 from kapmonitor.session_model import (
@@ -169,14 +170,19 @@ class SessionState:
         """Record that an interrupted session was picked up again."""
         return self._command(EventKind.SESSION_RESUMED, at, {})
 
-    def end(self, at: datetime, reason: str = "") -> SessionEvent:
-        """End the session (allowed before a dose: the session was abandoned)."""
-        return self._command(EventKind.SESSION_ENDED, at, {"reason": reason})
+    def end(self, at: datetime, reason: str = "",
+            answers: Mapping[str, EventValue] | None = None) -> SessionEvent:
+        """End the session (allowed before a dose: the session was abandoned).
+
+        ``answers``: more details of the end kept in its data, e.g. the structured discharge
+        (:meth:`kapmonitor.discharge.Discharge.to_data`, ``discharge.*`` keys).
+        """
+        return self._command(EventKind.SESSION_ENDED, at, {**(answers or {}), "reason": reason})
 
     def _command(self, kind: EventKind, at: datetime, data: Mapping[str, EventValue]) -> SessionEvent:
         event = SessionEvent(kind, ensure_utc(at), dict(data))
         self.apply(event)
-        logger.info("session %s at %s %s", kind.value, event.at.isoformat(), dict(data))
+        logger.info("session %s at %s %s", kind.value, event.at.isoformat(), describe_values(data))
         return event
 
     # ------------------------------------------------------------- derived events

@@ -33,6 +33,7 @@ from kapmonitor.settings_items import (
     ScaleDefinition,
     SettingsError,
     default_discharge_checklist,
+    default_medications,
     default_quick_tags,
     default_scales,
 )
@@ -61,6 +62,12 @@ class ClinicSettings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     theme: str = "dark"
     default_dose_unit: str = "mg"
+    setting_name: str = ""
+    """The healthcare setting (clinic) as the monitoring form names it."""
+    setting_id: str = ""
+    """The setting's identifier on the form (e.g. its REMS certification number)."""
+    medications: tuple[DischargeItem, ...] = field(default_factory=default_medications)
+    """Concomitant medication classes asked at the end of a session."""
 
     @classmethod
     def defaults(cls) -> ClinicSettings:
@@ -122,6 +129,12 @@ class ClinicSettings:
         for i, item in enumerate(self.discharge_checklist):
             item.validate(f"discharge_checklist[{i}]")
         _unique(self.discharge_checklist, "discharge_checklist", lambda d: d.name, "name")
+        for i, med in enumerate(self.medications):
+            med.validate(f"medications[{i}]")
+        _unique(self.medications, "medications", lambda d: d.name, "name")
+        for key, value in (("setting_name", self.setting_name), ("setting_id", self.setting_id)):
+            if not isinstance(value, str) or len(value) > 120 or any(c in value for c in "\r\n\t"):
+                raise SettingsError(key, f"must be one line of at most 120 characters, got {value!r}")
         self.audio.validate("audio")
         if self.theme not in THEMES:
             raise SettingsError("theme", f"must be one of {', '.join(THEMES)}, got {self.theme!r}")
@@ -167,6 +180,9 @@ class ClinicSettings:
             "audio": self.audio.to_dict(),
             "theme": self.theme,
             "default_dose_unit": self.default_dose_unit,
+            "setting_name": self.setting_name,
+            "setting_id": self.setting_id,
+            "medications": [m.to_dict() for m in self.medications],
         }
 
     @classmethod
@@ -209,6 +225,11 @@ class ClinicSettings:
             audio=_parse_audio(data["audio"], "audio") if "audio" in data else d.audio,
             theme=_get(data, "theme", str, d.theme),
             default_dose_unit=_get(data, "default_dose_unit", str, d.default_dose_unit),
+            setting_name=_get(data, "setting_name", str, d.setting_name),
+            setting_id=_get(data, "setting_id", str, d.setting_id),
+            medications=tuple(_parse_list(data["medications"], "medications", _parse_discharge))
+            if "medications" in data
+            else d.medications,
         )
         settings.validate()
         return settings

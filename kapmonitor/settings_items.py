@@ -225,6 +225,17 @@ def default_scales() -> tuple[ScaleDefinition, ...]:
     )
 
 
+def default_medications() -> tuple[DischargeItem, ...]:
+    """Concomitant medication classes the monitoring form asks about (CLINICAL.md), plus other."""
+    return (
+        DischargeItem("benzodiazepines", "Benzodiazepines"),
+        DischargeItem("sedative_hypnotics", "Non-benzodiazepine sedative hypnotics"),
+        DischargeItem("psychostimulants", "Psychostimulants"),
+        DischargeItem("maois", "MAOIs"),
+        DischargeItem("other", "Other"),
+    )
+
+
 def default_discharge_checklist() -> tuple[DischargeItem, ...]:
     """Modified Aldrete-style discharge criteria (CLINICAL.md) plus safe travel home."""
     return (

@@ -27,16 +27,27 @@ Choices (documented because a clinician reads the result):
   rule needs neighbours across phase edges), OR-ed with the stored flags; the
   successive differences never bridge a flagged beat or a gap in the RR stream
   longer than :data:`RR_GAP_S`. A phase with too few clean intervals has no HRV.
-* **Blood pressure at a check** is the systolic/diastolic pair measured nearest
-  the moment the check was done (or fell due, if never done), within
-  :data:`CHECK_WINDOW_S`; the change is against the last pair before the first
-  dose (the baseline). Heart rate and SpO2 at a check are medians of the usable
-  readings in the :data:`VITALS_WINDOW_S` before that blood pressure (or before
-  the check's moment when it has none).
+* **Vitals at a check** follow one rule for every vital: a measurement counts for
+  the check when it was taken within :data:`CHECK_WINDOW_S` of it. Blood pressure:
+  the systolic/diastolic pair measured nearest the moment the check was done (or
+  fell due, if never done); its change is against the last pair before the first
+  dose (the baseline). Heart rate and SpO2: the median of the usable readings in
+  the :data:`VITALS_WINDOW_S` up to the usable reading nearest the *vitals moment*
+  (that blood pressure's time, else the check's moment), when that reading is
+  within the window (:func:`reading_near`). A streamed signal so gives the minute
+  before the blood pressure; a value typed from a hand-held oximeter a minute after
+  the cuff reading still counts. (Before issue 12 the SpO2 had to lie in the minute
+  *before* the blood pressure, so a typed SpO2 showed as the phase's lowest in the
+  per-phase table yet "not evaluated" at discharge.)
 * **Fit to leave** is the later of the end of the minimum observation and the time
   the last before-discharge check was done. The discharge criteria (SpO2 > 92 %,
-  BP within +/-20 mmHg of baseline) are evaluated at the discharge check; being
-  alert and oriented is the clinician's judgement and is not computed.
+  BP within +/-20 mmHg of baseline) are evaluated on the vitals of the discharge
+  check, the same figures its row in the checks table shows; being alert and
+  oriented is the clinician's judgement and is not computed.
+* **Monitoring time**: :attr:`SessionReport.monitoring_s` runs from the session
+  start, :attr:`SessionReport.monitored_after_dose_s` from the first dose (the
+  monitoring form's "total minutes from the first administration to the end of
+  monitoring"), both to the end of the record.
 """
 
 from __future__ import annotations
@@ -45,7 +56,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -86,6 +97,7 @@ __all__ = [
     "PhaseSummary",
     "SessionReport",
     "SummaryError",
+    "reading_near",
     "summarize",
 ]
 
@@ -96,9 +108,9 @@ HOLD_CAP_S = 5.0
 RR_GAP_S = 5.0
 """RR intervals arriving further apart than this are not successive beats."""
 CHECK_WINDOW_S = 15 * 60.0
-"""How far from a check a blood pressure may have been taken to count for it."""
+"""How far from a check a measurement (blood pressure, heart rate, SpO2) may be to count for it."""
 VITALS_WINDOW_S = 60.0
-"""Heart rate and SpO2 at a check: the median over this many seconds before it."""
+"""Heart rate and SpO2 at a check: the median over this many seconds up to the reading nearest it."""
 DISCHARGE_SPO2_MIN_PCT = 92.0
 DISCHARGE_BP_TOLERANCE_MMHG = 20.0
 
@@ -150,7 +162,11 @@ class CheckVitals:
     Attributes:
         moment: when it was done, else when it fell due (None: never due, e.g. no dose).
         bp: the pair nearest ``moment`` (see module doc), None if none was close enough.
-        heart_rate / spo2: medians over the minute before ``bp`` (or ``moment`` without one).
+        heart_rate / spo2: medians over the minute up to the reading nearest ``bp`` (or ``moment``
+            without one), None without a reading within :data:`CHECK_WINDOW_S`.
+        heart_rate_at / spo2_at: when that nearest reading was taken.
+        last_spo2 / last_spo2_at: the last usable SpO2 up to the vitals moment, however old (it
+            says why ``spo2`` is None: the oximeter stopped long before).
         late_by_s: seconds past due when it was done late (or was still overdue at the end of the
             record), beyond the check's grace; None when on time or not applicable.
     """
@@ -167,6 +183,10 @@ class CheckVitals:
     spo2: float | None
     note: str
     late_by_s: float | None = None
+    heart_rate_at: datetime | None = None
+    spo2_at: datetime | None = None
+    last_spo2: float | None = None
+    last_spo2_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +205,8 @@ class SessionReport:
     Attributes:
         until: the end of the record summarised (the session end, or ``until`` if unfinished).
         monitoring_s: seconds from the session start to ``until``.
+        monitored_after_dose_s: seconds from the first dose to ``until`` (None without a dose):
+            the monitoring form's total minutes from the first administration.
         hr_baseline: median usable heart rate before the first dose.
         bp_baseline: the last blood pressure before the first dose.
         min_observation_at: first dose + the protocol's minimum observation.
@@ -204,6 +226,7 @@ class SessionReport:
     ended_at: datetime | None
     until: datetime
     monitoring_s: float
+    monitored_after_dose_s: float | None
     hr_baseline: float | None
     bp_baseline: BpPoint | None
     min_observation_at: datetime | None
@@ -322,7 +345,9 @@ def summarize(
         started_at=state.started_at, first_dose_at=dose,
         boosters=tuple(e.at for e in state.events if e.kind is EventKind.BOOSTER_GIVEN),
         ended_at=state.ended_at, until=end,
-        monitoring_s=(end - state.started_at).total_seconds(), hr_baseline=hr_base,
+        monitoring_s=(end - state.started_at).total_seconds(),
+        monitored_after_dose_s=(end - dose).total_seconds() if dose is not None else None,
+        hr_baseline=hr_base,
         bp_baseline=bp_base, min_observation_at=min_obs_at, min_observation_met_at=met_at,
         discharge_checks_done_at=discharge_done, fit_to_leave_at=fit, rules=hr_rules,
     )
@@ -378,28 +403,52 @@ def _phase_hrv(t: npt.NDArray[np.float64], values: npt.NDArray[np.float64],
     return summary, share
 
 
+def reading_near(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], moment: datetime,
+                 window_s: float = CHECK_WINDOW_S) -> tuple[float, datetime] | None:
+    """A streamed or typed vital at ``moment``: (median, time of the reading it is taken at), or None.
+
+    ``t``/``v`` are the usable readings (epoch seconds, sorted). The reading nearest ``moment``
+    counts if it lies within ``window_s`` of it; the value is the median of the readings in the
+    :data:`VITALS_WINDOW_S` up to and including that reading, so a streamed signal is smoothed
+    over its last minute and a single typed value is itself. The one rule for heart rate and
+    SpO2 at a check (see the module docstring); the discharge record can apply it too.
+    """
+    if t.size == 0:
+        return None
+    at = _epoch(moment)
+    i = int(np.searchsorted(t, at, side="left"))
+    candidates = [k for k in (i - 1, i) if 0 <= k < t.size]
+    k = min(candidates, key=lambda c: (abs(float(t[c]) - at), -c))
+    if abs(float(t[k]) - at) > window_s:
+        return None
+    lo = int(np.searchsorted(t, float(t[k]) - VITALS_WINDOW_S, side="left"))
+    value = _median(v[lo:k + 1])
+    assert value is not None
+    return value, datetime.fromtimestamp(float(t[k]), tz=UTC)
+
+
 def _check_vitals(check: CheckStatus, points: Sequence[BpPoint],
                   hr_t: npt.NDArray[np.float64], hr_v: npt.NDArray[np.float64],
                   spo2_t: npt.NDArray[np.float64], spo2_v: npt.NDArray[np.float64],
                   end: datetime) -> CheckVitals:
     moment = check.done_at if check.done_at is not None else check.due_at
-    bp = hr = spo2 = None
+    bp = hr = spo2 = last_spo2 = None
     if moment is not None:
         near = [p for p in points if abs((p.at - moment).total_seconds()) <= CHECK_WINDOW_S]
         bp = min(near, key=lambda p: abs((p.at - moment).total_seconds())) if near else None
-        # Heart rate and SpO2 taken with the blood pressure, else with the check itself;
-        # a reading stamped at the very moment belongs to it.
-        at = _epoch(bp.at if bp is not None else moment) + 1e-3
-
-        def window(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64]) -> float | None:
-            i, j = np.searchsorted(t, [at - VITALS_WINDOW_S, at], side="left")
-            return _median(v[i:j])
-
-        hr, spo2 = window(hr_t, hr_v), window(spo2_t, spo2_v)
+        # Heart rate and SpO2 taken with the blood pressure, else with the check itself.
+        vitals_at = bp.at if bp is not None else moment
+        hr, spo2 = reading_near(hr_t, hr_v, vitals_at), reading_near(spo2_t, spo2_v, vitals_at)
+        j = int(np.searchsorted(spo2_t, _epoch(vitals_at), side="right"))
+        if j:
+            last_spo2 = (float(spo2_v[j - 1]), datetime.fromtimestamp(float(spo2_t[j - 1]), tz=UTC))
     return CheckVitals(name=check.name, label=check.label, timing=check.timing, state=check.state,
                        due_at=check.due_at, done_at=check.done_at, moment=moment, bp=bp,
-                       heart_rate=hr, spo2=spo2, note=check.note or check.reason,
-                       late_by_s=check.late_by_s(end))
+                       heart_rate=hr[0] if hr else None, spo2=spo2[0] if spo2 else None,
+                       note=check.note or check.reason, late_by_s=check.late_by_s(end),
+                       heart_rate_at=hr[1] if hr else None, spo2_at=spo2[1] if spo2 else None,
+                       last_spo2=last_spo2[0] if last_spo2 else None,
+                       last_spo2_at=last_spo2[1] if last_spo2 else None)
 
 
 def _discharge_criteria(checks: Sequence[CheckVitals],
@@ -407,11 +456,16 @@ def _discharge_criteria(checks: Sequence[CheckVitals],
     at = next((c for c in reversed(checks) if c.timing is CheckTiming.BEFORE_DISCHARGE), None)
     if at is None:
         return ()
+    spo2_label = f"SpO\u2082 > {DISCHARGE_SPO2_MIN_PCT:g} %"
     if at.spo2 is None:
-        spo2 = DischargeCriterion(f"SpO\u2082 > {DISCHARGE_SPO2_MIN_PCT:g} %", None, "no SpO\u2082 reading")
+        detail = f"no SpO\u2082 reading within {CHECK_WINDOW_S / 60:g} min of the check"
+        vitals_at = at.bp.at if at.bp is not None else at.moment
+        if at.last_spo2 is not None and at.last_spo2_at is not None and vitals_at is not None:
+            ago_min = int((vitals_at - at.last_spo2_at).total_seconds() // 60)
+            detail += f" (the last: {at.last_spo2:.0f} %, {ago_min} min before)"
+        spo2 = DischargeCriterion(spo2_label, None, detail)
     else:
-        spo2 = DischargeCriterion(f"SpO\u2082 > {DISCHARGE_SPO2_MIN_PCT:g} %",
-                                  at.spo2 > DISCHARGE_SPO2_MIN_PCT, f"{at.spo2:.0f} %")
+        spo2 = DischargeCriterion(spo2_label, at.spo2 > DISCHARGE_SPO2_MIN_PCT, f"{at.spo2:.0f} %")
     tol = DISCHARGE_BP_TOLERANCE_MMHG
     label = f"BP within \u00b1{tol:g} mmHg of baseline"
     if at.bp is None or baseline is None or at.bp.delta_systolic is None or at.bp.delta_diastolic is None:

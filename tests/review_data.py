@@ -34,7 +34,7 @@ BASELINE_MIN = 5.0
 MINUTES_AFTER_DOSE = 130.0
 
 
-class _ManualSensor:
+class ManualSensor:
     """Starts a :class:`SimulatedSensor` in manual mode, so the test steps it with the fake clock."""
 
     def __init__(self, sensor: SimulatedSensor) -> None:
@@ -93,7 +93,7 @@ def record_session(directory: Path, *, seed: int = 7, client: str = CLIENT, star
     try:
         sid = rec.start_session(SessionSpec(client, PRESETS[protocol], DOSE_MG, lot=LOT,
                                             clinician_initials=CLINICIAN, app_version="test"))
-        rec.attach_sensor(_ManualSensor(sensor))
+        rec.attach_sensor(ManualSensor(sensor))
 
         def run_for(minutes: float) -> None:
             end = clock.monotonic() + minutes * 60.0

@@ -72,7 +72,7 @@ def test_export_to_stdout_and_file_agree(
     assert target.read_text(encoding="utf-8").replace("\r\n", "\n") == printed.replace("\r\n", "\n")
     rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
     assert {r["phase"] for r in rows} >= {"preparation", "onset", "effect", "integration"}
-    assert {r["kind"] for r in rows} == {"reading", "event", "observation"} | (
+    assert {r["kind"] for r in rows} == {"session", "reading", "event", "observation"} | (
         {"alarm"} if any(r["kind"] == "alarm" for r in rows) else set()
     )
     assert [p.name for p in tmp_path.iterdir()] == ["s.csv"], "no temporary file is left behind"

@@ -150,6 +150,10 @@ def test_time_order_timestamps_elapsed_and_phases(store: SqlStore) -> None:
     _, rows = export(store, sid)
     stamps = [r["timestamp_utc"] for r in rows]
     assert stamps == sorted(stamps)
+    session = [r for r in rows if r["kind"] == "session"]
+    assert rows[:len(session)] == session, "the session's own rows come first"
+    assert {r["timestamp_utc"] for r in session} == {iso(at(0))}
+    rows = rows[len(session):]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", s) for s in stamps)
     # Ties: at 0.25 s past a 20 s mark the heart rate comes before RR (write order); events go first.
     first = rows[:3]
@@ -175,6 +179,7 @@ def test_time_order_timestamps_elapsed_and_phases(store: SqlStore) -> None:
 def test_no_dose_means_empty_elapsed(store: SqlStore) -> None:
     sid, _ = fill(store, dose=False, end=False)
     _, rows = export(store, sid)
+    rows = [r for r in rows if r["kind"] != "session"]
     assert {r["elapsed_s"] for r in rows} == {""}
     assert {r["phase"] for r in rows} == {"preparation"}
 
@@ -202,8 +207,13 @@ def test_deidentify(store: SqlStore) -> None:
     assert offset <= -timedelta(days=365)
     assert offset.microseconds == 0
     for d, p in zip(rows, plain, strict=True):
-        assert (d["elapsed_s"], d["phase"], d["kind"], d["name"], d["value"], d["flags"]) == (
-            p["elapsed_s"], p["phase"], p["kind"], p["name"], p["value"], p["flags"])
+        assert (d["elapsed_s"], d["phase"], d["kind"], d["value"], d["flags"]) == (
+            p["elapsed_s"], p["phase"], p["kind"], p["value"], p["flags"])
+        if p["name"] != "sedation":
+            assert d["name"] == p["name"]
+    # "sedation" is not one of the built-in scales: a clinic typed it, so it is a token.
+    assert {r["name"] for r in rows if r["observation_kind"] == "scale"} == {"scale-1"}
+    assert {r["observation_id"] for r in rows if r["kind"] == "observation"} == {"O-1", "O-2"}
     _, again = export(store, sid, deidentify=True, rng=random.Random(7))
     assert again == rows, "the same seed gives the same tokens and shift"
     _, other = export(store, sid, deidentify=True, rng=random.Random(8))

@@ -104,11 +104,13 @@ def test_export_file_writes_the_same_bytes_as_the_text_function(tmp_path: Path) 
         csv_format = EXPORTERS.get("csv")
         rows = EXPORTERS.export_file(csv_format, StoredSession(store, sid), target, OPTIONS)
         text = io.StringIO(newline="")
-        assert export_session_csv(store, sid, text) == rows == 1
+        assert export_session_csv(store, sid, text) == rows
         with pytest.raises(KeyError):
             EXPORTERS.export_file(csv_format, StoredSession(store, 404), tmp_path / "none.csv", OPTIONS)
     assert target.read_bytes() == text.getvalue().encode("utf-8")
-    (row,) = csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"), newline=""))
+    parsed = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"), newline="")))
+    assert len(parsed) == rows
+    (row,) = [r for r in parsed if r["kind"] != "session"]
     assert tuple(row) == COLUMNS and row["value"] == "72.5"
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".csv") == ["s.csv"]
 
@@ -118,6 +120,9 @@ def test_csv_to_a_caller_stream_leaves_it_open(tmp_path: Path) -> None:
     out = io.BytesIO()
     with SqlStore.open(tmp_path / "k.db") as store:
         sid = store.create_session(SessionSpec("K-0042", PRESETS["sublingual"], 100.0), T0)
-        assert EXPORTERS.get("csv").write_to(StoredSession(store, sid), out, OPTIONS) == 0
+        rows = EXPORTERS.get("csv").write_to(StoredSession(store, sid), out, OPTIONS)
     assert not out.closed
-    assert out.getvalue() == (",".join(COLUMNS) + "\r\n").encode()
+    lines = out.getvalue().decode().split("\r\n")
+    assert lines[0] == ",".join(COLUMNS)
+    assert len(lines) == rows + 2 and lines[-1] == ""
+    assert all(",session," in line for line in lines[1:-1]), "a session with nothing recorded: its own rows"

@@ -112,7 +112,7 @@ def test_selecting_an_entry_moves_the_plot_there(store: SqlStore, recorded: Reco
 def test_clicking_the_plot_selects_the_nearest_entry(store: SqlStore, recorded: RecordedSession,
                                                      qtbot: QtBot) -> None:
     w = window_for(store, recorded.session_id, qtbot)
-    nausea = next(e for e in w.entries.model.entries if e.what == "nausea")
+    nausea = next(e for e in w.entries.model.entries if e.what == "Nausea")
     x = w.data.elapsed_s(nausea.at) / 60.0 + 0.2  # a little after it: nearest is still "nausea"
     w.plot.set_visible_range(x - 5, x + 5)
     qtbot.wait(10)
@@ -124,7 +124,7 @@ def test_clicking_the_plot_selects_the_nearest_entry(store: SqlStore, recorded: 
     assert blocker.args is not None
     assert blocker.args[0] == pytest.approx(nausea.at.timestamp() + 12, abs=3)
     selected = w.entries.selected_entry()
-    assert selected is not None and selected.what == "nausea"
+    assert selected is not None and selected.what == "Nausea"
     assert "History:" in w.entries.history.text()
 
 
@@ -159,19 +159,19 @@ def test_late_observation_and_correction_with_history(store_copy: SqlStore, reco
     with qtbot.waitSignal(w.observations_changed, timeout=5000):
         w.add_observation(LateInput(ObservationKind.NOTE, "note", None, "Client asked for a blanket", when,
                                     "CD"))
-    added = next(e for e in w.entries.model.entries if "blanket" in e.detail)
+    added = next(e for e in w.entries.model.entries if "blanket" in e.what + e.detail)
     assert added.added_later and "added later" in added.detail
     stored = [o for o in store_copy.observations(rec.session_id) if o.text == "Client asked for a blanket"]
     assert len(stored) == 1 and stored[0].added_later and stored[0].recorded_at == NOW
     assert w.plot.observation_marker_count == len(recorded.notes) + 1
 
-    nausea = next(e for e in w.entries.model.entries if e.what == "nausea")
+    nausea = next(e for e in w.entries.model.entries if e.what == "Nausea")
     assert nausea.observation_id is not None
     with qtbot.waitSignal(w.observations_changed, timeout=5000):
         w.correct_observation(nausea.observation_id, LateInput(
             ObservationKind.TAG, "vomiting", None, "", nausea.at, "CD", reason="it was vomiting, not nausea"))
     corrected = next(e for e in w.entries.model.entries if e.observation_id == nausea.observation_id)
-    assert corrected.what == "vomiting" and corrected.edited and corrected.added_later
+    assert corrected.what == "Vomiting" and corrected.edited and corrected.added_later
     revisions = [o for o in w.data.observations if o.observation_id == nausea.observation_id]
     history = observation_history_text(revisions)
     assert "rev 1" in history and "nausea" in history and "rev 2" in history and "vomiting" in history

@@ -337,3 +337,34 @@ def test_check_grace_is_part_of_the_protocol_and_validated() -> None:
         ScheduledCheck.from_dict({**check.to_dict(), "grace_min": -1})
     with pytest.raises(ProtocolError, match="grace_min must be a number"):
         ScheduledCheck.from_dict({**check.to_dict(), "grace_min": "soon"})
+
+
+# ----------------------------------------------------------------------------- issue 12
+def test_monitoring_after_dose_runs_from_the_first_dose_to_the_end() -> None:
+    report = summarize(PROTO, session_events(dose_min=6, end_min=127, booster_min=60), {})
+    assert report.monitoring_s == 127 * 60  # the whole session, from its start
+    assert report.monitored_after_dose_s == 121 * 60  # what the monitoring form asks for
+    assert summarize(PROTO, session_events(dose_min=None), {}).monitored_after_dose_s is None
+
+
+def test_spo2_typed_after_the_discharge_bp_counts_for_the_discharge_check() -> None:
+    """The check's SpO2 and the discharge criterion are one rule: the reading near the check."""
+    streams = bp([4, 124], [120, 126], [80, 82])
+    # the SpO2 was read from a hand-held oximeter and typed 1.5 min after the blood pressure
+    streams[Stream.SPO2] = stream(Stream.SPO2, [3.5, 125.5], [98, 97], [int(ReadingFlag.MANUAL)] * 2)
+    report = summarize(PROTO, session_events(checks_done=[("vitals_discharge", 125.6)]), streams)
+    discharge = report.checks[-1]
+    assert discharge.spo2 == 97.0 and discharge.spo2_at == at(125.5)
+    spo2 = report.discharge[0]
+    assert spo2.met is True and spo2.detail.startswith("97 %")
+    assert report.phase(Phase.INTEGRATION).spo2_min == 97.0  # type: ignore[union-attr]
+
+
+def test_spo2_far_from_the_discharge_check_is_not_evaluated_and_says_why() -> None:
+    streams = bp([4, 124], [120, 126], [80, 82])
+    streams[Stream.SPO2] = stream(Stream.SPO2, [3.5, 60], [98, 96])  # the oximeter went off at +60
+    report = summarize(PROTO, session_events(checks_done=[("vitals_discharge", 124.5)]), streams)
+    assert report.checks[-1].spo2 is None
+    spo2 = report.discharge[0]
+    assert spo2.met is None
+    assert spo2.detail == "no SpO\u2082 reading within 15 min of the check (the last: 96 %, 64 min before)"

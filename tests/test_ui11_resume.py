@@ -21,6 +21,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from discharge_answers import click
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox
 
@@ -361,13 +362,13 @@ def _end_with_unsaved_note(qtbot, parts: AppParts, *, save: bool) -> list[str]: 
         box = dialog.save_note_box  # type: ignore[attr-defined]
         assert box is not None and box.isChecked(), "saving the note is offered, ticked"
         if not save:
-            qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+            click(qtbot, box)
         qtbot.keyClicks(dialog.reason, "client collected early")  # type: ignore[attr-defined]
         qtbot.mouseClick(dialog.end_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
 
     done = _in_next_dialog(qtbot, end)
-    ask_end_session(parts)
-    assert done
+    ask_end_session(parts)  # the dialog opens once the record was read
+    qtbot.waitUntil(lambda: bool(done), timeout=5000)
     return seen
 
 

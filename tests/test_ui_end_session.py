@@ -75,10 +75,16 @@ def test_end_session_returns_within_a_second_with_a_sensor_that_never_stops(
             confirmed_at.append(time.monotonic())
             qtbot.mouseClick(dialog.end_button, Qt.MouseButton.LeftButton)
 
-        QTimer.singleShot(50, confirm)
+        def poll() -> None:  # the dialog opens once the record was read for the discharge questions
+            if isinstance(QApplication.activeModalWidget(), EndSessionDialog):
+                confirm()
+            else:
+                QTimer.singleShot(20, poll)
+
+        QTimer.singleShot(20, poll)
         clicked_at = time.monotonic()
-        qtbot.mouseClick(window.end_button, Qt.MouseButton.LeftButton)  # returns once the dialog closed
-        assert confirmed_at, "the confirm dialog did not open"
+        qtbot.mouseClick(window.end_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(confirmed_at), timeout=5000)
         qtbot.waitUntil(lambda: window.clock_panel.phase.text() == "Ended" and not window.session_running()
                         and not window.end_button.isEnabled(), timeout=5000)
         ended_at = time.monotonic()

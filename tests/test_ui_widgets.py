@@ -18,6 +18,7 @@ import itertools
 
 import numpy as np
 import pytest
+from discharge_answers import answer_discharge
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
@@ -672,6 +673,8 @@ def test_end_session_requires_reason_when_early_or_unchecked(qtbot: QtBot) -> No
     qtbot.addWidget(early)
     assert early.reason_required()
     assert not early.end_button.isEnabled()
+    answer_discharge(qtbot, early)
+    assert not early.end_button.isEnabled(), "the answers alone do not end early"
     early.reason.setText("client transferred to ER for review")
     assert early.end_button.isEnabled()
     assert "ended early at 85 of 120 min" in early.end_reason()
@@ -682,6 +685,8 @@ def test_end_session_requires_reason_when_early_or_unchecked(qtbot: QtBot) -> No
     for box in done.items.values():
         box.setChecked(True)
     assert not done.reason_required()
+    assert not done.end_button.isEnabled(), "after a dose the discharge questions need answers"
+    answer_discharge(qtbot, done)
     assert done.end_button.isEnabled()
     assert done.end_reason() == "observed 130 min; discharge checklist complete"
 

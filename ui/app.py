@@ -30,12 +30,15 @@ import argparse
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import cast
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
+from db.export.atomic import remove_stale_parts
 from db.journal_writer import JournalWriter
 from db.journaled_store import JournaledStore
 from db.paths import journal_folder, resolve_db_location
@@ -45,10 +48,12 @@ from devices.runtime import BleRuntime
 from devices.scanner import LiveScanner
 from kapmonitor import __version__
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
+from kapmonitor.discharge import DischargeFacts, facts_for_session
 from kapmonitor.journal import Journal
 from kapmonitor.ports import SessionSpec, StoreError, StreamData
 from kapmonitor.recording import Recorder
 from kapmonitor.sensor import Sensor
+from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
 from kapmonitor.types import Stream
 from ui.audio import AlarmAudio
@@ -101,6 +106,8 @@ class AppParts:
     journal_bridge: JournalBridge | None = None
     gc_guard: GuiGarbageCollector | None = None
     """Cyclic garbage collection on the GUI thread only, while the app runs (:mod:`ui.gc_guard`)."""
+    end_pending: bool = False
+    """The end dialog is being prepared (End pressed twice opens one dialog)."""
 
     @property
     def database(self) -> SqlStore:
@@ -237,6 +244,8 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
                      journal_bridge=journal_bridge, gc_guard=gc_guard)
     parts.menu_actions = install_menus(parts)
     worker.run_in_worker(prune_note_drafts(store, drafts))
+    # an export killed mid-write leaves a part file in the folder the save dialog starts in
+    worker.run_in_worker(lambda: [remove_stale_parts(f) for f in {Path.cwd(), Path.home()}])
     return parts
 
 
@@ -310,25 +319,70 @@ def ask_new_session(parts: AppParts) -> None:
         parts.window.start_session(spec)
 
 
+END_FACTS_WAIT_MS = 2000
+"""The end dialog opens after at most this long even if the record could not be read (a stalled
+database): its answers are then not pre-set from the record, and it says so."""
+
+
 def ask_end_session(parts: AppParts) -> None:
-    """Confirm the end (minimum observation, discharge checklist, reason) and end the session."""
+    """Read what the record says (off the GUI thread), then ask the structured discharge and end."""
+    snapshot, protocol = parts.recorder.snapshot(), parts.recorder.protocol
+    session_id = parts.recorder.session_id
+    if snapshot is None or protocol is None or session_id is None or snapshot.ended_at is not None:
+        return
+    if parts.end_pending:
+        return  # the dialog is on its way (End pressed twice)
+    parts.end_pending = True
+    asked_at = parts.clock.now()
+    store, checklist = parts.store, parts.settings.discharge_checklist
+    opened: list[bool] = []
+
+    def load() -> tuple[DischargeFacts, str]:
+        facts = facts_for_session(store, session_id, checklist, asked_at)
+        return facts, store.session(session_id).spec.clinician_initials
+
+    def open_dialog(found: tuple[DischargeFacts, str] | None) -> None:
+        if opened:
+            return  # the record came after the dialog had opened without it
+        opened.append(True)
+        try:
+            _end_dialog(parts, snapshot, protocol.min_observation_min, found, asked_at)
+        finally:
+            parts.end_pending = False
+
+    def failed(exc: BaseException) -> None:
+        log.warning("the record could not be read for the discharge questions: %s", type(exc).__name__)
+        open_dialog(None)
+
+    Op(load, parent=parts.window, what="Reading the record for the discharge").success(open_dialog) \
+        .failure(failed).run(parts.worker)
+    QTimer.singleShot(END_FACTS_WAIT_MS, lambda: open_dialog(None))
+
+
+def _end_dialog(parts: AppParts, snapshot: SessionSnapshot, min_observation_min: float,
+                found: tuple[DischargeFacts, str] | None, asked_at: datetime) -> None:
     from ui.end_session_dialog import EndSessionDialog
 
-    snapshot, protocol = parts.recorder.snapshot(), parts.recorder.protocol
-    if snapshot is None or protocol is None or snapshot.ended_at is not None:
+    if parts.recorder.snapshot() is None or parts.recorder.session_id is None:
         return
     panel = parts.window.observations
     unsaved = panel.unsaved_note() if panel is not None else ""
-    dialog = EndSessionDialog.from_snapshot(snapshot, protocol.min_observation_min,
-                                            parts.settings.discharge_checklist,
-                                            parts.theme, parts.window, unsaved_note=unsaved)
+    facts, clinician = found if found is not None else (None, "")
+    dialog = EndSessionDialog.from_snapshot(
+        snapshot, min_observation_min, parts.settings.discharge_checklist, parts.theme, parts.window,
+        unsaved, facts=facts, medications=parts.settings.medications, clinician=clinician,
+        now=asked_at)
+    if found is None:
+        dialog.message.setText("The record could not be read in time: nothing is pre-set from it. "
+                               + dialog.message.text())
     if dialog.exec():
         if panel is not None and unsaved:
             if dialog.save_unsaved_note:
                 panel.save_note()  # queued on the DB worker before the end: saved in the session
             else:
                 panel.drop_unsaved_note()
-        parts.window.end_session(dialog.end_reason())
+        discharge = dialog.discharge() if dialog.dose_given else None
+        parts.window.end_session(dialog.end_reason(), discharge)
 
 
 def open_past_sessions(parts: AppParts) -> QWidget:

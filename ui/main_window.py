@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from kapmonitor.clock import Clock
+from kapmonitor.discharge import Discharge
 from kapmonitor.ports import JournalStatus, SessionSpec, StreamData
 from kapmonitor.recording import Recorder
 from kapmonitor.sensor import Sensor
@@ -376,8 +377,9 @@ class BedsideWindow(QMainWindow):
     def pause_alarm_audio(self, alarm_id: str) -> None:
         self._run("Pausing alarm audio", lambda: self._recorder.pause_alarm_audio(alarm_id or None))
 
-    def end_session(self, reason: str = "") -> None:
-        self._run("Ending the session", lambda: self._recorder.end_session(reason))
+    def end_session(self, reason: str = "", discharge: Discharge | None = None) -> None:
+        """End the session on the worker, with the clinician's structured ``discharge`` answers."""
+        self._run("Ending the session", lambda: self._recorder.end_session(reason, discharge))
 
     # ------------------------------------------------------------------- view
     def focus_note(self) -> None:

@@ -1,19 +1,23 @@
-"""The printable session report: one or two A4 pages for the chart, written with Qt's own PDF writer.
+"""The printable session report: A4 pages for the chart, written with Qt's own PDF writer.
 
-Content: a header (client code, date, clinician, protocol, dose and lot, times of dose
-and boosters, total monitoring time, time fit to leave), the heart-rate plot with phase
-bands, limit lines, alarm spans and numbered observation markers, the vitals at each
-scheduled check (baseline, +40 min, discharge) with the change from baseline, the
-per-phase summary, the discharge lines, the observation list (numbers match the plot)
-and the alarm log.
+Content: a header (client code, date, clinician, protocol, dose and lot, session start and
+end, times of dose and boosters, the time monitored after the first dose -- what the
+monitoring form counts -- and the time fit to leave), the heart-rate plot with phase bands,
+limit lines, alarm spans and numbered observation markers, the vitals at each scheduled
+check (baseline, +40 min, discharge) with the change from baseline and how late a late
+check was done, the per-phase summary, the discharge lines, the observation list (numbers
+match the plot; worded as the bedside words them, :func:`ui.observation_timeline.describe`,
+with the session's own scales) and the alarm log (every action of every alarm condition,
+:func:`alarm_log_rows`). Each page's footer names the client, the date and the session and
+says "page n of N"; the PDF's Title, Author (the clinician's initials, absent when none were
+entered), Subject and Creator are set (:func:`report_info`).
 
-How it is made: an HTML :class:`QTextDocument` printed to a :class:`QPdfWriter` (A4),
-so text is real text (``pdftotext`` extracts it) and pages break by themselves. The
-plot is a pyqtgraph widget rendered to an image at twice its size (PITFALLS #12:
-raster, not vectors, for a plot in a PDF). The document uses the bundled DejaVu font
-registered by :func:`ui.theme.register_fonts` (PITFALLS #11: on a machine without
-fonts the PDF would otherwise have no text). Needs a ``QApplication`` (offscreen is
-fine); :mod:`ui.cli.report` makes one.
+How it is made: HTML laid out and painted page by page by :func:`ui.pdf_document.render_pdf`
+(the helpers any other kapmonitor PDF shares), so text is real text (``pdftotext`` extracts
+it), a table's header row repeats on the next page, and no page is printed with nothing on
+it. The plot is a pyqtgraph widget rendered to an image at twice its size (PITFALLS #12:
+raster, not vectors, for a plot in a PDF). Needs a ``QApplication`` (offscreen is fine);
+:mod:`ui.cli.report` makes one.
 
 The PDF is made in memory and handed over as bytes; it is the ``report`` export format
 (:data:`REPORT_EXPORTER`, listed by :func:`ui.exports.window_exports`), so the file is
@@ -22,35 +26,53 @@ written, like every export, by the registry's one atomic write (:mod:`db.export.
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QSizeF, Qt, QUrl
-from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QTextDocument
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QFont, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
 from kapmonitor import __version__
-from kapmonitor.exporters import Exporter, ExportError, ExportOptions
+from kapmonitor.clock import ensure_utc
+from kapmonitor.exporters import Exporter, ExportOptions
 from kapmonitor.review_series import usable_mask
-from kapmonitor.types import AlarmPriority, EventKind, Phase, Stream
+from kapmonitor.types import (
+    AlarmCategory,
+    AlarmPriority,
+    AlarmState,
+    AlarmTransition,
+    EventKind,
+    Phase,
+    Stream,
+)
+from ui.pdf_document import BASE_CSS, PdfInfo, escape, html_table, pairs_table, render_pdf
 from ui.review_canvas import GAP_S, with_gaps
-from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_date, fmt_elapsed, fmt_minutes
+from ui.review_data import (
+    ReviewData,
+    current_observations,
+    fmt_clock,
+    fmt_date,
+    fmt_elapsed,
+    fmt_minutes,
+    session_settings,
+)
 from ui.review_entries import describe_observation
-from ui.review_summary import Table, check_table, discharge_lines, phase_table
-from ui.theme import LIGHT, Theme, qcolor, register_fonts
+from ui.review_summary import check_table, discharge_lines, phase_table
+from ui.theme import LIGHT, Theme, qcolor
 
-__all__ = ["REPORT_EXPORTER", "ReportSource", "render_report_pdf", "report_html", "report_plot_image",
-           "write_report"]
+__all__ = ["REPORT_EXPORTER", "ReportSource", "alarm_log_rows", "observation_rows", "render_report_pdf",
+           "report_html", "report_info", "report_plot_image", "write_report"]
 
 log = logging.getLogger(__name__)
 
 PLOT_SIZE = (900, 300)
 """Logical size (px at 96 dpi) of the plot image in the report."""
 _PLOT_URL = QUrl("kapmonitor://report/plot.png")
+_DASH = "\u2013"
 
 
 class ReportSource(Protocol):
@@ -154,19 +176,6 @@ def _duration(delta: timedelta) -> str:
     return f"{seconds:.0f} s" if seconds < 60 else fmt_minutes(seconds)
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text))
-
-
-def _table(content: Table, *, first_bold: bool = True) -> str:
-    header, rows = content
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td{' class=k' if (i == 0 and first_bold) else ''}>{_e(c)}</td>"
-                         for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table class=grid cellspacing=0 cellpadding=2><tr>{head}</tr>{body}</table>"
-
-
 def _header(data: ReviewData) -> list[tuple[str, str]]:
     spec, rec, rep = data.record.spec, data.record, data.report
     dose = f"{spec.dose_amount:g} {spec.dose_unit}" if spec.dose_amount is not None else "not entered"
@@ -178,74 +187,129 @@ def _header(data: ReviewData) -> list[tuple[str, str]]:
             boosters.append(f"{text}at {fmt_clock(e.at)} ({fmt_elapsed(data.elapsed_s(e.at))})")
     ended = (f"{fmt_clock(rec.ended_at)}" + (f" ({rec.end_reason})" if rec.end_reason else "")
              if rec.ended_at else f"NOT ENDED (record stops {fmt_clock(data.last_activity)})")
+    if rep.monitored_after_dose_s is not None:
+        monitored = ("Monitored", f"{fmt_minutes(rep.monitored_after_dose_s)} after the first dose")
+    else:
+        monitored = ("Monitored", f"no dose given; {fmt_minutes(rep.monitoring_s)} from the session start")
     return [
         ("Client code", spec.client_code), ("Date", fmt_date(rec.started_at)),
         ("Clinician", spec.clinician_initials or "not entered"),
         ("Protocol", f"{spec.protocol.name} ({spec.protocol.route.label})"),
         ("Dose", dose), ("Lot", spec.lot or "not entered"),
+        ("Session started", fmt_clock(rec.started_at)), ("Session ended", ended),
         ("Dose given", fmt_clock(rec.dose_at) if rec.dose_at else "no dose recorded"),
         ("Boosters", "; ".join(boosters) or "none"),
-        ("Session", f"{fmt_clock(rec.started_at)} to {ended}"),
-        ("Total monitoring", fmt_minutes(rep.monitoring_s)),
+        monitored,
         ("Fit to leave", fmt_clock(rep.fit_to_leave_at) if rep.fit_to_leave_at else "not reached"),
         ("Session number", str(rec.session_id)),
     ]
 
 
-def report_html(data: ReviewData, generated_at: datetime) -> str:
-    """The report as HTML for :class:`QTextDocument` (the plot is the resource ``_PLOT_URL``)."""
-    pairs = _header(data)
-    rows = "".join(
-        "<tr>" + "".join(f"<td class=k>{_e(k)}</td><td>{_e(v)}</td>" for k, v in pairs[i:i + 2]) + "</tr>"
-        for i in range(0, len(pairs), 2))
-    observations = [o for o in current_observations(data.observations)]
-    obs_rows: list[list[str]] = []
+def _action(t: AlarmTransition) -> str:
+    """One alarm-log action in words: ``condition cleared (latched) 09:15:30``."""
+    words = t.action.replace("_", " ")
+    if t.action == "condition_cleared" and t.state is AlarmState.LATCHED:
+        words += " (latched)"
+    if t.detail and t.action not in ("condition_cleared", "escalated", "acknowledged"):
+        words += f" ({t.detail})"
+    return f"{words} {fmt_clock(t.at, seconds=True)}"
+
+
+def alarm_log_rows(data: ReviewData) -> list[list[str]]:
+    """The alarm log: one row per alarm condition with every action of the log on it.
+
+    Each ``raised`` opens a row; every later transition of that alarm until it is raised again
+    is an action on the row (escalated, audio paused, condition cleared and whether it latched,
+    acknowledged, resolved, limit changed), one a line, so the rows carry every transition the alarm log
+    (and the CSV) holds. A transition of an alarm not raised in this record gets a row of its
+    own. Start, duration and worst value are the alarm span's (:func:`kapmonitor.review_series.
+    alarm_spans`: from raised to the condition clearing).
+    """
+    spans = {(s.alarm_id, s.start): s for s in data.report.alarm_spans}
+    rows: list[tuple[datetime, list[str]]] = []
+    open_rows: dict[str, list[str]] = {}
+    for t in data.alarms:
+        at = ensure_utc(t.at)
+        if t.action == "raised":
+            span = spans.get((t.alarm_id, at))
+            worst = ""
+            if span is not None and span.peak_value is not None and span.limit is not None and \
+                    span.category is AlarmCategory.PHYSIOLOGICAL:
+                worst = f"{span.peak_value:g} (limit {span.limit:g})"
+            duration = _DASH if span is None else ("still active" if span.open_ended
+                                                   else _duration(span.end - span.start))
+            row = [fmt_clock(at, seconds=True), fmt_elapsed(data.elapsed_s(at)), duration, t.label,
+                   t.priority.value, worst, ""]
+            open_rows[t.alarm_id] = row
+            rows.append((at, row))
+            continue
+        row = open_rows.get(t.alarm_id) or []
+        if not row:
+            row = [fmt_clock(at, seconds=True), fmt_elapsed(data.elapsed_s(at)), _DASH, t.label,
+                   t.priority.value, "", ""]
+            rows.append((at, row))
+        row[-1] = "\n".join(filter(None, (row[-1], _action(t))))
+    rows.sort(key=lambda r: r[0])
+    return [r for _, r in rows]
+
+
+def observation_rows(data: ReviewData) -> list[list[str]]:
+    """Every observation (its current revision), numbered as on the plot; worded as the bedside words it."""
+    settings = session_settings(data.record)
+    rows: list[list[str]] = []
     number = 0
-    for o in observations:
-        what, detail = describe_observation(o)
+    for o in current_observations(data.observations):
+        what, detail = describe_observation(o, settings)
         label = ""
         if not o.deleted:
             number += 1
             label = str(number)
-        obs_rows.append([label, fmt_elapsed(data.elapsed_s(o.occurred_at)), fmt_clock(o.occurred_at),
-                         o.kind.value, what, detail])
-    alarm_rows = []
-    for s in data.report.alarm_spans:
-        worst = ""
-        if s.peak_value is not None and s.limit is not None and s.category.value == "physiological":
-            worst = f"{s.peak_value:g} (limit {s.limit:g})"
-        duration = "still active" if s.open_ended else _duration(s.end - s.start)
-        actions = ", ".join(f"{a.replace('_', ' ')} {fmt_clock(t)}" for t, a in s.actions)
-        alarm_rows.append([fmt_clock(s.start, seconds=True), fmt_elapsed(data.elapsed_s(s.start)), duration,
-                           s.label, s.priority.value, worst, actions])
+        rows.append([label, fmt_elapsed(data.elapsed_s(o.occurred_at)), fmt_clock(o.occurred_at),
+                     o.kind.value, what, detail])
+    return rows
+
+
+def report_html(data: ReviewData, generated_at: datetime) -> str:
+    """The report as HTML for :class:`QTextDocument` (the plot is the resource ``_PLOT_URL``)."""
+    obs_rows = observation_rows(data)
+    alarm_rows = alarm_log_rows(data)
     tz = generated_at.astimezone().strftime("%Z (UTC%z)")
     parts = [
-        "<style>body{font-size:8.5pt;} h1{font-size:13pt;margin:0;} h2{font-size:10pt;margin-top:8px;"
-        "margin-bottom:2px;} td,th{font-size:8pt;} table.grid th{background:#e6eaee;text-align:left;}"
-        "table.grid td{border-bottom:1px solid #d5dbe0;} td.k{font-weight:bold;color:#36414b;}</style>",
-        f"<h1>KAP session report \u2014 client {_e(data.record.spec.client_code)}</h1>",
-        f"<table cellspacing=0 cellpadding=2 width=100%>{rows}</table>",
+        f"<style>{BASE_CSS}</style>",
+        f"<h1>KAP session report \u2014 client {escape(data.record.spec.client_code)}</h1>",
+        pairs_table(_header(data)),
+        f"<p><small>Clock times are local, {escape(tz)}; T+h:mm is time since the first dose.</small></p>",
         f"<p><img src=\"{_PLOT_URL.toString()}\" width={PLOT_SIZE[0] * 0.77:.0f} "
         f"height={PLOT_SIZE[1] * 0.77:.0f}><br>"
         "<small>Heart rate; phase bands; dashed lines: limits; vertical lines: doses (solid) and numbered "
         "observations (dotted); bars at the bottom: alarms (red high, amber medium, blue low); "
         "breaks: signal lost.</small></p>",
-        "<h2>Vitals at checks</h2>", _table(check_table(data.report, data.anchor.timestamp())),
-        "<h2>Per-phase summary</h2>", _table(phase_table(data.report)),
-        "<p>" + "<br>".join(_e(line) for line in discharge_lines(data.report)) + "</p>",
+        "<h2>Vitals at checks</h2>", html_table(check_table(data.report, data.anchor.timestamp())),
+        "<h2>Per-phase summary</h2>", html_table(phase_table(data.report)),
+        "<p><small>Rules behind the figures: artifact and no-contact readings excluded; time beyond a limit "
+        "counts each reading for at most 5 s, so gaps never count; vitals at a check are those taken "
+        "within 15 min of it.</small></p>",
+        "<p>" + "<br>".join(escape(line) for line in discharge_lines(data.report)) + "</p>",
         "<h2>Observations</h2>",
-        _table((["#", "Time", "Clock", "Kind", "Observation", "Details"], obs_rows), first_bold=False)
+        html_table((["#", "Time", "Clock", "Kind", "Observation", "Details"], obs_rows), first_bold=False)
         if obs_rows else "<p>None recorded.</p>",
         "<h2>Alarm log</h2>",
-        _table((["Start", "Time", "Duration", "Alarm", "Priority", "Worst value", "Actions"], alarm_rows),
-               first_bold=False) if alarm_rows else "<p>No alarms.</p>",
-        f"<p><small>Clock times are local, {_e(tz)}; T+h:mm is time since the first dose. Generated "
-        f"{_e(generated_at.astimezone().strftime('%Y-%m-%d %H:%M'))} by kapmonitor {_e(__version__)}. "
-        "Rules behind the "
-        "figures: artifact and no-contact readings excluded; time beyond a limit counts each reading for at "
-        "most 5 s, so gaps never count.</small></p>",
+        html_table((["Start", "Time", "Duration", "Alarm", "Priority", "Worst value", "Actions"], alarm_rows),
+                   first_bold=False) if alarm_rows else "<p>No alarms.</p>",
     ]
     return "".join(parts)
+
+
+def report_info(data: ReviewData) -> PdfInfo:
+    """The PDF's document information: title with client and date, the clinician as author."""
+    spec = data.record.spec
+    date = fmt_date(data.record.started_at)
+    return PdfInfo(
+        title=f"kapmonitor session report \u2014 client {spec.client_code} \u2014 {date}",
+        subject=f"KAP session monitoring record, session {data.session_id} ({spec.protocol.route.label}): "
+                "heart rate, vitals at checks, observations and alarm log",
+        author=spec.clinician_initials.strip(),
+    )
 
 
 def render_report_pdf(data: ReviewData, *, generated_at: datetime) -> tuple[bytes, int]:
@@ -256,35 +320,13 @@ def render_report_pdf(data: ReviewData, *, generated_at: datetime) -> tuple[byte
     Raises:
         ExportError: Qt's PDF writer produced nothing.
     """
-    families = register_fonts()
-    family = families[0] if families else "DejaVu Sans"
-    doc = QTextDocument()
-    font = QFont(family)
-    font.setPointSizeF(8.5)
-    # No ligatures: text copied or extracted from the PDF must read "fit", not U+FB01.
-    font.setStyleStrategy(QFont.StyleStrategy.PreferNoShaping)
-    doc.setDefaultFont(font)
-    doc.addResource(QTextDocument.ResourceType.ImageResource, _PLOT_URL, report_plot_image(data))
-    doc.setHtml(report_html(data, generated_at))
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    writer = QPdfWriter(buffer)
-    writer.setTitle(f"KAP session report {data.record.spec.client_code} {fmt_date(data.record.started_at)}")
-    writer.setCreator(f"kapmonitor {__version__}")
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
-                                     QMarginsF(12, 12, 12, 12), QPageLayout.Unit.Millimeter))
-    writer.setResolution(300)
-    rect = writer.pageLayout().paintRectPixels(96)
-    doc.setPageSize(QSizeF(rect.width(), rect.height()))
-    pages = int(doc.pageCount())
-    doc.print_(writer)
-    del writer  # finishes the PDF
-    pdf = bytes(buffer.data().data())
-    buffer.close()
-    if not pdf.startswith(b"%PDF"):
-        raise ExportError(f"the PDF report of session {data.session_id} could not be made: "
-                          "Qt's PDF writer produced nothing")
-    return pdf, pages
+    info = report_info(data)
+    made = generated_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    name = (f"kapmonitor session report \u00b7 client {data.record.spec.client_code} \u00b7 "
+            f"{fmt_date(data.record.started_at)} \u00b7 session {data.session_id} \u00b7 generated {made} "
+            f"by kapmonitor {__version__}")
+    return render_pdf(report_html(data, generated_at), info, images={_PLOT_URL: report_plot_image(data)},
+                      footer=lambda n, total: f"{name} \u00b7 page {n} of {total}")
 
 
 def write_report(source: ReportSource, out: BinaryIO, options: ExportOptions) -> int:
@@ -301,5 +343,5 @@ def write_report(source: ReportSource, out: BinaryIO, options: ExportOptions) ->
 
 REPORT_EXPORTER: Exporter[ReportSource] = Exporter(
     name="report", title="PDF report", suffix=".pdf", write=write_report, counts="pages", paints=True,
-    description="the printable session report for the chart (PDF, A4, one or two pages)",
+    description="the printable session report for the chart (PDF, A4)",
 )

@@ -21,6 +21,8 @@ from datetime import datetime
 
 from kapmonitor.alarm_settings import AlarmSettings, AlarmSettingsError, LimitRule
 from kapmonitor.ports import SessionArchive, SessionRecord, StreamData
+from kapmonitor.settings import ClinicSettings
+from kapmonitor.settings_items import SettingsError
 from kapmonitor.summary import SessionReport, summarize
 from kapmonitor.types import AlarmTransition, Observation, SessionEvent, Stream
 
@@ -34,6 +36,7 @@ __all__ = [
     "fmt_minutes",
     "load_review",
     "session_rules",
+    "session_settings",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,22 @@ def session_rules(record: SessionRecord) -> tuple[LimitRule, ...]:
             log.warning("session %d: stored alarm settings unreadable (%s); using defaults",
                         record.session_id, exc)
     return AlarmSettings.defaults().rules
+
+
+def session_settings(record: SessionRecord) -> ClinicSettings:
+    """The clinic settings stored with the session (scales, tags...), else the defaults.
+
+    The start dialog stores the whole settings snapshot; a session recorded without one (the
+    command line, older sessions) is described with the default scales and tags.
+    """
+    raw = record.spec.settings
+    if isinstance(raw, Mapping) and raw:
+        try:
+            return ClinicSettings.from_dict(raw)
+        except (SettingsError, ValueError, TypeError, KeyError) as exc:
+            log.warning("session %d: stored settings unreadable (%s); describing with the defaults",
+                        record.session_id, exc)
+    return ClinicSettings.defaults()
 
 
 def _last_activity(record: SessionRecord, events: tuple[SessionEvent, ...],

@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
+from kapmonitor.settings import ClinicSettings
 from kapmonitor.types import (
     AlarmPriority,
     AlarmTransition,
@@ -37,7 +38,8 @@ from kapmonitor.types import (
     ObservationKind,
     SessionEvent,
 )
-from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_elapsed
+from ui.observation_timeline import describe
+from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_elapsed, session_settings
 from ui.theme import Theme, qcolor, set_role
 
 __all__ = ["COLUMNS", "Entry", "EntryList", "EntryModel", "build_entries", "describe_event",
@@ -63,12 +65,21 @@ class Entry:
     edited: bool = False
 
 
-def describe_observation(o: Observation) -> tuple[str, str]:
-    """(what, details) of an observation revision, in the therapist's words."""
-    # a vitals entry's value is its systolic pressure, already spelled out in its text
-    show_value = o.value is not None and o.kind is not ObservationKind.VITAL
-    what = f"{o.name} {o.value:g}" if show_value else o.name
-    details = [o.text] if o.text and o.text != o.name else []
+def describe_observation(o: Observation, settings: ClinicSettings | None = None) -> tuple[str, str]:
+    """(what, details) of an observation revision, in the therapist's words.
+
+    With ``settings`` (the session's clinic settings), ``what`` is the bedside's own wording,
+    :func:`ui.observation_timeline.describe` (a scale's label, signed value and anchor text), so
+    paper and screen say it the same way; its text is then not repeated in the details.
+    """
+    if settings is not None:
+        what = describe(o, settings)
+    else:
+        # a vitals entry's value is its systolic pressure, already spelled out in its text
+        show_value = o.value is not None and o.kind is not ObservationKind.VITAL
+        what = f"{o.name} {o.value:g}" if show_value else o.name
+    shown = settings is not None and o.text in what
+    details = [o.text] if o.text and o.text != o.name and not shown else []
     if o.author:
         details.append(f"by {o.author}")
     if o.revision > 1 and not o.deleted:
@@ -126,8 +137,9 @@ def build_entries(data: ReviewData) -> list[Entry]:
     for i, a in enumerate(data.alarms):
         what, detail = describe_alarm(a)
         rows.append((a.at, 1, i, Entry(a.at, "alarm", what, detail, priority=a.priority)))
+    settings = session_settings(data.record)  # the bedside's words for scales and tags
     for i, o in enumerate(current_observations(data.observations)):
-        what, detail = describe_observation(o)
+        what, detail = describe_observation(o, settings)
         rows.append((o.occurred_at, 2, i, Entry(o.occurred_at, "observation", what, detail, o.observation_id,
                                                 added_later=o.added_later, deleted=o.deleted,
                                                 edited=revisions[o.observation_id] > 1)))

@@ -4,9 +4,9 @@ Left: the time line (:class:`~ui.review_plot.ReviewPlot`). Right, in two tabs: t
 entries (observations, events, alarm transitions; :class:`~ui.review_entries.EntryList`)
 and the per-phase summary (:class:`~ui.review_summary.SummaryView`). Selecting an entry moves the
 plot to it; clicking the plot selects the nearest entry. The toolbar exports the session
-in each format it is given (:func:`ui.exports.window_exports`: the CSV, the PDF report) and adds or
-corrects observations after the session (marked as added later, with history;
-:mod:`ui.late_correction`).
+in each format it is given (:func:`ui.exports.window_exports`: the CSV, the PDF report), writes
+the monitoring form filled from the record (:mod:`ui.monitoring_form`), and adds or corrects
+observations after the session (marked as added later, with history; :mod:`ui.late_correction`).
 
 Database work (exports, corrections) runs on the DB worker when one is given; the
 window never waits on it. Opening is fast enough to load synchronously
@@ -38,6 +38,7 @@ from kapmonitor.exporters import Exporter, ExportOptions, ExportRegistry
 from kapmonitor.ports import SessionStore
 from kapmonitor.recording.late import LateInput, add_late_observation, correct_observation
 from ui.late_correction import LateObservationDialog
+from ui.monitoring_form import MONITORING_FORM_EXPORTER
 from ui.ops import Op, show_error
 from ui.review_data import ReviewData, fmt_clock, fmt_date, fmt_minutes, load_review
 from ui.review_entries import EntryList
@@ -113,11 +114,14 @@ class ReviewWindow(QMainWindow):
         state = "" if data.record.ended_at else "  \u2014  NOT ENDED (interrupted)"
         dose = "dose not entered" if spec.dose_amount is None else f"{spec.dose_amount:g} {spec.dose_unit}"
         dosed = f"dose given {fmt_clock(data.record.dose_at)}" if data.record.dose_at else "no dose given"
+        after_dose = data.report.monitored_after_dose_s
+        monitored = (f"monitored {fmt_minutes(after_dose)} after the first dose" if after_dose is not None
+                     else f"recorded {fmt_minutes(data.report.monitoring_s)}")
         self.status = QLabel(
             f"Client {spec.client_code}  \u00b7  {fmt_date(data.record.started_at)}  \u00b7  "
             f"{spec.protocol.name} {dose}  \u00b7  {dosed}  \u00b7  "
             f"clinician {spec.clinician_initials or '?'}  \u00b7  "
-            f"monitored {fmt_minutes(data.report.monitoring_s)}{state}", self)
+            f"{monitored}{state}", self)
         set_role(self.status, "caption")
         self.statusBar().addWidget(self.status, 1)
         self.entries.entry_selected.connect(self.plot.center_on)
@@ -141,6 +145,7 @@ class ReviewWindow(QMainWindow):
 
         actions: list[tuple[str, str | QKeySequence.StandardKey | None, Callable[[], None]]] = [
             *((f"Export {e.title}\u2026", _EXPORT_KEYS.get(e.name), ask(e)) for e in self._exports),
+            (f"{MONITORING_FORM_EXPORTER.title}\u2026", None, self._ask_form),
             ("Add observation\u2026", "Ctrl+N", self._ask_add),
             ("Correct selected\u2026", "Ctrl+R", self._ask_correct),
             ("Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self.plot.zoom(2.0)),
@@ -154,7 +159,8 @@ class ReviewWindow(QMainWindow):
             action.triggered.connect(slot)
             bar.addAction(action)
         ended = self.data.record.ended_at is not None
-        for action in bar.actions()[len(self._exports):len(self._exports) + 2]:
+        first_late = len(self._exports) + 1  # after the exports and the monitoring form
+        for action in bar.actions()[first_late:first_late + 2]:
             action.setEnabled(ended)
             if not ended:
                 action.setToolTip("The session has not ended: resume or close it before adding observations")
@@ -190,6 +196,26 @@ class ReviewWindow(QMainWindow):
         options = ExportOptions(generated_at=self._clock.now(), deidentify=deidentify)
         run_export(self._exports, exporter, session, path, options, parent=self, worker=self._worker,
                    on_done=lambda _count: self.export_finished.emit(str(path)), on_error=self._error)
+
+    def export_form_to(self, path: Path) -> None:
+        """Write the monitoring form filled from the record (:mod:`ui.monitoring_form`) to ``path``.
+
+        Like the report: painted here from the data already loaded, the file written on the worker.
+        Emits :attr:`export_finished` or :attr:`failed`.
+        """
+        exporter = MONITORING_FORM_EXPORTER
+        session = ReviewSession(self._store, self.data.session_id, loaded=self.data)
+        run_export(self._exports, exporter, session, path, ExportOptions(generated_at=self._clock.now()),
+                   parent=self, worker=self._worker,
+                   on_done=lambda _count: self.export_finished.emit(str(path)), on_error=self._error)
+
+    def _ask_form(self) -> None:
+        rec = self.data.record
+        name = suggested_name(rec.spec.client_code, rec.started_at, rec.session_id,
+                              f"_monitoring-form{MONITORING_FORM_EXPORTER.suffix}")
+        path = ask_export_path(self, MONITORING_FORM_EXPORTER, name)
+        if path is not None:
+            self.export_form_to(path)
 
     def _ask_export(self, exporter: Exporter[ReviewSession]) -> None:
         rec = self.data.record

@@ -50,6 +50,7 @@ from ui.theme import DARK, Theme
 
 __all__ = ["SettingsDialog", "slug"]
 
+_MAX_MEDICATIONS = 8
 _MAX_CHECKLIST = 10
 
 
@@ -343,6 +344,37 @@ class SettingsDialog(QDialog):
             self.checklist_edits.append(edit)
             grid.addWidget(edit, 1 + 2 * i, 0)
             grid.addWidget(self._err(f"check:{i}"), 2 + 2 * i, 0)
+        row = 2 + 2 * _MAX_CHECKLIST
+        meds = QLabel("Concomitant medications asked at the end of a session (the monitoring form's "
+                      "list). Leave a line empty to remove it.")
+        meds.setProperty("role", "caption")
+        meds.setWordWrap(True)
+        grid.addWidget(meds, row, 0)
+        self.medication_edits: list[QLineEdit] = []
+        self._medication_names: list[str] = [m.name for m in self._settings.medications]
+        current = list(self._settings.medications)
+        for i in range(_MAX_MEDICATIONS):
+            edit = QLineEdit(current[i].label if i < len(current) else "")
+            edit.setMinimumHeight(36)
+            self.medication_edits.append(edit)
+            grid.addWidget(edit, row + 1 + 2 * i, 0)
+            grid.addWidget(self._err(f"med:{i}"), row + 2 + 2 * i, 0)
+        row += 1 + 2 * _MAX_MEDICATIONS
+        setting = QLabel("The healthcare setting, as the monitoring form names it")
+        setting.setProperty("role", "caption")
+        grid.addWidget(setting, row, 0)
+        form = QFormLayout()
+        self.setting_name = QLineEdit(self._settings.setting_name)
+        self.setting_name.setPlaceholderText("e.g. Riverside Psychiatry")
+        self.setting_id = QLineEdit(self._settings.setting_id)
+        self.setting_id.setPlaceholderText("e.g. its REMS certification number")
+        for edit in (self.setting_name, self.setting_id):
+            edit.setMinimumHeight(36)
+        form.addRow("Name", self.setting_name)
+        form.addRow("", self._err("setting_name"))
+        form.addRow("Identifier", self.setting_id)
+        form.addRow("", self._err("setting_id"))
+        grid.addLayout(form, row + 1, 0)
         return page
 
     def _build_audio(self) -> QWidget:
@@ -396,6 +428,18 @@ class SettingsDialog(QDialog):
             items.append(DischargeItem(name, label))
         return tuple(items), index_to_row
 
+    def _medication_list(self) -> tuple[tuple[DischargeItem, ...], dict[int, int]]:
+        meds: list[DischargeItem] = []
+        index_to_row: dict[int, int] = {}
+        for i, edit in enumerate(self.medication_edits):
+            label = edit.text().strip()
+            if not label:
+                continue
+            index_to_row[len(meds)] = i
+            name = self._medication_names[i] if i < len(self._medication_names) else slug(label)
+            meds.append(DischargeItem(name, label))
+        return tuple(meds), index_to_row
+
     def candidate(self) -> tuple[ClinicSettings, dict[int, str], dict[int, int], dict[int, int]]:
         """The settings as edited (unvalidated) plus index maps for placing error messages."""
         rows = self._live_protocol_rows()
@@ -428,6 +472,9 @@ class SettingsDialog(QDialog):
             audio=AudioSettings(volume=self.volume.value(), visual_only=self.visual_only.isChecked()),
             theme=self.theme_combo.currentText(),
             default_dose_unit=self.unit_combo.currentText(),
+            setting_name=self.setting_name.text().strip(),
+            setting_id=self.setting_id.text().strip(),
+            medications=self._medication_list()[0],
         )
         return settings, tag_keys, check_rows, proto_index
 
@@ -468,6 +515,8 @@ class SettingsDialog(QDialog):
             label = self.errors[f"tag:{tag_keys[index]}"]
         elif top == "discharge_checklist" and index is not None and index in check_rows:
             label = self.errors[f"check:{check_rows[index]}"]
+        elif top == "medications" and index is not None and index in self._medication_list()[1]:
+            label = self.errors[f"med:{self._medication_list()[1][index]}"]
         elif top == "protocols" and index is not None and index in proto_index:
             label = self.errors[f"protocols[{proto_index[index]}]"]
         else:
@@ -475,7 +524,9 @@ class SettingsDialog(QDialog):
         if label is not None:
             label.setText(exc.message[:1].upper() + exc.message[1:])
             label.setVisible(True)
-        tab_key = {"default_protocol": "protocols", "theme": "audio", "default_dose_unit": "audio"}.get(
+        tab_key = {"default_protocol": "protocols", "theme": "audio", "default_dose_unit": "audio",
+                   "medications": "discharge_checklist", "setting_name": "discharge_checklist",
+                   "setting_id": "discharge_checklist"}.get(
             top, top
         )
         tab = self._tab_index.get(tab_key, 0)

@@ -1,8 +1,11 @@
 """The session CSV (format documented in ``docs/csv-format.md``): the ``csv`` export format.
 
-One row per reading, event, observation revision and alarm transition, in time
-order. Ties at the same millisecond: events, alarms, observations, readings;
-within one kind, the order they were stored. Readings stream from the raw DBAPI
+The session's own fields first (``kind=session`` rows: protocol, dose, lot, clinician,
+discharge answers; :mod:`db.export.session_rows`), then one row per reading, event,
+observation revision and alarm transition, in time order. Ties at the same millisecond:
+session rows, events, alarms, observations, readings; within one kind, the order they were
+stored. Text cells that a spreadsheet could take for a formula are made inert (:func:`inert`);
+de-identification is :class:`db.export.deidentify.Deidentifier`. Readings stream from the raw DBAPI
 cursor in chunks (a 4-hour session is ~46 000 rows; memory stays flat however
 long the session), each chunk formatted with numpy (time stamps, phases) and
 ``zip`` rather than row by row; the few other rows are merged in by time.
@@ -16,21 +19,24 @@ import csv
 import io
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 
+from db.export.deidentify import Deidentifier
+from db.export.session_rows import session_fields
 from db.export.source import StoredSession
 from db.sqltypes import to_epoch_ms
 from db.store import SqlStore
 from kapmonitor.exporters import Exporter, ExportOptions
 from kapmonitor.phases import phase_changes
+from kapmonitor.ports import SessionRecord
 from kapmonitor.streams import STREAM_UNITS
-from kapmonitor.types import Phase, ReadingFlag, Stream
+from kapmonitor.types import AlarmCategory, Phase, ReadingFlag, SessionEvent, Stream
 
-__all__ = ["COLUMNS", "CSV_EXPORTER", "export_session_csv", "write_csv"]
+__all__ = ["COLUMNS", "CSV_EXPORTER", "alarm_unit", "export_session_csv", "inert", "write_csv"]
 
 COLUMNS = (
     "session_id", "client_code", "timestamp_utc", "elapsed_s", "phase", "kind", "name", "value", "unit",
@@ -41,11 +47,17 @@ COLUMNS = (
 _WIDTH = len(COLUMNS)
 _TAIL = _WIDTH - 5
 """Columns from ``kind`` on (the first five are filled in the same way for every row)."""
-_EVENT, _ALARM, _OBSERVATION = 0, 1, 2
-_FREE_TEXT_KEYS = frozenset({"reason", "note", "text", "comment"})
+_SESSION, _EVENT, _ALARM, _OBSERVATION = -1, 0, 1, 2
 _UNITS = {s.value: u for s, u in STREAM_UNITS.items()}
-_SHIFT_RANGE_S = (365 * 86_400, 3650 * 86_400)
 _CHUNK = 8192
+_NUMERIC = frozenset({"elapsed_s", "value", "limit", "revision"})
+_TEXT_AT = tuple(i for i, c in enumerate(COLUMNS) if c not in _NUMERIC)
+"""Indexes of the columns whose cells are made inert (every column but the numeric ones)."""
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may read as the start of a formula (OWASP, "CSV Injection")."""
+_TECHNICAL_UNITS = {"no_data": "s", "no_contact": "s", "battery_low": "%", "implausible": "values",
+                    "check_overdue": "s"}
+"""Technical alarm kind -> the unit of its value (the rule of ``kapmonitor.alarm_words.value_with_unit``)."""
 
 _Pending = tuple[int, int, int, list[Any]]
 """``(t_ms, kind rank, stored order, columns from 'kind' on)``."""
@@ -59,12 +71,34 @@ class _FlagText(dict[int, str]):
         return text
 
 
-class _Aliases(dict[str, str]):
-    """Sensor address -> ``sensor-N`` in order of first appearance (de-identified exports)."""
+class _InertText(dict[str, str]):
+    """A text cell -> the same made inert (memoised: a session has a handful of sensor ids)."""
 
-    def __missing__(self, sensor: str) -> str:
-        alias = self[sensor] = f"sensor-{len(self) + 1}"
-        return alias
+    def __missing__(self, text: str) -> str:
+        safe = self[text] = inert(text)
+        return safe
+
+
+def inert(text: str) -> str:
+    """``text`` as a spreadsheet shows it and never runs it: ``'`` before a formula's first character.
+
+    A cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return can be taken
+    for a formula (``=HYPERLINK(...)``); OWASP's advice is a leading single quote, which the
+    spreadsheet shows as text. Only text cells pass through here: numbers stay numbers.
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def alarm_unit(alarm_id: str, category: AlarmCategory, stream: Stream | None) -> str:
+    """The unit of an alarm's ``value`` and ``limit``: a technical alarm's own, else its stream's.
+
+    Seconds for no data, no skin contact and an overdue check (the number as stored, seconds),
+    ``%`` for a low battery, ``values`` for implausible values, none for signal lost -- the same
+    rule the bedside uses (:func:`kapmonitor.alarm_words.value_with_unit`).
+    """
+    if category is AlarmCategory.TECHNICAL and "." in alarm_id:
+        return _TECHNICAL_UNITS.get(alarm_id.split(".", 1)[0], "")
+    return "" if stream is None else STREAM_UNITS.get(stream, "")
 
 
 def _iso(t_ms: np.ndarray[Any, np.dtype[np.int64]]) -> list[str]:
@@ -87,10 +121,10 @@ def export_session_csv(
     """Write one session as CSV to ``out`` (open it with ``newline=""``); return the rows written.
 
     Args:
-        deidentify: replace the client code and session id by random tokens,
-            shift every time by one random whole-second offset (elapsed times
-            unchanged), pseudonymise sensor addresses, and drop author
-            initials and free text (see ``docs/csv-format.md``).
+        deidentify: replace the client code, session id, sensors, observation ids and
+            clinic-typed names by tokens, shift every time by one random whole-second offset
+            (elapsed times unchanged), and drop free text, reasons, the lot, initials and the
+            setting's name (:mod:`db.export.deidentify`, ``docs/csv-format.md``).
         rng: the random source for de-identification (default: ``random.SystemRandom()``).
 
     Raises:
@@ -98,14 +132,12 @@ def export_session_csv(
         StoreError: the database could not be read.
     """
     record = store.session(session_id)
-    aliases = _Aliases()
+    ident: Deidentifier | None = None
     if deidentify:
-        rand = rng if rng is not None else random.SystemRandom()
-        shift_ms = -rand.randint(*_SHIFT_RANGE_S) * 1000
-        sid_text = f"S-{rand.getrandbits(40):010x}"
-        code = f"C-{rand.getrandbits(40):010x}"
+        ident = Deidentifier(rng if rng is not None else random.SystemRandom(), store.sensors(session_id))
+        shift_ms, sid_text, code = ident.shift_ms, ident.session_token, ident.client_token
     else:
-        shift_ms, sid_text, code = 0, str(session_id), record.spec.client_code
+        shift_ms, sid_text, code = 0, str(session_id), inert(record.spec.client_code)
     dose_ms = None if record.dose_at is None else to_epoch_ms(record.dose_at)
     changes = phase_changes(record.spec.protocol, record.started_at, record.dose_at, record.ended_at)
     change_ms = np.array([to_epoch_ms(at) for at, _, _ in changes], dtype=np.int64)
@@ -122,7 +154,9 @@ def export_session_csv(
         phases = phase_names[np.searchsorted(change_ms, t, side="right")].tolist()
         return stamps, elapsed, phases
 
-    others = _other_rows(store, session_id, deidentify, aliases, shift_ms)
+    events = store.events(session_id)
+    others = _session_rows(record, events, ident) + _other_rows(store, session_id, events, ident)
+    others.sort(key=lambda p: (p[0], p[1], p[2]))
     other_t = [p[0] for p in others]
     other_rows = _with_heads(others, sid_text, code, heads)
 
@@ -134,6 +168,7 @@ def export_session_csv(
     written = 0
     next_other = 0
     flag_text = _FlagText()
+    sensor_text: Callable[[str], str] = (_InertText() if ident is None else ident.sensor).__getitem__
     ph = "?" if store.engine.dialect.paramstyle == "qmark" else "%s"
     with store.raw_cursor() as cur:
         cur.execute(f"SELECT t_ms, stream, value, flags, sensor_id FROM readings WHERE session_id = {ph} "
@@ -144,7 +179,7 @@ def export_session_csv(
             rows = zip(
                 repeat(sid_text), repeat(code), stamps, elapsed, phases, repeat("reading"), streams, values,
                 map(_UNITS.get, streams, repeat("")), repeat(""), map(flag_text.__getitem__, flags),
-                map(aliases.__getitem__, sensors) if deidentify else sensors,
+                map(sensor_text, sensors),
             )
             # Other rows at or before this chunk's last reading go in front of equal-time readings.
             end = bisect.bisect_right(other_t, t_ms[-1], lo=next_other)
@@ -186,58 +221,74 @@ def write_csv(session: StoredSession, out: BinaryIO, options: ExportOptions) -> 
 
 CSV_EXPORTER = Exporter(
     name="csv", title="CSV", suffix=".csv", write=write_csv, counts="rows", can_deidentify=True,
-    description="every reading, event, observation and alarm in time order, for analysis "
-                "(docs/csv-format.md)",
+    description="the session's own fields, then every reading, event, observation and alarm in time "
+                "order, for analysis (docs/csv-format.md)",
 )
 
 
 def _with_heads(others: list[_Pending], sid: str, code: str,
                 heads: Callable[[list[int]], tuple[Any, Any, Any]]) -> list[list[Any]]:
+    """Whole rows (the five head columns in front), every text cell made inert."""
     if not others:
         return []
     stamps, elapsed, phases = heads([p[0] for p in others])
-    return [[sid, code, s, e, ph, *p[3]]
-            for p, s, e, ph in zip(others, stamps, elapsed, phases, strict=False)]
+    rows = []
+    for p, s, e, ph in zip(others, stamps, elapsed, phases, strict=False):
+        row = [sid, code, s, e, ph, *p[3]]
+        for i in _TEXT_AT:
+            if isinstance(row[i], str):
+                row[i] = inert(row[i])
+        rows.append(row)
+    return rows
 
 
-def _event_data(data: Mapping[str, Any], deidentify: bool, aliases: _Aliases) -> dict[str, Any]:
-    if not deidentify:
-        return dict(data)
-    kept = {k: v for k, v in data.items() if k not in _FREE_TEXT_KEYS}
-    if isinstance(kept.get("sensor_id"), str):
-        kept["sensor_id"] = aliases[kept["sensor_id"]]
-    return kept
-
-
-def _other_rows(store: SqlStore, session_id: int, deidentify: bool, aliases: _Aliases,
-                shift_ms: int) -> list[_Pending]:
-    """Events, alarms and observation revisions, sorted by (time, kind rank, stored order)."""
+def _session_rows(record: SessionRecord, events: list[SessionEvent],
+                  ident: Deidentifier | None) -> list[_Pending]:
+    """The ``kind=session`` rows, stamped with the session's start and put before its other rows."""
+    t_ms = to_epoch_ms(record.started_at)
     out: list[_Pending] = []
-    for i, e in enumerate(store.events(session_id)):
-        data = _event_data(e.data, deidentify, aliases)
+    for i, (name, value, unit, text) in enumerate(session_fields(record, events, ident)):
+        tail: list[Any] = [""] * _TAIL
+        tail[:5] = ["session", name, value, unit, text]
+        out.append((t_ms, _SESSION, i, tail))
+    return out
+
+
+def _other_rows(store: SqlStore, session_id: int, events: list[SessionEvent],
+                ident: Deidentifier | None) -> list[_Pending]:
+    """Events, alarms and observation revisions, unsorted."""
+    out: list[_Pending] = []
+    for i, e in enumerate(events):
+        data = dict(e.data) if ident is None else ident.event_data(e.data)
         amount = data.get("amount")
         tail: list[Any] = [""] * _TAIL
         tail[:5] = ["event", e.kind.value,
                     amount if isinstance(amount, int | float) and not isinstance(amount, bool) else "",
                     _text(data.get("unit")),
-                    "" if deidentify else _text(data.get("reason") or data.get("note"))]
+                    "" if ident is not None else _text(data.get("reason") or data.get("note"))]
         tail[12] = json.dumps(data, sort_keys=True, separators=(",", ":"))
         out.append((to_epoch_ms(e.at), _EVENT, i, tail))
     for i, a in enumerate(store.alarms(session_id)):
         tail = [""] * _TAIL
-        tail[:5] = ["alarm", a.alarm_id, "" if a.value is None else a.value,
-                    "" if a.stream is None else STREAM_UNITS[Stream(a.stream)], a.label]
-        tail[7:12] = [a.priority.value, a.state.value, a.action, "" if a.limit is None else a.limit, a.detail]
+        name, label, detail = a.alarm_id, a.label, a.detail
+        if ident is not None:
+            name, label, detail = ident.alarm_id(name), ident.alarm_label(name, label), ident.scrub(detail)
+        unit = alarm_unit(a.alarm_id, a.category, a.stream)
+        tail[:5] = ["alarm", name, "" if a.value is None else a.value, unit, label]
+        tail[7:12] = [a.priority.value, a.state.value, a.action, "" if a.limit is None else a.limit, detail]
         out.append((to_epoch_ms(a.at), _ALARM, i, tail))
     observations = store.observations(session_id)
+    shift_ms = 0 if ident is None else ident.shift_ms
     recorded = _iso(np.array([to_epoch_ms(o.recorded_at) for o in observations], dtype=np.int64) + shift_ms)
     for i, (o, rec) in enumerate(zip(observations, recorded, strict=True)):
         tail = [""] * _TAIL
-        tail[:5] = ["observation", o.name, "" if o.value is None else o.value, "",
-                    "" if deidentify else o.text]
-        tail[13:] = [o.observation_id, o.revision, o.kind.value, rec, "true" if o.deleted else "false",
-                     "" if deidentify else o.reason, "" if deidentify else o.author,
-                     "true" if o.added_later else "false"]
+        if ident is None:
+            name, oid, text, reason, author = o.name, o.observation_id, o.text, o.reason, o.author
+        else:
+            name, oid = ident.observation_name(o.kind, o.name), ident.observation_id(o.observation_id)
+            text = reason = author = ""
+        tail[:5] = ["observation", name, "" if o.value is None else o.value, "", text]
+        tail[13:] = [oid, o.revision, o.kind.value, rec, "true" if o.deleted else "false",
+                     reason, author, "true" if o.added_later else "false"]
         out.append((to_epoch_ms(o.occurred_at), _OBSERVATION, i, tail))
-    out.sort(key=lambda p: (p[0], p[1], p[2]))
     return out

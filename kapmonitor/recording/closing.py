@@ -12,11 +12,15 @@ reason, kept on the record as ``closed after an interruption: <reason>``.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from kapmonitor.clock import ensure_utc
 from kapmonitor.ports import SessionStore
 from kapmonitor.session import SessionState
 from kapmonitor.types import SessionEvent
+
+if TYPE_CHECKING:  # kapmonitor.discharge reads the summary, which imports this package
+    from kapmonitor.discharge import Discharge
 
 __all__ = ["CLOSED_PREFIX", "close_unfinished", "closing_events", "ending_events"]
 
@@ -24,14 +28,18 @@ CLOSED_PREFIX = "closed after an interruption: "
 """How the end reason of a session closed afterwards begins."""
 
 
-def ending_events(state: SessionState, at: datetime, reason: str = "") -> list[SessionEvent]:
+def ending_events(state: SessionState, at: datetime, reason: str = "",
+                  discharge: Discharge | None = None) -> list[SessionEvent]:
     """End ``state`` at ``at``: the derived events due by then, then ``session_ended``; all applied.
+
+    ``discharge``: the clinician's structured answers, kept in the ``session_ended`` data.
 
     Raises:
         kapmonitor.session_model.SessionError: the state refuses the end (not started, already
             ended, ``at`` before its last event).
     """
-    return [*state.due_events(at), state.end(at, reason)]
+    answers = discharge.to_data() if discharge is not None else None
+    return [*state.due_events(at), state.end(at, reason, answers)]
 
 
 def _require_reason(reason: str) -> str:

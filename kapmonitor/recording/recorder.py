@@ -47,7 +47,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kapmonitor.alarm_record import ActiveAlarm
 from kapmonitor.alarm_settings import AlarmSettings
@@ -86,6 +86,9 @@ from kapmonitor.types import (
     Stream,
 )
 from kapmonitor.vitals import check_manual_vitals, manual_vitals_readings
+
+if TYPE_CHECKING:  # kapmonitor.discharge reads the summary, which imports this package
+    from kapmonitor.discharge import Discharge
 
 __all__ = ["Recorder"]
 
@@ -129,6 +132,8 @@ class Recorder:
         self._listeners: list[RecorderListener] = []
         self._session_id: int | None = None
         self._state: SessionState | None = None
+        self._entered_dose: tuple[float | None, str] = (None, "mg")
+        """The dose entered when the session started (``SessionSpec``): what ``give_dose`` records."""
         self._sensors = SensorAttachments()
         self._pre_dose = PreDoseHeartRate()
         self._last: dict[Stream, Reading] = {}
@@ -227,6 +232,7 @@ class Recorder:
             self._store.append_event(session_id, event)
             with self._lock:
                 self._begin(session_id, state, clock, alarm_settings)
+                self._entered_dose = (spec.dose_amount, spec.dose_unit)
         self._notify_events([event])
         self.tick()
         self._start_ticker()
@@ -259,6 +265,7 @@ class Recorder:
             self._store.append_event(session_id, event)
             with self._lock:
                 self._begin(session_id, state, clock, alarm_settings)
+                self._entered_dose = (record.spec.dose_amount, record.spec.dose_unit)
                 for obs in observations:
                     self._observations[obs.observation_id] = obs
                 if state.first_dose_at is None:
@@ -427,10 +434,15 @@ class Recorder:
     ) -> SessionEvent:
         """Mark the first dose (T0). ``at`` may lie in the past when the button was pressed late.
 
-        The heart-rate baseline is frozen here (:func:`~kapmonitor.recording.baseline.hr_baseline`).
+        Without an ``amount`` the dose entered when the session started is recorded (the bedside's
+        "Dose given" button names none). The heart-rate baseline is frozen here
+        (:func:`~kapmonitor.recording.baseline.hr_baseline`).
         """
         with self._command_lock:
             when = self._past_or_now(at)
+            if amount is None:
+                with self._lock:
+                    amount, unit = self._entered_dose
             event = self._commit_command(lambda s: s.give_dose(when, amount, unit))
             with self._lock:
                 self._set_hr_baseline(self._pre_dose.baseline(when))
@@ -469,12 +481,13 @@ class Recorder:
         self.tick()
         return event
 
-    def end_session(self, reason: str = "") -> SessionEvent:
+    def end_session(self, reason: str = "", discharge: Discharge | None = None) -> SessionEvent:
         """End the session and make the record durable on this computer.
 
         Stops the sensors (each within :data:`~kapmonitor.recording.sensors.SENSOR_STOP_TIMEOUT_S`),
         then records what fell due and ``session_ended``
-        (:func:`~kapmonitor.recording.closing.ending_events`).
+        (:func:`~kapmonitor.recording.closing.ending_events`), with the clinician's structured
+        ``discharge`` answers in its data when given.
         """
         with self._command_lock:
             with self._lock:
@@ -485,7 +498,7 @@ class Recorder:
             for sensor_id in self._sensor_ids():
                 self.detach_sensor(sensor_id, record_event=False)
             now = self._clock.now()
-            events += self._commit_events(lambda s: ending_events(s, now, reason))
+            events += self._commit_events(lambda s: ending_events(s, now, reason, discharge))
             with self._lock:
                 transitions = self._engine.acknowledge(None)
                 snap = state.snapshot(self._clock.now())

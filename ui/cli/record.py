@@ -32,12 +32,15 @@ from kapmonitor import __version__
 from kapmonitor.alarm_record import ActiveAlarm
 from kapmonitor.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
+from kapmonitor.discharge import Discharge, DischargeFacts, Suggestion, facts_for_session
 from kapmonitor.ports import JournalStatus, SessionSpec, StoreError
 from kapmonitor.protocols import ProtocolError, find_protocol
 from kapmonitor.recording import Recorder
 from kapmonitor.sensor import SensorSpec
 from kapmonitor.session_model import SessionSnapshot
+from kapmonitor.settings import ClinicSettings
 from kapmonitor.streams import usable
+from kapmonitor.summary import SummaryError
 from kapmonitor.types import (
     AlarmTransition,
     Observation,
@@ -50,6 +53,7 @@ from kapmonitor.types import (
     Stream,
     new_observation_id,
 )
+from ui.cli.discharge import check_discharge_args, discharge_from_args, wants_discharge
 from ui.cli.stores import open_journaled_store
 from ui.clinic_settings import load_clinic_settings
 
@@ -237,6 +241,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     with open_journaled_store(args, clock=system) as store:
         store.add_status_listener(_JournalProgress(sys.stderr))
         clinic = load_clinic_settings(store.database)
+        check_discharge_args(args, clinic)  # a mistyped answer must not cost a whole session
         protocols = clinic.protocols
         try:
             protocol = find_protocol(args.protocol, protocols)
@@ -281,6 +286,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                     lot=args.lot,
                     clinician_initials=args.clinician,
                     app_version=__version__,
+                    settings=clinic.to_dict(),  # the settings in force, as the window keeps them
                 )
                 session_id = recorder.start_session(spec)
                 print(f"kapmonitor: session {session_id} started", file=sys.stderr, flush=True)
@@ -292,11 +298,11 @@ def cmd_record(args: argparse.Namespace) -> int:
             assert state.started_at is not None
             if state.first_dose_at is None:
                 if not _wait_until(clock, state.started_at + timedelta(minutes=args.baseline_minutes), stop):
-                    return _finish(recorder, interrupted, progress, store)
+                    return _finish(recorder, interrupted, progress, store, args, clinic)
                 recorder.give_dose(amount=args.dose_mg)
             assert state.first_dose_at is not None
             _wait_until(clock, state.first_dose_at + timedelta(minutes=args.minutes), stop)
-            return _finish(recorder, interrupted, progress, store)
+            return _finish(recorder, interrupted, progress, store, args, clinic)
         except StoreError as exc:
             recorder.close()
             if not started:  # e.g. the database is locked by another program: nothing was recorded
@@ -310,9 +316,31 @@ def cmd_record(args: argparse.Namespace) -> int:
                 runtime.stop()
 
 
-def _finish(recorder: Recorder, interrupted: list[str], progress: _Progress, store: JournaledStore) -> int:
+def _discharge(recorder: Recorder, store: JournaledStore, args: argparse.Namespace,
+               clinic: ClinicSettings) -> Discharge | None:
+    """The discharge answers given on the command line, with what the record says (None: none given)."""
+    state, session_id = recorder.state, recorder.session_id
+    if not wants_discharge(args) or state is None or state.first_dose_at is None or session_id is None:
+        return None
+    store.flush()
+    try:
+        facts = facts_for_session(store, session_id, clinic.discharge_checklist, recorder.clock.now())
+    except (StoreError, SummaryError, KeyError) as exc:
+        print(f"kapmonitor: the record could not be read for the discharge answers ({exc}); they are "
+              "filed without what it says", file=sys.stderr)
+        facts = DischargeFacts(recorder.clock.now(), state.first_dose_at, None, {}, *(
+            [Suggestion(None, "the record could not be read")] * 3))
+    clinician = store.session(session_id).spec.clinician_initials if args.fit_to_leave_by is None else ""
+    answers, warnings = discharge_from_args(args, facts, clinic, clinician)
+    for warning in warnings:
+        print(f"kapmonitor: discharge: {warning}", file=sys.stderr)
+    return answers
+
+
+def _finish(recorder: Recorder, interrupted: list[str], progress: _Progress, store: JournaledStore,
+            args: argparse.Namespace, clinic: ClinicSettings) -> int:
     reason = f"interrupted ({interrupted[0]})" if interrupted else "recording complete"
-    recorder.end_session(reason)
+    recorder.end_session(reason, _discharge(recorder, store, args, clinic))
     recorder.close()
     try:
         store.wait_applied(timeout=10.0)
