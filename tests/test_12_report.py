@@ -37,9 +37,6 @@ REPORT = ExportRegistry([REPORT_EXPORTER], write_file=EXPORTERS.write_file)
 
 
 
-
-
-
 def layout_text(path: Path, page: int | None = None) -> str:
     """``pdftotext -layout`` of the file, or of one page of it."""
     pages = ["-f", str(page), "-l", str(page)] if page is not None else []
@@ -176,3 +173,29 @@ def test_pdf_without_a_clinician_has_no_author(tmp_path: Path) -> None:
     assert info.get("Author", "") == ""
     assert info["Title"].startswith("kapmonitor session report")
     assert "Clinician not entered" in flat(layout_text(path))
+
+
+def test_the_report_lists_the_discharge_checklist_as_answered(tmp_path: Path) -> None:
+    """Each item as the clinician answered it, with what the record showed and the reason given."""
+    import form12_session
+
+    sessions = form12_session.record(tmp_path / "form.db")
+    with SqlStore.open(sessions.path) as store:
+        answered = load_review(store, sessions.full)
+        bare = load_review(store, sessions.bare)
+    assert answered.discharge is not None
+    out = tmp_path / "answered.pdf"
+    write_report(answered, out)
+    text = flat(layout_text(out))
+    assert "Discharge (as answered at the end)" in text
+    assert f"Ready to leave at {fmt_clock(sessions.ready_at)}" in text
+    assert f"Judged fit to leave by {answered.discharge.fit_to_leave_by}" in text
+    plain = flat(subprocess.run([poppler("pdftotext"), str(out), "-"], capture_output=True, text=True,
+                                check=True).stdout)  # reading order: a wrapped cell reads on
+    for item in answered.discharge.items:
+        assert item.label in plain
+    spo2 = next(i for i in answered.discharge.items if i.name == "spo2_room_air")
+    assert flat(spo2.evidence) in plain
+    out_bare = tmp_path / "bare.pdf"
+    write_report(bare, out_bare)
+    assert "No discharge answers were recorded" in flat(layout_text(out_bare))

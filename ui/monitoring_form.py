@@ -112,14 +112,6 @@ def _bp(point: BpPoint) -> str:
     return f"{point.systolic:.0f}/{point.diastolic:.0f} mmHg"
 
 
-def _ended_answers(data: ReviewData) -> Discharge | None:
-    """The clinician's answers stored with the session's end, None without any (or no end)."""
-    for event in data.events:
-        if event.kind is EventKind.SESSION_ENDED:
-            return Discharge.from_data(event.data)
-    return None
-
-
 # ------------------------------------------------------------------------------------ the fields
 def _setting(data: ReviewData) -> FormSection:
     settings = session_settings(data.record)
@@ -366,7 +358,7 @@ def _discharge(data: ReviewData, answers: Discharge | None) -> FormSection:
 
 def form_sections(data: ReviewData) -> tuple[FormSection, ...]:
     """Every field of the form, filled from ``data``, in the form's order (see the module docstring)."""
-    answers = _ended_answers(data)
+    answers = data.discharge
     ended = data.record.ended_at is not None
     return (_setting(data), _patient(data), _treatment(data), _medications(data, answers),
             _monitoring(data, answers), _vitals(data, answers), _during(answers, ended),

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import QApplication
 
 from kapmonitor import __version__
 from kapmonitor.clock import ensure_utc
+from kapmonitor.discharge import Support
 from kapmonitor.exporters import Exporter, ExportOptions
 from kapmonitor.review_series import usable_mask
 from kapmonitor.types import (
@@ -290,6 +291,7 @@ def report_html(data: ReviewData, generated_at: datetime) -> str:
         "counts each reading for at most 5 s, so gaps never count; vitals at a check are those taken "
         "within 15 min of it.</small></p>",
         "<p>" + "<br>".join(escape(line) for line in discharge_lines(data.report)) + "</p>",
+        _discharge_html(data),
         "<h2>Observations</h2>",
         html_table((["#", "Time", "Clock", "Kind", "Observation", "Details"], obs_rows), first_bold=False)
         if obs_rows else "<p>None recorded.</p>",
@@ -298,6 +300,34 @@ def report_html(data: ReviewData, generated_at: datetime) -> str:
                    first_bold=False) if alarm_rows else "<p>No alarms.</p>",
     ]
     return "".join(parts)
+
+
+_SUPPORT_WORDS = {Support.SUPPORTED: "supports it", Support.CONTRADICTED: "contradicts it",
+                  Support.NO_DATA: "has no data for it", Support.CLINICIAN: "cannot say"}
+
+
+def _discharge_html(data: ReviewData) -> str:
+    """The discharge checklist as the clinician answered it at the end, item by item."""
+    answers = data.discharge
+    if answers is None:
+        return ("<h2>Discharge</h2><p>No discharge answers were recorded with the end of this session "
+                "(ended without a dose, closed after an interruption, or recorded before they existed).</p>")
+    lines = []
+    if answers.ready_to_leave_at is not None:
+        ready = f"Ready to leave at {fmt_clock(answers.ready_to_leave_at)}"
+        if data.record.dose_at is not None:
+            minutes = (answers.ready_to_leave_at - data.record.dose_at).total_seconds() / 60
+            ready += f" ({minutes:.0f} min after the first dose)"
+        lines.append(ready)
+    lines.append(f"Judged fit to leave by {answers.fit_to_leave_by or 'not recorded'}")
+    rows = [[item.label, "met" if item.met else "NOT met",
+             f"{item.evidence} (the record {_SUPPORT_WORDS[item.support]})" if item.evidence
+             else f"the record {_SUPPORT_WORDS[item.support]}", item.reason]
+            for item in answers.items]
+    table = html_table((["Item", "Answer", "What the record showed", "Reason"], rows)) if rows else ""
+    return ("<h2>Discharge (as answered at the end)</h2><p>" + "<br>".join(escape(x) for x in lines) + "</p>"
+            + table + "<p><small>Adverse events, sedation, dissociation, respiratory depression and "
+            "medications: see the monitoring form (kapmonitor report --form monitoring).</small></p>")
 
 
 def report_info(data: ReviewData) -> PdfInfo:

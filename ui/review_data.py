@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kapmonitor.alarm_settings import AlarmSettings, AlarmSettingsError, LimitRule
+from kapmonitor.discharge import Discharge
 from kapmonitor.ports import SessionArchive, SessionRecord, StreamData
 from kapmonitor.settings import ClinicSettings
 from kapmonitor.settings_items import SettingsError
 from kapmonitor.summary import SessionReport, summarize
-from kapmonitor.types import AlarmTransition, Observation, SessionEvent, Stream
+from kapmonitor.types import AlarmTransition, EventKind, Observation, SessionEvent, Stream
 
 __all__ = [
     "REVIEW_STREAMS",
@@ -72,6 +73,14 @@ class ReviewData:
     def elapsed_s(self, moment: datetime) -> float:
         """Seconds from the axis origin (the first dose) to ``moment``."""
         return (moment - self.anchor).total_seconds()
+
+    @property
+    def discharge(self) -> Discharge | None:
+        """The clinician's structured answers kept with the session's end (None: none, or no end)."""
+        for event in self.events:
+            if event.kind is EventKind.SESSION_ENDED:
+                return Discharge.from_data(event.data)
+        return None
 
     def with_observations(self, observations: tuple[Observation, ...]) -> ReviewData:
         """A copy with a new observation history (after a late correction)."""
