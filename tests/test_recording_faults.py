@@ -108,7 +108,7 @@ def test_notes_typed_while_another_process_holds_the_database_locked_for_60_s(tm
 def test_notes_typed_while_the_disk_is_full_reach_the_database_once_space_returns(tmp_path: Path) -> None:
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'not root'})")
@@ -119,7 +119,7 @@ def test_notes_typed_while_the_disk_is_full_reach_the_database_once_space_return
         run = start_record(db, "--minutes", "30", speed=5.0, baseline_min=0.0)
         _wait_for_readings(run)
         filler = mount / "filler"
-        with open(filler, "wb") as out, contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), open(filler, "wb") as out:  # the disk may be full already
             while True:
                 out.write(b"\0" * 65536)
                 out.flush()
@@ -127,7 +127,7 @@ def test_notes_typed_while_the_disk_is_full_reach_the_database_once_space_return
             run.type_line(f"note {n} on a full disk")
             time.sleep(0.5)
         run.wait_for_stderr("observation not saved yet", timeout=20)
-        filler.unlink()
+        filler.unlink(missing_ok=True)
         run.wait_for_stderr("the database has everything recorded so far", timeout=60)
         for n in range(8, 10):
             run.type_line(f"note {n} after space returned")
