@@ -23,7 +23,6 @@ SpO2 stream and the alarm log; no clock, no database.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from typing import Final
 
 import numpy as np
 
+from kapmonitor.clients import is_valid_initials
 from kapmonitor.clock import ensure_utc
 from kapmonitor.ports import SessionArchive, StreamData
 from kapmonitor.review_series import BpPoint, usable_mask
@@ -72,7 +72,6 @@ SERIOUS_OUTCOMES: Final[tuple[tuple[str, str], ...]] = (
 
 _FACT_STREAMS: Final = (Stream.SPO2, Stream.BP_SYSTOLIC, Stream.BP_DIASTOLIC)
 _SERIOUS_NAMES: Final = frozenset(name for name, _ in SERIOUS_OUTCOMES)
-_INITIALS = re.compile(r"^[A-Za-z][A-Za-z.\- ]{0,11}$")
 _MAX_TEXT: Final = 2000
 
 
@@ -230,8 +229,8 @@ class Discharge:
                      f"unknown medication {unknown[0]!r}; one of {', '.join(medications)}")
         if not self.fit_to_leave_by.strip():
             need("fit_to_leave_by", "give the initials of whoever judged the client fit to leave")
-        elif not _INITIALS.match(self.fit_to_leave_by.strip()):
-            need("fit_to_leave_by", f"initials are letters (up to 12), got {self.fit_to_leave_by!r}")
+        elif not is_valid_initials(self.fit_to_leave_by.strip()):
+            need("fit_to_leave_by", f"initials are letters (up to 8, e.g. AB), got {self.fit_to_leave_by!r}")
         for item in self.items:
             against = item.support in (Support.CONTRADICTED, Support.NO_DATA)
             if item.met and against and not item.reason.strip():

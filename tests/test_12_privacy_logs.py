@@ -137,7 +137,7 @@ def test_log_folder_and_file_are_owner_only(tmp_path: Path, umask: int) -> None:
         logging.getLogger("kapmonitor.test").warning("a line")
     finally:
         os.umask(old)
-        _remove_our_handlers()
+        remove_kapmonitor_handlers()
     assert path is not None
     assert _mode(path.parent) == 0o700
     assert _mode(path) == 0o600
@@ -155,7 +155,7 @@ def test_an_existing_log_folder_and_file_are_tightened(tmp_path: Path) -> None:
     try:
         path = setup_logging(level="info", log_dir=folder)
     finally:
-        _remove_our_handlers()
+        remove_kapmonitor_handlers()
     assert path is not None
     assert _mode(folder) == 0o700
     assert _mode(path) == 0o600
@@ -172,17 +172,8 @@ def test_rotated_log_files_are_owner_only(tmp_path: Path) -> None:
             logging.getLogger("kapmonitor.test").warning("line %d of a long log", i)
     finally:
         os.umask(old)
-        _remove_our_handlers()
+        remove_kapmonitor_handlers()
     assert path is not None
     files = sorted(path.parent.iterdir())
     assert len(files) > 2  # it did rotate
     assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
-
-
-def _remove_our_handlers() -> None:
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_kapmonitor", False):
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(logging.WARNING)

@@ -45,10 +45,11 @@ def format_value(x: float) -> str:
     return format_number(x)
 
 
-class AlarmListWidget(QTableWidget):
-    """Every alarm transition of the session, newest first: time (local), alarm, priority, action."""
+class _AlarmTable(QTableWidget):
+    """A read-only table of whole rows: ``COLUMNS``, the one at ``STRETCH`` taking the free width."""
 
-    COLUMNS = ("Time", "Alarm", "Priority", "Action", "Value")
+    COLUMNS: tuple[str, ...] = ()
+    STRETCH = 0
 
     def __init__(self, theme: Theme = DARK, parent: QWidget | None = None) -> None:
         super().__init__(0, len(self.COLUMNS), parent)
@@ -60,10 +61,20 @@ class AlarmListWidget(QTableWidget):
         self.setAlternatingRowColors(False)
         self.setWordWrap(False)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col in (0, 2, 3, 4):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        for col in range(len(self.COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col == self.STRETCH
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self.setStyleSheet("QTableWidget { font-size: 16px; }")
+
+
+class AlarmListWidget(_AlarmTable):
+    """Every alarm transition of the session, newest first: time (local), alarm, priority, action."""
+
+    COLUMNS = ("Time", "Alarm", "Priority", "Action", "Value")
+    STRETCH = 1
+
+    def __init__(self, theme: Theme = DARK, parent: QWidget | None = None) -> None:
+        super().__init__(theme, parent)
         self._placeholder = QLabel("No alarms in this session", self.viewport())
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setStyleSheet(f"color: {theme.text_dim}; font-size: 17px;")
@@ -121,24 +132,11 @@ class AlarmListWidget(QTableWidget):
         self._placeholder.resize(self.viewport().size())
 
 
-class ActiveAlarmTable(QTableWidget):
+class ActiveAlarmTable(_AlarmTable):
     """Every alarm present now: one bold row per problem (its head), its other alarms under it."""
 
     COLUMNS = ("Alarm", "Priority", "State", "Value", "Since")
-
-    def __init__(self, theme: Theme = DARK, parent: QWidget | None = None) -> None:
-        super().__init__(0, len(self.COLUMNS), parent)
-        self._theme = theme
-        self.setHorizontalHeaderLabels(list(self.COLUMNS))
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setWordWrap(False)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(self.COLUMNS)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        self.setStyleSheet("QTableWidget { font-size: 16px; }")
+    STRETCH = 0
 
     def set_problems(self, problems: Sequence[AlarmProblem], now: datetime) -> None:
         self.setRowCount(0)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
@@ -40,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from kapmonitor import __version__
 from kapmonitor.alarm_settings import AlarmSettings
-from kapmonitor.clients import is_valid_client_code
+from kapmonitor.clients import is_valid_client_code, is_valid_initials
 from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import ProtocolError, TreatmentProtocol
 from kapmonitor.settings import DOSE_UNITS, ClinicSettings
@@ -50,7 +49,6 @@ from ui.theme import DARK, Theme, fitted_dialog_size
 
 __all__ = ["AlarmLimitsEditor", "StartSessionDialog", "validate_client_code"]
 
-_INITIALS_RE = re.compile(r"^[A-Za-z][A-Za-z.\-]{0,7}$")
 _MAX_LOT = 40
 
 
@@ -260,7 +258,7 @@ class StartSessionDialog(QDialog):
         initials = self.clinician.text().strip()
         init_error = (
             ""
-            if _INITIALS_RE.match(initials)
+            if is_valid_initials(initials)
             else (
                 "Enter your initials (letters, e.g. AB)"
                 if not initials

@@ -148,25 +148,19 @@ class SettingsDialog(QDialog):
 
     def _watch(self, root: QWidget) -> None:
         """Re-check the settings whenever a field under ``root`` changes (after a refused Save)."""
-        for edit in root.findChildren(QLineEdit):
-            edit.textChanged.connect(self._recheck)
-        for spin in root.findChildren(QSpinBox) + root.findChildren(QDoubleSpinBox):
-            spin.valueChanged.connect(self._recheck)
-        for slider in root.findChildren(QSlider):
-            slider.valueChanged.connect(self._recheck)
-        for combo in root.findChildren(QComboBox):
-            combo.currentIndexChanged.connect(self._recheck)
-        for box in root.findChildren(QCheckBox):
-            box.toggled.connect(self._recheck)
+        for widget in root.findChildren(QWidget):
+            self._watch_one(widget)
 
     def _watch_one(self, widget: QWidget) -> None:
-        """Re-check when ``widget`` changes (a protocol row added after the dialog was built)."""
+        """Re-check when ``widget`` changes (also a protocol row added after the dialog was built)."""
         if isinstance(widget, QLineEdit):
             widget.textChanged.connect(self._recheck)
-        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox, QSlider)):
             widget.valueChanged.connect(self._recheck)
         elif isinstance(widget, QComboBox):
             widget.currentIndexChanged.connect(self._recheck)
+        elif isinstance(widget, QCheckBox):
+            widget.toggled.connect(self._recheck)
 
     def _recheck(self, *_args: object) -> None:
         if self._refused:
@@ -515,8 +509,8 @@ class SettingsDialog(QDialog):
             label = self.errors[f"tag:{tag_keys[index]}"]
         elif top == "discharge_checklist" and index is not None and index in check_rows:
             label = self.errors[f"check:{check_rows[index]}"]
-        elif top == "medications" and index is not None and index in self._medication_list()[1]:
-            label = self.errors[f"med:{self._medication_list()[1][index]}"]
+        elif top == "medications" and index is not None and index in (med_rows := self._medication_list()[1]):
+            label = self.errors[f"med:{med_rows[index]}"]
         elif top == "protocols" and index is not None and index in proto_index:
             label = self.errors[f"protocols[{proto_index[index]}]"]
         else:

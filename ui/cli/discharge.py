@@ -19,17 +19,16 @@ Without any discharge option the session ends without answers: the form says "no
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Sequence
 from datetime import timedelta
 
 from kapmonitor.cli import UsageError
+from kapmonitor.clients import is_valid_initials
 from kapmonitor.discharge import SERIOUS_OUTCOMES, Discharge, DischargeFacts, ItemAnswer, Suggestion, Support
 from kapmonitor.settings import ClinicSettings
 
 __all__ = ["check_discharge_args", "discharge_from_args", "wants_discharge"]
 
-_INITIALS = re.compile(r"^[A-Za-z][A-Za-z.\- ]{0,11}$")
 
 
 def wants_discharge(args: argparse.Namespace) -> bool:
@@ -92,8 +91,8 @@ def check_discharge_args(args: argparse.Namespace, settings: ClinicSettings) -> 
     if args.serious_outcome and args.serious != "yes":
         raise UsageError("--serious-outcome needs --serious yes")
     initials = args.fit_to_leave_by if args.fit_to_leave_by is not None else args.clinician
-    if initials and not _INITIALS.match(initials.strip()):
-        raise UsageError(f"--fit-to-leave-by: initials are letters (up to 12), got {initials!r}")
+    if initials and not is_valid_initials(initials.strip()):
+        raise UsageError(f"--fit-to-leave-by: initials are letters (up to 8, e.g. AB), got {initials!r}")
 
 
 def _answer(choice: str, suggestion: Suggestion) -> bool | None:

@@ -328,8 +328,10 @@ def _discharge(recorder: Recorder, store: JournaledStore, args: argparse.Namespa
     except (StoreError, SummaryError, KeyError) as exc:
         print(f"kapmonitor: the record could not be read for the discharge answers ({exc}); they are "
               "filed without what it says", file=sys.stderr)
-        facts = DischargeFacts(recorder.clock.now(), state.first_dose_at, None, {}, *(
-            [Suggestion(None, "the record could not be read")] * 3))
+        unknown = Suggestion(None, "the record could not be read")
+        facts = DischargeFacts(at=recorder.clock.now(), first_dose_at=state.first_dose_at,
+                               ready_to_leave_at=None, items={}, sedation=unknown,
+                               dissociation=unknown, respiratory_depression=unknown)
     clinician = store.session(session_id).spec.clinician_initials if args.fit_to_leave_by is None else ""
     answers, warnings = discharge_from_args(args, facts, clinic, clinician)
     for warning in warnings:
