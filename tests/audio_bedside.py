@@ -3,7 +3,7 @@
 Run by ``tests/test_audio_pause.py`` as its own process (Qt Multimedia picks its sound server up
 once per process, so the test starts PulseAudio first and then this). The whole app is built with
 ``build_app``: readings go into its recorder, the therapist clicks the banner's *Pause audio* and
-*Acknowledge*, and the app's own ``AlarmAudio`` plays through ``QSoundEffect``.
+*Acknowledge*, and the app's own ``AlarmAudio`` plays through its one long-lived ``QAudioSink`` stream.
 
 Usage: ``python tests/audio_bedside.py OUT.json DB_PATH PAUSE_S``. Writes, in seconds after the
 first readings: when each chime was started, when Pause and Acknowledge were clicked, and the

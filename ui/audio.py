@@ -20,27 +20,39 @@ Two parts:
     ``escalated`` (unacknowledged too long) plays louder;
   - visual-only mode never plays anything.
 
-* :class:`AlarmAudio` (a ``QObject``) plays what the policy decides through
-  ``QSoundEffect``. When audio cannot work -- Qt Multimedia does not load
-  (e.g. ``libpulse0`` missing), no output device, or a sound reports status
-  ``Error`` (PITFALLS #13: QSoundEffect never raises) -- it degrades to
-  visual-only and emits ``audio_unavailable(reason)`` once. It never raises.
+* :class:`AlarmAudio` (a ``QObject``) plays what the policy decides through one
+  ``QAudioSink`` opened when the window starts and kept open: the sink pulls a
+  stream that is silence except while a chime plays, so starting or silencing
+  a chime never opens or closes an audio stream. (Qt 6.11's ``QSoundEffect``
+  does that on every play and stop; on PulseAudio it can leave a socket
+  notifier on a closed descriptor, after which the GUI thread spins printing
+  "QSocketNotifier: Invalid socket" and the bedside freezes: reproduced here
+  within a minute of random play/stop calls on a PulseAudio null sink, and seen
+  as a frozen bedside in ``tests/test_audio_pause.py``.) When audio cannot work -- Qt
+  Multimedia does not load (e.g. ``libpulse0`` missing), no output device, or
+  the sink reports an error (PITFALLS #13: Qt Multimedia never raises) -- it
+  degrades to visual-only and emits ``audio_unavailable(reason)`` once. It
+  never raises.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QIODevice, QObject, QTimer, Signal
 
 from kapmonitor.settings_items import AudioSettings
 from kapmonitor.types import AlarmPriority
-from ui.sounds import SOUND_FILES, sounds_dir
+from ui.sounds import SAMPLE_RATE, SOUND_FILES, sounds_dir
 
 __all__ = ["REPEAT_S", "AlarmAudio", "AlarmSoundPolicy", "Chime", "SoundingAlarm"]
 
@@ -51,6 +63,10 @@ REPEAT_S: dict[AlarmPriority, float] = {AlarmPriority.HIGH: 15.0, AlarmPriority.
 
 _RANK = {AlarmPriority.HIGH: 3, AlarmPriority.MEDIUM: 2, AlarmPriority.LOW: 1}
 _POLL_MS = 250
+HEALTH_MS = 1000
+"""How often the audio sink's error state is read (a failed device turns alarms visual-only)."""
+BUFFER_S = 0.1
+"""Audio buffered ahead in the stream: how long a chime can still be heard after it is silenced."""
 
 
 class SoundingAlarm(Protocol):
@@ -120,6 +136,98 @@ class AlarmSoundPolicy:
         return Chime(top.priority, volume)
 
 
+class _ChimeStream(QIODevice):
+    """The alarm audio's one endless stream: the chime being played, scaled, then silence.
+
+    The sink pulls from it (possibly on the audio system's own thread, hence the lock). A chime is
+    started or silenced by swapping the buffer it reads from; the stream itself is never closed,
+    so no audio stream is ever created or torn down while a session runs.
+    """
+
+    def __init__(self, encode: Callable[[npt.NDArray[np.float32]], bytes], frame_bytes: int) -> None:
+        super().__init__()
+        self._encode = encode
+        self._frame_bytes = frame_bytes
+        self._lock = threading.Lock()
+        self._samples: npt.NDArray[np.float32] | None = None
+        self._pos = 0
+
+    def play(self, samples: npt.NDArray[np.float32], volume: float) -> None:
+        with self._lock:
+            self._samples = samples * np.float32(volume)
+            self._pos = 0
+
+    def silence(self) -> None:
+        with self._lock:
+            self._samples = None
+
+    @property
+    def playing(self) -> bool:
+        return self._samples is not None
+
+    def readData(self, maxlen: int) -> bytes:
+        frames = maxlen // self._frame_bytes
+        out = np.zeros(frames, dtype=np.float32)
+        with self._lock:
+            if self._samples is not None:
+                chunk = self._samples[self._pos:self._pos + frames]
+                out[:chunk.size] = chunk
+                self._pos += chunk.size
+                if self._pos >= self._samples.size:
+                    self._samples = None
+        return self._encode(out)
+
+    def writeData(self, data: bytes) -> int:
+        return -1
+
+    def bytesAvailable(self) -> int:
+        return 1 << 20  # endless: silence when no chime plays
+
+    def isSequential(self) -> bool:
+        return True
+
+
+def _read_chime(path: Path) -> tuple[npt.NDArray[np.float32], int]:
+    """A 16-bit mono WAV as float samples in [-1, 1] and its sample rate."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1:
+            raise wave.Error("not 16-bit mono")
+        raw = w.readframes(w.getnframes())
+        rate = w.getframerate()
+    return (np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0), rate
+
+
+def _resampled(samples: npt.NDArray[np.float32], rate: int, to_rate: int) -> npt.NDArray[np.float32]:
+    if rate == to_rate:
+        return samples
+    n = round(samples.size * to_rate / rate)
+    return np.interp(np.arange(n) * (rate / to_rate), np.arange(samples.size), samples).astype(np.float32)
+
+
+def _encoder(fmt: Any) -> tuple[Callable[[npt.NDArray[np.float32]], bytes], int] | None:
+    """How to turn mono float samples into the device format's bytes, and its frame size (None: unknown)."""
+    from PySide6.QtMultimedia import QAudioFormat
+
+    kinds: dict[Any, tuple[str, float, float]] = {
+        QAudioFormat.SampleFormat.Int16: ("<i2", 32767.0, 0.0),
+        QAudioFormat.SampleFormat.Int32: ("<i4", 2147483647.0, 0.0),
+        QAudioFormat.SampleFormat.Float: ("<f4", 1.0, 0.0),
+        QAudioFormat.SampleFormat.UInt8: ("u1", 127.0, 128.0),
+    }
+    kind = kinds.get(fmt.sampleFormat())
+    channels = fmt.channelCount()
+    if kind is None or channels < 1:
+        return None
+    dtype, scale, offset = kind
+
+    def encode(samples: npt.NDArray[np.float32]) -> bytes:
+        values = np.clip(samples, -1.0, 1.0) * scale + offset
+        frames = np.repeat(values[:, None], channels, axis=1) if channels > 1 else values
+        return frames.astype(dtype).tobytes()
+
+    return encode, np.dtype(dtype).itemsize * channels
+
+
 class AlarmAudio(QObject):
     """Plays soft alarm chimes; degrades to visual-only (with a notice) when audio cannot work.
 
@@ -150,7 +258,11 @@ class AlarmAudio(QObject):
         self._monotonic = monotonic
         self._policy = AlarmSoundPolicy()
         self._alarms: tuple[SoundingAlarm, ...] = ()
-        self._effects: dict[AlarmPriority, Any] = {}
+        self._chimes: dict[AlarmPriority, npt.NDArray[np.float32]] = {}
+        self._stream: _ChimeStream | None = None
+        self._sink: Any = None
+        self._closing = False
+        self._health: QTimer | None = None
         self._reason = ""
         self._reported = False
         self._timer = QTimer(self)
@@ -185,55 +297,94 @@ class AlarmAudio(QObject):
         if self._alarms and not self._timer.isActive():
             self._timer.start()
         self._poll()
-        if not any(a.audio_on for a in self._alarms):
-            for effect in self._effects.values():
-                effect.stop()
+        if not any(a.audio_on for a in self._alarms) and self._stream is not None:
+            self._stream.silence()
         if not self._alarms:
             self._timer.stop()
 
     def stop(self) -> None:
         """Stop polling and silence anything playing (window closing)."""
         self._timer.stop()
-        for effect in self._effects.values():
-            effect.stop()
+        self._closing = True
+        if self._health is not None:
+            self._health.stop()
+        if self._stream is not None:
+            self._stream.silence()
+        if self._sink is not None:
+            self._sink.stop()
 
     # --- internals ---------------------------------------------------------------------------
 
     def _poll(self) -> None:
         chime = self._policy.decide(self._alarms, self._monotonic(), self._audio)
-        if chime is None or not self.available:
+        if chime is None or self._stream is None:
             return
-        effect = self._effects.get(chime.priority)
-        if effect is None:
+        self._check_sink()
+        if not self.available:
             return
-        effect.setVolume(chime.volume)
-        effect.play()
+        samples = self._chimes.get(chime.priority)
+        if samples is None:
+            return
+        self._stream.play(samples, chime.volume)
         self.chime_played.emit(chime.priority.value, chime.volume)
 
     def _load(self, directory: Path) -> None:
         try:
-            from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
+            from PySide6.QtMultimedia import QAudioFormat, QAudioSink, QMediaDevices
         except ImportError as exc:  # e.g. libpulse.so.0 missing
             self._fail(f"the sound system could not be loaded ({exc})")
             return
         if not QMediaDevices.audioOutputs():
             self._fail("no audio output device was found")
             return
+        sounds: dict[AlarmPriority, tuple[npt.NDArray[np.float32], int]] = {}
         for priority, name in SOUND_FILES.items():
             path = directory / name
             if not path.is_file():
                 self._fail(f"alarm sound file {path} is missing")
                 return
-            effect = QSoundEffect(self)
-            effect.statusChanged.connect(lambda e=effect, n=name: self._check_status(e, n))
-            effect.setSource(QUrl.fromLocalFile(str(path)))
-            self._effects[priority] = effect
+            try:
+                sounds[priority] = _read_chime(path)
+            except (OSError, EOFError, wave.Error) as exc:
+                self._fail(f"alarm sound file {path} could not be read ({exc})")
+                return
+        device = QMediaDevices.defaultAudioOutput()
+        fmt = QAudioFormat()
+        fmt.setSampleRate(SAMPLE_RATE)
+        fmt.setChannelCount(1)
+        fmt.setSampleFormat(QAudioFormat.SampleFormat.Int16)
+        if not device.isNull() and not device.isFormatSupported(fmt):
+            fmt = device.preferredFormat()
+        encoding = _encoder(fmt)
+        if encoding is None or fmt.sampleRate() <= 0:
+            self._fail("the alarm sounds could not be played on this computer's audio device "
+                       "(it offers no sample format kapmonitor can write)")
+            return
+        encode, frame_bytes = encoding
+        rate_out = fmt.sampleRate()
+        self._chimes = {p: _resampled(samples, rate, rate_out) for p, (samples, rate) in sounds.items()}
+        self._stream = _ChimeStream(encode, frame_bytes)
+        self._stream.open(QIODevice.OpenModeFlag.ReadOnly)
+        self._sink = QAudioSink(device, fmt, self)
+        self._sink.setBufferSize(int(fmt.sampleRate() * BUFFER_S) * frame_bytes)
+        self._sink.start(self._stream)
+        # PySide6 cannot pass QAudio::State to Python (stateChanged raises TypeError on every
+        # emission), so the sink's health is read on a slow timer instead.
+        self._health = QTimer(self)
+        self._health.setInterval(HEALTH_MS)
+        self._health.timeout.connect(self._check_sink)
+        self._health.start()
+        self._check_sink()
 
-    def _check_status(self, effect: Any, name: str) -> None:
-        from PySide6.QtMultimedia import QSoundEffect
+    def _check_sink(self) -> None:
+        if self._sink is None or self._closing or not self.available:
+            return
+        from PySide6.QtMultimedia import QtAudio
 
-        if effect.status() == QSoundEffect.Status.Error:
-            self._fail(f"the alarm sound {name} could not be played on this computer's audio device")
+        error = self._sink.error()
+        if error != QtAudio.Error.NoError:
+            self._fail("the alarm sounds could not be played on this computer's audio device "
+                       f"({error.name})")
 
     def _fail(self, reason: str) -> None:
         if self._reason:
