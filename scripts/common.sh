@@ -31,6 +31,18 @@ need_debs() {
     fi
 }
 
+# Like need_debs, but what is missing only limits what can be tested: as root the packages are
+# installed; otherwise they are named and the caller goes on (the tests that need them skip and say so).
+want_debs() {
+    missing=$(missing_debs "$@")
+    [ -z "$missing" ] && return 0
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        need_debs "$@"
+    else
+        say "not installed: $missing -- the tests that need them will be skipped (install: sudo apt-get install $missing)"
+    fi
+}
+
 # The first Python >= 3.11 on PATH.
 find_python() {
     for cand in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_cluster import PgCluster, PgUnavailable
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +20,8 @@ def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     data = tmp_path_factory.mktemp("xdg-data")
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
     monkeypatch.setenv("XDG_STATE_HOME", str(data / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(data / "config"))  # the workstation's room file
+    monkeypatch.delenv("KAPMONITOR_ROOM", raising=False)
     return data
 
 
@@ -51,3 +54,41 @@ def _qt_windows_die_with_their_test(request: pytest.FixtureRequest) -> Iterator[
         if type(widget).__module__.split(".")[0] in ("ui", "pyqtgraph", "tests"):
             widget.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+# -- PostgreSQL: a throw-away cluster for the whole run, a fresh database per test --------------------
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A private PostgreSQL server (tests/pg_cluster.py), started on first use and removed at the end.
+
+    Skips, with the reason, when no PostgreSQL server (or psycopg) is installed.
+    """
+    try:
+        cluster = PgCluster()
+    except PgUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    """A fresh, empty database on the test cluster: its ``postgresql+psycopg://`` URL (superuser, password).
+
+    The server is started again if an earlier test stopped it.
+    """
+    pg_cluster.start()
+    return pg_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on each supported store: a new SQLite file path, or a fresh PostgreSQL database URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "kapmonitor.db")
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -61,7 +61,8 @@ class ManualSensor:
 class RecordedSession:
     """Where the session is and what the script wrote (for assertions)."""
 
-    path: Path
+    path: Path | str
+    """The SQLite file, or the database URL."""
     session_id: int
     notes: list[str] = field(default_factory=list)
     """Every observation's visible text or name, as written."""
@@ -70,17 +71,18 @@ class RecordedSession:
 _CACHE: dict[str, RecordedSession] = {}
 
 
-def record_session(directory: Path, *, seed: int = 7, client: str = CLIENT, start: datetime = START,
+def record_session(directory: Path | str, *, seed: int = 7, client: str = CLIENT, start: datetime = START,
                    protocol: str = "sublingual", end: bool = True) -> RecordedSession:
     """Record the scripted session into ``directory/review.db`` (once per process and arguments).
 
+    ``directory`` may instead be a database URL (a PostgreSQL test database): the session goes there.
     Further calls with another client or start add sessions to the same database. With
     ``end=False`` the recorder is closed without ending the session, as a crash leaves it.
     """
     key = f"{directory}|{client}|{start.isoformat()}"
     if key in _CACHE:
         return _CACHE[key]
-    path = directory / "review.db"
+    path: Path | str = directory if isinstance(directory, str) else directory / "review.db"
     clock = FakeClock(start=start)
     store = SqlStore.open(path, clock=clock, flush_interval_s=0.05)
     rec = Recorder(store, clock, AlarmSettings.defaults(), autotick=False)

@@ -1,4 +1,7 @@
-"""Session CSV export: format, completeness, ordering, phases and de-identification."""
+"""Session CSV export: format, completeness, ordering, phases and de-identification.
+
+Each test runs on SQLite and on PostgreSQL (``db_location``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import random
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -48,8 +50,8 @@ def iso(moment: datetime) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    s = SqlStore.open(tmp_path / "k.db", flush_interval_s=0.05)
+def store(db_location: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_location, flush_interval_s=0.05)
     yield s
     s.close()
 

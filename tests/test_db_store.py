@@ -1,17 +1,18 @@
-"""SqlStore round trips, summaries, durability and threads."""
+"""SqlStore round trips, summaries, durability and threads, on SQLite and on PostgreSQL (``db_location``)."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import Connection
 
+from db.engine import create_engine_for
 from db.store import SqlStore
 from kapmonitor.clock import FakeClock
 from kapmonitor.ports import SessionSpec, SessionStore
@@ -41,10 +42,25 @@ def at(seconds: float) -> datetime:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    s = SqlStore.open(tmp_path / "k.db", clock=FakeClock(T0), flush_interval_s=0.05)
+def store(db_location: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_location, clock=FakeClock(T0), flush_interval_s=0.05)
     yield s
     s.close()
+
+
+@contextmanager
+def another_connection(location: str) -> Iterator[Connection]:
+    """A connection of its own to the same database (as another process would have), autocommit."""
+    engine = create_engine_for(location)
+    try:
+        with engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    finally:
+        engine.dispose()
+
+
+def count(conn: Connection, sql: str) -> object:
+    return conn.exec_driver_sql(sql).scalar()
 
 
 def spec(code: str = "K-0042") -> SessionSpec:
@@ -235,46 +251,42 @@ def test_sessions_summary_counts_and_phase(store: SqlStore) -> None:
     assert store.latest_unfinished() is None
 
 
-def test_observation_durable_for_another_connection(store: SqlStore, tmp_path: Path) -> None:
+def test_observation_durable_for_another_connection(store: SqlStore, db_location: str) -> None:
     sid = store.create_session(spec(), at(0))
-    other = sqlite3.connect(tmp_path / "k.db")
-    try:
+    with another_connection(db_location) as other:
         store.save_observation(sid, obs("o1", 1))
-        assert other.execute("SELECT count(*) FROM observations").fetchone() == (1,)
+        assert count(other, "SELECT count(*) FROM observations") == 1
         store.log_alarm(sid, alarm(5))
-        assert other.execute("SELECT count(*) FROM alarm_log").fetchone() == (1,)
+        assert count(other, "SELECT count(*) FROM alarm_log") == 1
         store.append_event(sid, SessionEvent(EventKind.DOSE_GIVEN, at(9)))
-        assert other.execute("SELECT dose_at IS NOT NULL FROM sessions").fetchone() == (1,)
-    finally:
-        other.close()
+        assert count(other, "SELECT count(*) FROM sessions WHERE dose_at IS NOT NULL") == 1
 
 
-def test_readings_reach_disk_within_a_second_without_flush(tmp_path: Path) -> None:
-    store = SqlStore.open(tmp_path / "k.db")  # default flush interval
-    other = sqlite3.connect(tmp_path / "k.db")
+def test_readings_reach_disk_within_a_second_without_flush(db_location: str) -> None:
+    store = SqlStore.open(db_location)  # default flush interval
     try:
-        sid = store.create_session(spec(), at(0))
-        store.add_readings(sid, [Reading(Stream.HEART_RATE, 70.0, at(i), "s") for i in range(10)])
-        queued = time.monotonic()
-        count = 0
-        while time.monotonic() - queued < 1.0:
-            count = other.execute("SELECT count(*) FROM readings").fetchone()[0]
-            if count == 10:
-                break
-            time.sleep(0.02)
-        assert count == 10, "readings were not committed within 1 s"
+        with another_connection(db_location) as other:
+            sid = store.create_session(spec(), at(0))
+            store.add_readings(sid, [Reading(Stream.HEART_RATE, 70.0, at(i), "s") for i in range(10)])
+            queued = time.monotonic()
+            seen: object = 0
+            while time.monotonic() - queued < 1.0:
+                seen = count(other, "SELECT count(*) FROM readings")
+                if seen == 10:
+                    break
+                time.sleep(0.02)
+            assert seen == 10, "readings were not committed within 1 s"
     finally:
-        other.close()
         store.close()
 
 
-def test_close_commits_queued_readings_and_refuses_later_use(tmp_path: Path) -> None:
-    store = SqlStore.open(tmp_path / "k.db", flush_interval_s=1.0)
+def test_close_commits_queued_readings_and_refuses_later_use(db_location: str) -> None:
+    store = SqlStore.open(db_location, flush_interval_s=1.0)
     sid = store.create_session(spec(), at(0))
     store.add_readings(sid, [Reading(Stream.HEART_RATE, 70.0, at(i), "s") for i in range(50)])
     store.close()
     store.close()
-    reopened = SqlStore.open(tmp_path / "k.db")
+    reopened = SqlStore.open(db_location)
     try:
         assert len(reopened.load_stream(sid, Stream.HEART_RATE)) == 50
     finally:

@@ -1,4 +1,7 @@
-"""The PDF session report: rendered for a recorded simulated session, read back with pdftotext."""
+"""The PDF session report: rendered for a recorded simulated session, read back with pdftotext.
+
+The session is recorded into, and the report read from, a SQLite file and a PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 from pdf_tools import Loaded, poppler
+from pg_cluster import PgCluster
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from review_data import CLIENT, CLINICIAN, DOSE_MG, LOT, RecordedSession, record_session
@@ -40,9 +44,13 @@ def pdf_text(path: Path) -> str:
     return " ".join(out.stdout.split())
 
 
-@pytest.fixture(scope="session")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
-    return record_session(tmp_path_factory.getbasetemp() / "recorded")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def recorded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
+    if request.param == "sqlite":
+        return record_session(tmp_path_factory.getbasetemp() / "recorded")
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    cluster.start()
+    return record_session(cluster.create_database())
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +183,7 @@ def test_cli_report_latest_headless(recorded: RecordedSession, tmp_path: Path) -
     assert f"client {CLIENT}" in text and "Eyes closed, breathing slow and even" in text
 
 
+@pytest.mark.parametrize("recorded", ["sqlite"], indirect=True)  # the CLI's wording, not the store's
 def test_cli_report_errors_are_one_line_and_status_2(recorded: RecordedSession, tmp_path: Path) -> None:
     done = _cli(["--db", str(recorded.path), "report", "999", "-o", str(tmp_path / "x.pdf")], tmp_path)
     assert done.returncode == 2
