@@ -15,6 +15,14 @@ says so in words the window and the command line show.
 
 At start-up the thread first reads how far the database has applied this
 journal and replays the rest, exactly once.
+
+The same thread keeps the lease of the session this workstation records
+(:meth:`JournalWriter.hold`, ``session_leases``): every ``renew_s``
+(:data:`db.leases.RENEW_S`) it renews it in its own short transaction, with
+what waits for the database (:class:`JournalStatus`), and releases it once the
+session's ``session_ended`` is applied. A renewal the database refuses (an
+outage) is no error: it is tried again every cycle until the database answers,
+and the journal keeps the record meanwhile.
 """
 
 from __future__ import annotations
@@ -28,9 +36,10 @@ from itertools import islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from db.leases import RENEW_S
 from kapmonitor.journal import AnyEntry, Journal
 from kapmonitor.ports import JournalStatus, StoreError
-from kapmonitor.types import Observation, SessionEvent
+from kapmonitor.types import EventKind, Observation, SessionEvent
 
 if TYPE_CHECKING:
     from db.store import SqlStore
@@ -62,10 +71,11 @@ class JournalWriter:
         journal: the journal to apply (this writer subscribes to it).
         interval_s: how often the thread wakes to fsync the journal and apply what is queued.
         max_backoff_s: the longest wait between retries while the database refuses.
+        renew_s: seconds between renewals of the held session's lease.
     """
 
     def __init__(self, store: SqlStore, journal: Journal, *, interval_s: float = 0.25,
-                 max_backoff_s: float = 5.0) -> None:
+                 max_backoff_s: float = 5.0, renew_s: float = RENEW_S) -> None:
         if not 0 < interval_s <= 1.0:
             raise ValueError(f"interval_s must be in (0, 1] seconds, got {interval_s!r}")
         self._store = store
@@ -86,6 +96,11 @@ class JournalWriter:
         self._listeners: list[Callable[[JournalStatus], None]] = []
         self._last_status = JournalStatus()
         self._stopping = False
+        self._renew_s = renew_s
+        self._held: int | None = None
+        """The session whose lease this workstation holds (None: none)."""
+        self._next_renewal = 0.0
+        self._renewal_failing = False
         journal.subscribe(self._written)
         self._thread = threading.Thread(target=self._run, name="kapmonitor-journal-writer", daemon=True)
         self._thread.start()
@@ -148,6 +163,64 @@ class JournalWriter:
                 callback(status)
             except Exception:
                 log.exception("journal status listener failed")
+
+    # -- the lease ------------------------------------------------------------------------------
+
+    @property
+    def holder(self) -> str:
+        """Who holds leases taken here: this workstation's journal id."""
+        return self._journal.journal_id
+
+    def hold(self, session_id: int) -> None:
+        """Keep renewing the lease of ``session_id`` (just claimed) until its end is applied."""
+        with self._cond:
+            self._held = session_id
+            self._next_renewal = time.monotonic() + self._renew_s
+
+    @property
+    def held_session(self) -> int | None:
+        with self._cond:
+            return self._held
+
+    def _renew_if_due(self) -> None:
+        with self._cond:
+            held = self._held
+            if held is None or time.monotonic() < self._next_renewal:
+                return
+            status = self._status_locked()
+        try:
+            renewed = self._store.renew(held, self.holder, status)
+        except Exception as exc:  # an outage: not an error, the next cycle tries again
+            if not self._renewal_failing:
+                log.info("the lease of session %d could not be renewed (renewed again when the database "
+                         "answers): %s", held, exc)
+            self._renewal_failing = True
+            return
+        if self._renewal_failing:
+            log.info("the lease of session %d is renewed again", held)
+        self._renewal_failing = False
+        with self._cond:
+            self._next_renewal = time.monotonic() + self._renew_s
+            if not renewed and self._held == held:
+                self._held = None
+        if not renewed:
+            log.warning("session %d is no longer this workstation's: another room took it over", held)
+
+    def _release_if_ended(self, batch: Sequence[AnyEntry]) -> None:
+        with self._cond:
+            held = self._held
+        if held is None:
+            return
+        ended = any(sid == held and isinstance(item, SessionEvent) and item.kind is EventKind.SESSION_ENDED
+                    for _seq, sid, item in batch)
+        if not ended:
+            return
+        with self._cond:
+            self._held = None
+        try:
+            self._store.release(held, self.holder)
+        except Exception as exc:  # it expires by itself in LEASE_S
+            log.info("the lease of ended session %d was not released (it expires by itself): %s", held, exc)
 
     @property
     def applied_seq(self) -> int:
@@ -243,6 +316,7 @@ class JournalWriter:
                 self._calls.clear()
             for fn, box in calls:
                 self._call(fn, box)
+            self._renew_if_due()
             self._journal.sync()
             try:
                 progressed = self._apply_some()
@@ -304,6 +378,8 @@ class JournalWriter:
         mark = self._store.apply_journal(self._journal.journal_id, batch)
         self._journal.applied(mark)
         tally = _tally(batch)
+        if tally[1]:
+            self._release_if_ended(batch)
         with self._cond:
             pop = self._pending.popleft
             for _ in range(len(batch)):

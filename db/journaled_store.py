@@ -8,6 +8,12 @@ thread applies them to the :class:`~db.store.SqlStore`. No recording thread
 ever waits on the database. Creating a session (it needs the database's id)
 runs on the writer thread too, so this process has one writer.
 
+The store holds the lease of the session it records (``session_leases``,
+:mod:`db.leases`): :meth:`JournaledStore.create_session` takes it with the new
+session, :meth:`~JournaledStore.claim_for_resume` or
+:meth:`~JournaledStore.take_over` before resuming one; the writer thread renews
+it and releases it when the session's end is applied.
+
 Reads go to the database after giving the writer a moment to catch up
 (:data:`SETTLE_S`); :meth:`wait_applied` waits for everything, for callers that
 must see the whole record (resuming a session).
@@ -23,7 +29,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from db.journal_writer import JournalWriter
-from db.paths import journal_folder
+from db.leases import LEASE_S, RENEW_S
+from db.paths import journal_folder, workstation_file
 from db.store import SqlStore, json_checked
 from kapmonitor.clock import Clock, ensure_utc
 from kapmonitor.journal import Journal
@@ -36,6 +43,7 @@ from kapmonitor.types import (
     SessionEvent,
     Stream,
 )
+from kapmonitor.workstation import resolve_room
 
 __all__ = ["SETTLE_S", "JournaledStore"]
 
@@ -56,8 +64,14 @@ class JournaledStore:
 
     @classmethod
     def open(cls, location: str | Path, *, clock: Clock | None = None,
-             journal_dir: Path | None = None, interval_s: float = 0.25) -> JournaledStore:
+             journal_dir: Path | None = None, interval_s: float = 0.25, room: str | None = None,
+             lease_s: float = LEASE_S, renew_s: float = RENEW_S) -> JournaledStore:
         """Open the database at ``location`` (migrating it) and this workstation's journal for it.
+
+        ``room`` is this workstation's room, stored with the sessions it creates and part of the
+        journal folder's name; None: resolved as the command line does without ``--room``
+        (:func:`kapmonitor.workstation.resolve_room`: ``KAPMONITOR_ROOM``, the workstation file,
+        the host name), so a later open finds the journal a recorder left.
 
         Whatever the journal holds that the database lacks (a crash, an outage) is applied by the
         writer in the background, exactly once.
@@ -65,13 +79,19 @@ class JournaledStore:
         Raises:
             StoreError: the database or the journal cannot be opened (the message says which and why).
         """
-        store = SqlStore.open(location, clock=clock)
+        if room is None:
+            try:
+                room = resolve_room(None, workstation_file())
+            except ValueError as exc:
+                raise StoreError(str(exc)) from exc
+        store = SqlStore.open(location, clock=clock, room=room, lease_s=lease_s)
         try:
-            journal = Journal.open(journal_dir if journal_dir is not None else journal_folder(store.location))
+            journal = Journal.open(journal_dir if journal_dir is not None
+                                   else journal_folder(store.location, room))
         except BaseException:
             store.close()
             raise
-        return cls(store, journal, JournalWriter(store, journal, interval_s=interval_s))
+        return cls(store, journal, JournalWriter(store, journal, interval_s=interval_s, renew_s=renew_s))
 
     # -- what it is ----------------------------------------------------------------------------
 
@@ -87,6 +107,16 @@ class JournaledStore:
     @property
     def location(self) -> str:
         return self._store.location
+
+    @property
+    def room(self) -> str:
+        """This workstation's room."""
+        return self._store.room
+
+    @property
+    def holder(self) -> str:
+        """This workstation's lease holder id (its journal id)."""
+        return self._journal.journal_id
 
     def journal_status(self) -> JournalStatus:
         """What is kept in the journal but not yet in the database."""
@@ -107,7 +137,36 @@ class JournaledStore:
     # -- writes: the journal ------------------------------------------------------------------
 
     def create_session(self, spec: SessionSpec, started_at: datetime) -> int:
-        return self._writer.run(lambda s: s.create_session(spec, started_at))
+        """Create the session (in the database: it gives the id) with this room's lease on it."""
+        holder = self.holder
+        session_id = self._writer.run(lambda s: s.create_session(spec, started_at, lease_holder=holder))
+        self._writer.hold(session_id)
+        return session_id
+
+    def claim_for_resume(self, session_id: int) -> None:
+        """Take the lease of one of this room's sessions before resuming it.
+
+        Raises:
+            NotThisRoomsSession: it is another room's (see :meth:`take_over`).
+            LeaseHeld: another workstation is recording it.
+            StoreError: the database did not answer.
+        """
+        room, holder = self.room, self.holder
+        self._writer.run(lambda s: s.claim(session_id, room, holder))
+        self._writer.hold(session_id)
+
+    def take_over(self, session_id: int, by: str = "") -> str:
+        """Take another room's session over (explicit, confirmed by the caller) before resuming it;
+        returns the room it came from. Recorded as a ``session_taken_over`` event.
+
+        Raises:
+            LeaseHeld: its room's lease is live.
+            StoreError: the session has ended, or the database did not answer.
+        """
+        room, holder = self.room, self.holder
+        from_room = self._writer.run(lambda s: s.take_over(session_id, room, holder, by))
+        self._writer.hold(session_id)
+        return from_room
 
     def append_event(self, session_id: int, event: SessionEvent) -> None:
         json_checked(dict(event.data), f"{event.kind.value} event data")
@@ -201,9 +260,11 @@ class JournaledStore:
         self._settle()
         return self._store.sessions()
 
-    def latest_unfinished(self) -> SessionSummary | None:
+    def latest_unfinished(self, *, room: str | None = None) -> SessionSummary | None:
+        """As :meth:`db.store.SqlStore.latest_unfinished`; this workstation's own lease does not
+        count as another's."""
         self._settle()
-        return self._store.latest_unfinished()
+        return self._store.latest_unfinished(room=room, holder=self.holder)
 
     def load_stream(self, session_id: int, stream: Stream) -> StreamData:
         self._settle()

@@ -4,6 +4,17 @@ The migration scripts ship inside the package (``db/migrations``); no
 ``alembic.ini`` is read. On SQLite, foreign keys are switched off while
 migrating (batch mode copies tables, which would otherwise trip them) and
 checked afterwards.
+
+Any number of rooms may open the database at the same moment (the first
+start of a release that migrates, a clinic switching on): the check of the
+schema's revision and the upgrade run under a lock, so one process migrates
+and the others find the schema at head when they get the lock. On PostgreSQL
+the lock is a session advisory lock on :data:`MIGRATION_LOCK_KEY` (two
+processes creating ``alembic_version`` at once otherwise collide with a
+``UniqueViolation``, PITFALLS #13); on SQLite it is the database's own write
+lock, taken with ``BEGIN IMMEDIATE`` (after ``PRAGMA foreign_keys = OFF``,
+which SQLite ignores inside a transaction) and held until the upgrade commits.
+Opening a database already at head takes no lock.
 """
 
 from __future__ import annotations
@@ -23,11 +34,15 @@ from db.engine import describe_location
 from db.errors import store_error
 from kapmonitor.ports import StoreError
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade_to_head"]
+__all__ = ["MIGRATIONS_DIR", "MIGRATION_LOCK_KEY", "alembic_config", "current_revision", "head_revision",
+           "upgrade_to_head"]
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+MIGRATION_LOCK_KEY = 0x6B61_706D_6967_7231 & 0x7FFF_FFFF_FFFF_FFFF
+"""The PostgreSQL advisory lock (a bigint) held while a kapmonitor migrates the database ("kapmigr1")."""
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -63,19 +78,23 @@ def upgrade_to_head(engine: Engine) -> None:
     script = ScriptDirectory.from_config(alembic_config())
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-            if current is not None and not _known(script, current):
-                raise StoreError(
-                    f"The database {where} was written by a newer version of kapmonitor "
-                    f"(schema {current}); install that version or newer to open it."
-                )
-            if current == script.get_current_head():
+            if _at_head(conn, script, where):
                 return
-            log.info("migrating database %s from %s to %s", where, current, script.get_current_head())
+            conn.rollback()
             sqlite = engine.dialect.name == "sqlite"
+            postgresql = engine.dialect.name == "postgresql"
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits up to the busy timeout for another migrator
+            elif postgresql:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+                conn.commit()  # the lock is the connection's, not the transaction's
             try:
+                if _at_head(conn, script, where):  # another room migrated while this one waited
+                    conn.rollback()
+                    return
+                current = MigrationContext.configure(conn).get_current_revision()
+                log.info("migrating database %s from %s to %s", where, current, script.get_current_head())
                 command.upgrade(alembic_config(conn), "head")
                 conn.commit()
                 if sqlite:
@@ -86,12 +105,28 @@ def upgrade_to_head(engine: Engine) -> None:
                             f"({len(problems)} found); restore it from a backup."
                         )
             finally:
+                if conn.in_transaction():
+                    conn.rollback()
                 if sqlite:
                     conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+                elif postgresql:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                    conn.commit()
     except StoreError:
         raise
     except SQLAlchemyError as exc:
         raise store_error(exc, where) from exc
+
+
+def _at_head(conn: Connection, script: ScriptDirectory, where: str) -> bool:
+    """True when the schema is at head; StoreError when it is newer than this app knows."""
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current is not None and not _known(script, current):
+        raise StoreError(
+            f"The database {where} was written by a newer version of kapmonitor "
+            f"(schema {current}); install that version or newer to open it."
+        )
+    return current == script.get_current_head()
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:

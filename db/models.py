@@ -46,6 +46,7 @@ __all__ = [
     "ReadingRow",
     "SensorRow",
     "SessionEventRow",
+    "SessionLeaseRow",
     "SessionRow",
     "SettingRow",
 ]
@@ -103,6 +104,30 @@ class SessionRow(Base):
     """Readings stored for this session; kept by the reading writer in the transaction of each batch."""
     last_reading_ms: Mapped[int | None] = mapped_column(BigInteger)
     """Latest ``readings.t_ms`` of any stream (NULL: none yet); kept with ``reading_count``."""
+    room: Mapped[str] = mapped_column(String(64), server_default=text("''"))
+    """The room (workstation) that created the session; ``''``: recorded before rooms existed."""
+
+
+class SessionLeaseRow(Base):
+    """The lease a room holds on the session it records (``db.leases``; one row per session ever held).
+
+    Times are the database server's, so workstations' clock differences do not
+    matter. A released lease has ``expires_at == renewed_at``.
+    """
+
+    __tablename__ = "session_leases"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    room: Mapped[str] = mapped_column(String(64))
+    holder: Mapped[str] = mapped_column(String(64))
+    """The holding workstation's journal id (``kapmonitor.journal.Journal.journal_id``)."""
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    """``renewed_at + LEASE_S``; the lease is live while the server's time is before it."""
+    waiting: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    """Journal entries the holder had waiting for the database at the last renewal."""
+    waiting_detail: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    """``JournalStatus.describe()`` at the last renewal (``''`` when nothing waits)."""
 
 
 class SessionEventRow(Base):

@@ -16,9 +16,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from platformdirs import user_data_dir
+from platformdirs import user_config_dir, user_data_dir
 
-__all__ = ["DB_ENV_VAR", "default_db_path", "demo_db_path", "is_url", "journal_folder", "resolve_db_location"]
+__all__ = ["DB_ENV_VAR", "default_db_path", "demo_db_path", "is_url", "journal_folder", "resolve_db_location",
+           "workstation_file"]
 
 DB_ENV_VAR = "KAPMONITOR_DB"
 
@@ -61,12 +62,21 @@ def resolve_db_location(cli_value: str | None, *, demo: bool = False) -> str:
     return str(default_db_path())
 
 
-def journal_folder(location: str) -> Path:
-    """The recording journal's folder for the database at ``location`` on this workstation.
+def journal_folder(location: str, room: str = "") -> Path:
+    """The recording journal's folder for the database at ``location`` and ``room`` on this workstation.
 
-    ``<user data dir>/journal/<16 hex digits of the location's SHA-256>``: one journal per database
-    (a room recording into the clinic's server and a training file keep separate journals), always
-    on this computer's own disk whatever the database is.
+    ``<user data dir>/journal/<16 hex digits of a SHA-256>`` of the location and the room: one
+    journal per database and room (a room recording into the clinic's server and a training file
+    keep separate journals, and so do two rooms run on one computer against one server), always on
+    this computer's own disk whatever the database is. With no room (``''``) the digest is the
+    location's alone, as before rooms existed, so an older journal is still found.
     """
-    digest = hashlib.sha256(location.encode("utf-8")).hexdigest()[:16]
+    key = location if not room else f"{location}\x00room={room}"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return Path(user_data_dir("kapmonitor", appauthor=False)) / "journal" / digest
+
+
+def workstation_file() -> Path:
+    """``<user config dir>/workstation.json``: this computer's own settings (its room name,
+    :mod:`kapmonitor.workstation`), kept off the shared database."""
+    return Path(user_config_dir("kapmonitor", appauthor=False)) / "workstation.json"

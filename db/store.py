@@ -12,6 +12,11 @@ Thread model:
   lock while it commits, so this process never has two writers waiting on each
   other inside SQLite. Writers in other processes (another room on a shared
   file) are waited for up to ``busy_timeout_s``.
+* Leases (``session_leases``, :mod:`db.leases`): :meth:`SqlStore.claim`,
+  :meth:`~SqlStore.renew`, :meth:`~SqlStore.release` and :meth:`~SqlStore.take_over`
+  each run in their own short transaction and use the database server's clock
+  (PostgreSQL's ``clock_timestamp()``; on SQLite, one machine, the store's
+  clock), so the rooms' clocks need not agree.
 * Reads take a pooled connection each; WAL mode gives them a consistent
   snapshot without blocking the writers. Bulk reads (``load_stream``, CSV
   export) use the raw DBAPI cursor straight into numpy (PITFALLS #5).
@@ -19,25 +24,28 @@ Thread model:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, exists, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db.engine import DEFAULT_BUSY_TIMEOUT_S, Synchronous, create_engine_for, describe_location
 from db.errors import store_error
 from db.journal_apply import applied_seq, apply_batch
+from db.leases import LEASE_S
 from db.migrate import upgrade_to_head
 from db.models import (
     AlarmLogRow,
@@ -45,6 +53,7 @@ from db.models import (
     ObservationRow,
     SensorRow,
     SessionEventRow,
+    SessionLeaseRow,
     SessionRow,
     SettingRow,
 )
@@ -54,7 +63,16 @@ from db.summaries import load_summaries
 from db.writer import ReadingRowTuple, ReadingWriter, placeholders
 from kapmonitor.clock import Clock, SystemClock, ensure_utc
 from kapmonitor.journal import AnyEntry
-from kapmonitor.ports import SessionRecord, SessionSpec, SessionSummary, StoreError, StreamData
+from kapmonitor.ports import (
+    JournalStatus,
+    LeaseHeld,
+    NotThisRoomsSession,
+    SessionRecord,
+    SessionSpec,
+    SessionSummary,
+    StoreError,
+    StreamData,
+)
 from kapmonitor.types import (
     AlarmTransition,
     EventKind,
@@ -65,9 +83,11 @@ from kapmonitor.types import (
     Stream,
 )
 
-__all__ = ["SqlStore", "json_checked"]
+__all__ = ["LeaseInfo", "SqlStore", "json_checked"]
 
 log = logging.getLogger(__name__)
+
+_R = TypeVar("_R")
 
 _SESSION_OF = itemgetter(1)
 _STREAM_DTYPE = np.dtype([("t", np.int64), ("v", np.float64), ("f", np.int32)])
@@ -84,15 +104,48 @@ def json_checked(value: Any, what: str) -> Any:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseInfo:
+    """A session's lease as the database holds it, seen at the server's time ``now``."""
+
+    session_id: int
+    room: str
+    holder: str
+    renewed_at: datetime
+    expires_at: datetime
+    waiting: int
+    waiting_detail: str
+    now: datetime
+
+    @property
+    def live(self) -> bool:
+        """The holder renewed it within the lease time (released or expired: False)."""
+        return self.expires_at > self.now
+
+    @property
+    def renewed_ago_s(self) -> float:
+        return max(0.0, (self.now - self.renewed_at).total_seconds())
+
+
 class SqlStore:
     """The session store on a SQL database; make one with :meth:`open`.
 
     The constructor takes an engine whose database is already at the newest
     schema (it does not migrate); :meth:`open` makes the engine and migrates.
+
+    Args:
+        room: this workstation's room, stored with each session it creates
+            (``''``: none given, as before rooms existed).
+        lease_s: seconds without renewal after which a lease taken here expires.
     """
 
-    def __init__(self, engine: Engine, *, clock: Clock | None = None, flush_interval_s: float = 0.25) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock | None = None, flush_interval_s: float = 0.25,
+                 room: str = "", lease_s: float = LEASE_S) -> None:
+        if not lease_s > 0:
+            raise ValueError(f"lease_s must be above 0 seconds, got {lease_s!r}")
         self._engine = engine
+        self._room = room
+        self._lease = timedelta(seconds=lease_s)
         self._where = describe_location(engine.url)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._write_lock = threading.Lock()
@@ -112,6 +165,8 @@ class SqlStore:
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         flush_interval_s: float = 0.25,
         synchronous: Synchronous = "FULL",
+        room: str = "",
+        lease_s: float = LEASE_S,
     ) -> SqlStore:
         """Open (creating if needed) the database at a path or URL and upgrade it to the newest schema.
 
@@ -126,7 +181,7 @@ class SqlStore:
             engine.dispose()
             raise
         log.info("opened database %s", describe_location(engine.url))
-        return cls(engine, clock=clock, flush_interval_s=flush_interval_s)
+        return cls(engine, clock=clock, flush_interval_s=flush_interval_s, room=room, lease_s=lease_s)
 
     @property
     def _writer(self) -> ReadingWriter:
@@ -144,6 +199,15 @@ class SqlStore:
     def location(self) -> str:
         """The database file path (or URL without password), as shown to users."""
         return self._where
+
+    @property
+    def room(self) -> str:
+        """This workstation's room (``''``: none)."""
+        return self._room
+
+    @property
+    def lease_s(self) -> float:
+        return self._lease.total_seconds()
 
     # -- unit of work helpers ------------------------------------------------------------------
 
@@ -192,8 +256,12 @@ class SqlStore:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def create_session(self, spec: SessionSpec, started_at: datetime) -> int:
-        """Create a session (and its client, if new) durably and return its id.
+    def create_session(self, spec: SessionSpec, started_at: datetime, *,
+                       lease_holder: str | None = None) -> int:
+        """Create a session (and its client, if new) of this store's room durably and return its id.
+
+        With ``lease_holder`` the room takes the session's lease for that holder in the same
+        transaction (the recorder's store, :class:`db.journaled_store.JournaledStore`).
 
         Raises:
             ValueError: empty client code, naive ``started_at`` or settings that are not JSON.
@@ -205,14 +273,15 @@ class SqlStore:
         settings = json_checked(dict(spec.settings), "session settings")
         for attempt in range(2):
             try:
-                return self._insert_session(spec, code, started, settings)
+                return self._insert_session(spec, code, started, settings, lease_holder)
             except IntegrityError:
                 # Another room (sharing a server database) created the same client meanwhile.
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def _insert_session(self, spec: SessionSpec, code: str, started: datetime, settings: Any) -> int:
+    def _insert_session(self, spec: SessionSpec, code: str, started: datetime, settings: Any,
+                        lease_holder: str | None) -> int:
         with self._writing(pass_integrity_errors=True) as s:
             client = s.scalar(select(ClientRow).where(ClientRow.code == code))
             if client is None:
@@ -224,10 +293,13 @@ class SqlStore:
                 route=spec.protocol.route.value, dose_amount=spec.dose_amount, dose_unit=spec.dose_unit,
                 lot=spec.lot, clinician_initials=spec.clinician_initials, app_version=spec.app_version,
                 settings=settings, started_at=started, dose_at=None, ended_at=None, end_reason="",
+                room=self._room,
             )
             s.add(row)
             s.flush()
             session_id = row.id
+            if lease_holder is not None:
+                self._hold(s, None, session_id, self._room, lease_holder, self._server_now(s))
         self._known_sessions.add(session_id)
         return session_id
 
@@ -325,6 +397,156 @@ class SqlStore:
         with self._reading() as s:
             row = s.get(SettingRow, key)
             return None if row is None else row.value
+
+    # -- leases ------------------------------------------------------------------------------
+
+    def _server_now(self, s: Session) -> datetime:
+        """The database server's time: PostgreSQL's clock (shared by every room); SQLite's is this
+        machine's, the store's clock."""
+        if self._engine.dialect.name == "postgresql":
+            value = s.scalar(select(func.clock_timestamp()))
+            assert isinstance(value, datetime)
+            return value.astimezone(UTC)
+        return ensure_utc(self._clock.now())
+
+    def _hold(self, s: Session, lease: SessionLeaseRow | None, session_id: int, room: str, holder: str,
+              now: datetime) -> None:
+        if lease is None:
+            s.add(SessionLeaseRow(session_id=session_id, room=room, holder=holder, renewed_at=now,
+                                  expires_at=now + self._lease, waiting=0, waiting_detail=""))
+        else:
+            lease.room, lease.holder = room, holder
+            lease.renewed_at, lease.expires_at = now, now + self._lease
+            lease.waiting, lease.waiting_detail = 0, ""
+
+    def _locked_lease(self, s: Session, session_id: int) -> SessionLeaseRow | None:
+        return s.scalar(select(SessionLeaseRow).where(SessionLeaseRow.session_id == session_id)
+                        .with_for_update())
+
+    def _refuse_if_held(self, lease: SessionLeaseRow | None, holder: str, now: datetime) -> None:
+        if lease is not None and lease.holder != holder and lease.expires_at > now:
+            raise LeaseHeld(lease.session_id, lease.room, max(0.0, (now - lease.renewed_at).total_seconds()),
+                            self.lease_s)
+
+    def _session_row(self, s: Session, session_id: int) -> SessionRow:
+        row = s.scalar(select(SessionRow).where(SessionRow.id == session_id).with_for_update())
+        if row is None:
+            raise KeyError(f"there is no session with id {session_id} in {self._where}")
+        return row
+
+    def _leasing(self) -> contextlib.AbstractContextManager[Session]:
+        return self._writing(pass_integrity_errors=True)
+
+    def _retrying(self, fn: Callable[[Session], _R]) -> _R:
+        """``fn`` in a locked unit of work, once more if another room inserted the same lease meanwhile."""
+        for attempt in range(2):
+            try:
+                with self._leasing() as s:
+                    return fn(s)
+            except IntegrityError as exc:
+                if attempt:
+                    raise StoreError(f"The database {self._where} refused a lease ({exc.orig}); "
+                                     "see the log and report this as a bug.") from exc
+        raise AssertionError("unreachable")
+
+    def claim(self, session_id: int, room: str, holder: str) -> None:
+        """Take the lease of one of ``room``'s own sessions for ``holder`` (to record or resume it).
+
+        A session recorded before rooms existed (room ``''``) becomes ``room``'s. ``holder``'s own
+        lease (the same workstation, restarted) is simply renewed.
+
+        Raises:
+            KeyError: there is no such session.
+            NotThisRoomsSession: it belongs to another room (see :meth:`take_over`).
+            LeaseHeld: another workstation holds a live lease on it.
+        """
+        def claim(s: Session) -> None:
+            row = self._session_row(s, session_id)
+            if row.room not in (room, ""):
+                raise NotThisRoomsSession(session_id, row.room, room)
+            now = self._server_now(s)
+            lease = self._locked_lease(s, session_id)
+            self._refuse_if_held(lease, holder, now)
+            self._hold(s, lease, session_id, room, holder, now)
+            row.room = room
+
+        self._retrying(claim)
+        self._known_sessions.add(session_id)
+
+    def take_over(self, session_id: int, room: str, holder: str, by: str = "") -> str:
+        """Take another room's session over for ``room`` (explicit and confirmed by the caller).
+
+        Records a ``session_taken_over`` event (``from_room``, ``to_room``, ``by``: initials or
+        ``''``) and makes the session ``room``'s, in one transaction. Returns the room it came from.
+
+        Raises:
+            KeyError: there is no such session.
+            StoreError: the session has ended.
+            LeaseHeld: its room's lease is live (it is being recorded there).
+        """
+        def take(s: Session) -> str:
+            row = self._session_row(s, session_id)
+            if row.ended_at is not None:
+                raise StoreError(f"session {session_id} ended at {row.ended_at.isoformat()}; "
+                                 "an ended session cannot be taken over")
+            now = self._server_now(s)
+            lease = self._locked_lease(s, session_id)
+            self._refuse_if_held(lease, holder, now)
+            from_room = row.room
+            self._hold(s, lease, session_id, room, holder, now)
+            row.room = room
+            s.add(SessionEventRow(
+                session_id=session_id, kind=EventKind.SESSION_TAKEN_OVER.value,
+                at=ensure_utc(self._clock.now()), data={"from_room": from_room, "to_room": room, "by": by}))
+            return from_room
+
+        from_room = self._retrying(take)
+        self._known_sessions.add(session_id)
+        log.info("session %d taken over from room %r by room %r", session_id, from_room, room)
+        return from_room
+
+    def renew(self, session_id: int, holder: str, status: JournalStatus | None = None) -> bool:
+        """Renew ``holder``'s lease with what it has waiting for the database; False: not its lease
+        any more (another room took the session over)."""
+        waiting = status.observations + status.events + status.other + status.unwritten \
+            if status is not None and status.waiting else 0
+        detail = status.describe() if status is not None else ""
+        with self._writing() as s:
+            now = self._server_now(s)
+            result = s.connection().execute(
+                update(SessionLeaseRow)
+                .where(SessionLeaseRow.session_id == session_id, SessionLeaseRow.holder == holder)
+                .values(renewed_at=now, expires_at=now + self._lease, waiting=waiting, waiting_detail=detail))
+            return bool(result.rowcount)
+
+    def release(self, session_id: int, holder: str) -> bool:
+        """End ``holder``'s lease now (the session ended); False: it was not holding it."""
+        with self._writing() as s:
+            now = self._server_now(s)
+            result = s.connection().execute(
+                update(SessionLeaseRow)
+                .where(SessionLeaseRow.session_id == session_id, SessionLeaseRow.holder == holder)
+                .values(renewed_at=now, expires_at=now, waiting=0, waiting_detail=""))
+            return bool(result.rowcount)
+
+    def lease(self, session_id: int) -> LeaseInfo | None:
+        """The session's lease as stored, with the server's time (None: never held)."""
+        with self._reading() as s:
+            now = self._server_now(s)
+            row = s.get(SessionLeaseRow, session_id)
+            if row is None:
+                return None
+            return LeaseInfo(session_id=session_id, room=row.room, holder=row.holder,
+                             renewed_at=row.renewed_at, expires_at=row.expires_at, waiting=row.waiting,
+                             waiting_detail=row.waiting_detail, now=now)
+
+    def session_room(self, session_id: int) -> str:
+        """The room a session belongs to (``''``: recorded before rooms existed)."""
+        with self._reading() as s:
+            room = s.scalar(select(SessionRow.room).where(SessionRow.id == session_id))
+        if room is None:
+            raise KeyError(f"there is no session with id {session_id} in {self._where}")
+        return room
 
     # -- readings ----------------------------------------------------------------------------
 
@@ -473,9 +695,30 @@ class SqlStore:
         with self._reading() as s:
             return load_summaries(s.connection())
 
-    def latest_unfinished(self) -> SessionSummary | None:
+    def latest_unfinished(self, *, room: str | None = None,
+                          holder: str | None = None) -> SessionSummary | None:
+        """The most recent unfinished session: of any room (``room=None``), or one ``room`` may resume.
+
+        With ``room``: its own sessions and those recorded before rooms existed, leaving out any
+        whose lease is live in a holder other than ``holder`` (another room, or another workstation
+        of the same name, is recording it).
+        """
         with self._reading() as s:
-            found = load_summaries(s.connection(), unfinished_only=True, limit=1)
+            if room is None:
+                found = load_summaries(s.connection(), unfinished_only=True, limit=1)
+                return found[0] if found else None
+            now = self._server_now(s)
+            held = (select(SessionLeaseRow.session_id)
+                    .where(SessionLeaseRow.session_id == SessionRow.id, SessionLeaseRow.expires_at > now))
+            if holder is not None:
+                held = held.where(SessionLeaseRow.holder != holder)
+            session_id = s.scalar(
+                select(SessionRow.id)
+                .where(SessionRow.ended_at.is_(None), SessionRow.room.in_((room, "")), ~exists(held))
+                .order_by(SessionRow.started_at.desc(), SessionRow.id.desc()).limit(1))
+            if session_id is None:
+                return None
+            found = load_summaries(s.connection(), [session_id])
         return found[0] if found else None
 
     @contextmanager

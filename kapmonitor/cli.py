@@ -25,6 +25,7 @@ from kapmonitor.clients import is_valid_client_code
 from kapmonitor.logs import LOG_LEVELS, setup_logging
 from kapmonitor.protocols import PRESETS, CheckTiming, TreatmentProtocol
 from kapmonitor.sensor import SensorSpec
+from kapmonitor.workstation import check_room_name
 
 __all__ = [
     "EXIT_FAILURE",
@@ -79,6 +80,26 @@ def _non_negative_float(label: str) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}") from None
         if not math.isfinite(value) or value < 0:
             raise argparse.ArgumentTypeError(f"{label} must be zero or more, got {text!r}")
+        return value
+
+    return convert
+
+
+def _room_name(text: str) -> str:
+    try:
+        return check_room_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(label: str) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} needs a whole number above 0, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{label} needs a whole number above 0, got {text!r}")
         return value
 
     return convert
@@ -170,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="PATH", help="database file or SQLAlchemy URL (default: user data directory)"
     )
     parser.add_argument(
+        "--room", metavar="NAME", type=_room_name, default=None,
+        help="this workstation's room name, stored with each session it records and used to find "
+             "its own sessions to resume (default: the room set on this computer, else its host name)",
+    )
+    parser.add_argument(
         "--log-level", default="info", type=str.lower, choices=LOG_LEVELS,
         help="how much to log (default: info)",
     )
@@ -214,9 +240,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="simulated sensor seed (default: random)")
     p.add_argument(
         "--resume", action="store_true",
-        help="continue the most recent unfinished session with its clock anchored at the original dose",
+        help="continue this room's most recent unfinished session with its clock anchored at the "
+             "original dose",
+    )
+    p.add_argument(
+        "--take-over", metavar="SESSION_ID", type=_positive_int("--take-over"), default=None,
+        help="with --resume: take over another room's session (only once its room has stopped renewing "
+             "its lease; recorded as an event)",
     )
     _discharge_arguments(p)
+
+    p = sub.add_parser("station", help="the central station: every room's live session on this database")
+    p.add_argument("--json", action="store_true",
+                   help="no window: print one JSON line per update (every --interval seconds)")
+    p.add_argument("--interval", type=_positive_float("--interval"), default=1.0,
+                   help="seconds between updates (default 1)")
+    p.add_argument("--count", type=_positive_int("--count"), default=None,
+                   help="with --json: stop after this many updates (default: until interrupted)")
 
     p = sub.add_parser("sessions", help="list recorded sessions")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -252,6 +292,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--speed before a command applies only with --demo")
     if args.command == "record" and args.speed != 1.0 and SensorSpec.parse(args.sensor).kind != "simulated":
         parser.error("--speed works only with the simulated sensor; a real sensor runs in real time")
+    if args.command == "record" and args.take_over is not None and not args.resume:
+        parser.error("--take-over applies only with --resume")
+    if args.command == "station" and args.count is not None and not args.json:
+        parser.error("--count applies only with --json (the window runs until closed)")
     if args.command == "export" and args.output is not None and not args.output.strip():
         parser.error("-o needs a file name")
     if args.command == "report" and not args.output.lower().endswith(".pdf"):

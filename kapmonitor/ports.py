@@ -42,6 +42,8 @@ from kapmonitor.types import (
 
 __all__ = [
     "JournalStatus",
+    "LeaseHeld",
+    "NotThisRoomsSession",
     "SessionArchive",
     "SessionJournal",
     "SessionRecord",
@@ -59,6 +61,38 @@ class StoreError(RuntimeError):
 
     The message says what went wrong in words a clinic's IT person can act on.
     """
+
+
+class LeaseHeld(StoreError):
+    """Another workstation holds a live lease on the session (it is recording it).
+
+    Attributes:
+        session_id: the session asked for.
+        room: the room holding it.
+        renewed_ago_s: seconds since that room last renewed its lease (database server time).
+        lease_s: seconds without renewal after which the lease expires.
+    """
+
+    def __init__(self, session_id: int, room: str, renewed_ago_s: float, lease_s: float) -> None:
+        self.session_id = session_id
+        self.room = room
+        self.renewed_ago_s = renewed_ago_s
+        self.lease_s = lease_s
+        name = room or "another workstation"
+        super().__init__(
+            f"session {session_id} is being recorded in {name} (lease renewed {renewed_ago_s:.0f} s ago); "
+            f"it can be taken over only once {name} has stopped for {lease_s:.0f} s")
+
+
+class NotThisRoomsSession(StoreError):
+    """The session belongs to another room: resuming it here needs an explicit, confirmed take-over."""
+
+    def __init__(self, session_id: int, room: str, mine: str) -> None:
+        self.session_id = session_id
+        self.room = room
+        super().__init__(
+            f"session {session_id} belongs to {room}, not to {mine}; taking it over is an explicit "
+            f"action (kapmonitor record --resume --take-over {session_id})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +282,12 @@ class SessionArchive(Protocol):
         """All sessions, most recent first."""
         ...
 
-    def latest_unfinished(self) -> SessionSummary | None:
-        """The most recent session without an end, if any."""
+    def latest_unfinished(self, *, room: str | None = None) -> SessionSummary | None:
+        """The most recent session without an end, if any.
+
+        ``room=None``: of any room (review tools). A room name: only that room's own sessions (or
+        those recorded before rooms existed) that no other workstation holds a live lease on.
+        """
         ...
 
     def last_recorded_at(self, session_id: int) -> datetime | None:

@@ -61,8 +61,9 @@ STAMP_TOLERANCE = timedelta(milliseconds=1)
 
 _SENSOR_KINDS = frozenset({EventKind.SENSOR_CONNECTED, EventKind.SENSOR_RECONNECTING,
                            EventKind.SENSOR_LOST, EventKind.SENSOR_DISCONNECTED,
-                           EventKind.CLOCK_STEPPED})
-"""Events recorded for the record that do not change the session (the sensors' link, clock steps)."""
+                           EventKind.CLOCK_STEPPED, EventKind.SESSION_TAKEN_OVER})
+"""Events recorded for the record that do not change the session (the sensors' link, clock steps, a
+take-over by another room)."""
 _DERIVED_KINDS = frozenset({EventKind.PHASE_CHANGED, EventKind.CHECK_DUE})
 
 

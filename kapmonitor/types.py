@@ -163,6 +163,8 @@ class EventKind(StrEnum):
     SESSION_RESUMED = "session_resumed"
     CLOCK_STEPPED = "clock_stepped"
     """The computer's clock jumped (data ``step_s``, ``offset_s``, ``reason``); the session went on."""
+    SESSION_TAKEN_OVER = "session_taken_over"
+    """Another room took over the session, its lease expired (data ``from_room``, ``to_room``, ``by``)."""
     SESSION_ENDED = "session_ended"
 
 

@@ -91,7 +91,7 @@ def test_deidentified_export_hides_the_client(recorded_db: Path, capsys: pytest.
         (["export", "7"], "no session 7 in the database"),
         (["export", "1", "--format", "xls"], "unknown export format 'xls' (known: csv)"),
         (["record", "--protocol", "oral-magic"], "unknown protocol 'oral-magic'"),
-        (["record", "--resume"], "no unfinished session to resume"),
+        (["record", "--resume"], "no unfinished session of"),
     ],
 )
 def test_bad_requests_get_one_line_and_status_2(

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 from db.export.atomic import remove_stale_parts
 from db.journal_writer import JournalWriter
 from db.journaled_store import JournaledStore
-from db.paths import journal_folder, resolve_db_location
+from db.paths import journal_folder, resolve_db_location, workstation_file
 from db.store import SqlStore
 from devices.factory import make_sensor
 from devices.runtime import BleRuntime
@@ -50,12 +50,13 @@ from kapmonitor import __version__
 from kapmonitor.clock import Clock, ScaledClock, SystemClock
 from kapmonitor.discharge import DischargeFacts, facts_for_session
 from kapmonitor.journal import Journal
-from kapmonitor.ports import SessionSpec, StoreError, StreamData
+from kapmonitor.ports import LeaseHeld, SessionSpec, StoreError, StreamData
 from kapmonitor.recording import Recorder
 from kapmonitor.sensor import Sensor
 from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
 from kapmonitor.types import Stream
+from kapmonitor.workstation import resolve_room
 from ui.audio import AlarmAudio
 from ui.bridge import AlarmsChange, JournalBridge, RecorderBridge
 from ui.clinic_settings import load_clinic_settings
@@ -178,7 +179,7 @@ def journaled(store: SqlStore) -> JournaledStore:
     Raises:
         StoreError: the journal cannot be opened (e.g. another kapmonitor is recording into it).
     """
-    journal = Journal.open(journal_folder(store.location))
+    journal = Journal.open(journal_folder(store.location, store.room))
     return JournaledStore(store, journal, JournalWriter(store, journal))
 
 
@@ -202,8 +203,13 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     clock = clock or make_clock(args)
     if store is None:
         # a demo records simulated sessions into its own database unless --db names one
+        try:
+            room = resolve_room(getattr(args, "room", None), workstation_file())
+        except ValueError as exc:
+            raise StoreError(str(exc)) from exc
         store = JournaledStore.open(resolve_db_location(getattr(args, "db", None),
-                                                        demo=bool(getattr(args, "demo", False))), clock=clock)
+                                                        demo=bool(getattr(args, "demo", False))),
+                                    clock=clock, room=room)
     elif isinstance(store, SqlStore):
         store = journaled(store)
     settings = load_clinic_settings(store.database)
@@ -292,8 +298,12 @@ def history_loader(store: JournaledStore | SqlStore, session_id: int) -> Callabl
 
 
 def offer_resume(parts: AppParts, parent: QWidget) -> bool:
-    """Ask whether to resume the latest unfinished session; resume it if so. True if resuming."""
-    unfinished = parts.store.latest_unfinished()
+    """Ask whether to resume this room's latest unfinished session; resume it if so. True if resuming.
+
+    Only the room's own sessions (and those recorded before rooms existed) not being recorded by
+    another workstation are offered; another room's session is taken over from the session list.
+    """
+    unfinished = parts.store.latest_unfinished(room=parts.store.room)
     if unfinished is None:
         return False
     started = unfinished.started_at.astimezone().strftime("%H:%M on %d %b")
@@ -303,6 +313,12 @@ def offer_resume(parts: AppParts, parent: QWidget) -> bool:
         "ended.\n\nResume it? Its clock continues from the original dose time.",
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
     if answer != QMessageBox.StandardButton.Yes:
+        return False
+    try:
+        parts.store.claim_for_resume(unfinished.session_id)
+    except StoreError as exc:  # another workstation took it meanwhile, or the database is away
+        QMessageBox.warning(parent, "Cannot resume", f"Session {unfinished.session_id} cannot be resumed "
+                            f"here: {exc}")
         return False
     parts.window.resume_session(unfinished.session_id, history_loader(parts.store, unfinished.session_id))
     return True
@@ -410,7 +426,12 @@ def _closed_elsewhere(parts: AppParts, session_id: int) -> None:
 
 
 def resume_from_list(parts: AppParts, session_id: int) -> bool:
-    """Resume an unfinished session chosen in the list, unless another one is running."""
+    """Resume an unfinished session chosen in the list, unless another one is running.
+
+    A session of this room is resumed with its lease taken (refused while another workstation
+    records it). Another room's session is taken over only after a confirmation, never while
+    that room's lease is live, and the take-over is recorded as an event in the session.
+    """
     snapshot = parts.recorder.snapshot()
     if snapshot is not None and snapshot.ended_at is None:
         QMessageBox.information(
@@ -418,16 +439,47 @@ def resume_from_list(parts: AppParts, session_id: int) -> bool:
             f"Session {parts.recorder.session_id} is still running. End it before resuming "
             f"session {session_id}.")
         return False
+    if not _take_lease(parts, session_id):
+        return False
     parts.window.resume_session(session_id, history_loader(parts.store, session_id))
     parts.window.raise_()
     return True
+
+
+def _take_lease(parts: AppParts, session_id: int) -> bool:
+    """Claim this room's session, or take another room's over once confirmed; False (said) if not."""
+    store = parts.store
+    try:
+        owner = store.database.session_room(session_id)
+        if owner in (store.room, ""):
+            store.claim_for_resume(session_id)
+            return True
+        lease = store.database.lease(session_id)
+        if lease is not None and lease.live and lease.holder != store.holder:
+            raise LeaseHeld(session_id, lease.room, lease.renewed_ago_s, store.database.lease_s)
+        stopped = ("" if lease is None else
+                   f" It stopped renewing its hold on the session {lease.renewed_ago_s:.0f} s ago.")
+        answer = QMessageBox.question(
+            parts.window, "Take over the session?",
+            f"Session {session_id} belongs to {owner}.{stopped}\n\nTake it over in {store.room}? "
+            f"{owner} can then no longer continue it, and the take-over is recorded in the session.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        store.take_over(session_id)
+        return True
+    except (StoreError, KeyError) as exc:
+        QMessageBox.warning(parts.window, "Cannot resume",
+                            f"Session {session_id} cannot be resumed here: {exc}")
+        return False
 
 
 def open_settings(parts: AppParts) -> None:
     """Edit the clinic's defaults; saved to the database on the DB worker."""
     from ui.settings_dialog import SettingsDialog
 
-    SettingsDialog(parts.settings, lambda s: save_settings(parts, s), parts.theme, parts.window).exec()
+    SettingsDialog(parts.settings, lambda s: save_settings(parts, s), parts.theme, parts.window,
+                   workstation_file=workstation_file(), room=parts.store.room).exec()
 
 
 def save_settings(parts: AppParts, settings: ClinicSettings) -> None:

@@ -111,6 +111,10 @@ def describe_event(e: SessionEvent, check_labels: dict[str, str]) -> tuple[str, 
         EventKind.SENSOR_LOST: ("Sensor signal lost", str(data.get("sensor_id", ""))),
         EventKind.SENSOR_DISCONNECTED: ("Sensor disconnected", str(data.get("sensor_id", ""))),
         EventKind.SESSION_RESUMED: ("Session resumed", "after an interruption"),
+        EventKind.SESSION_TAKEN_OVER: ("Session taken over",
+                                       f"from {data.get('from_room') or 'an unnamed room'} by "
+                                       f"{data.get('to_room', '')}"
+                                       + (f" ({data['by']})" if data.get("by") else "")),
         EventKind.SESSION_ENDED: ("Session ended", str(data.get("reason") or "")),
     }
     return text[kind]

@@ -11,6 +11,11 @@ session keeps the snapshot it started with.
 Names stored in the record (tag and checklist names) are kept when a label is
 edited, so earlier sessions stay comparable; new rows get a name made from
 their label.
+
+One field is not a clinic setting: "This workstation's room" (given a
+workstation file) is this computer's own room name, saved to that local file
+(:mod:`kapmonitor.workstation`), never to the shared database; it applies from
+the next start (the sessions it creates and their leases carry it).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -44,6 +50,7 @@ from kapmonitor.protocols import Route, TreatmentProtocol
 from kapmonitor.settings import DOSE_UNITS, THEMES, ClinicSettings
 from kapmonitor.settings_items import AudioSettings, DischargeItem, QuickTag, SettingsError
 from kapmonitor.types import AlarmPriority
+from kapmonitor.workstation import check_room_name, read_workstation_room, write_workstation_room
 from ui.alarm_limits import AlarmLimitsEditor
 from ui.no_wheel import guard_wheel
 from ui.theme import DARK, Theme
@@ -103,6 +110,9 @@ class SettingsDialog(QDialog):
     Args:
         settings: the current clinic settings.
         on_save: called with the new, validated settings when the therapist presses Save.
+        workstation_file: this computer's workstation file; given, the dialog shows the
+            "This workstation's room" field and saves it there.
+        room: the room this workstation records as now (shown when the file names none).
     """
 
     def __init__(
@@ -111,8 +121,14 @@ class SettingsDialog(QDialog):
         on_save: Callable[[ClinicSettings], None],
         theme: Theme = DARK,
         parent: QWidget | None = None,
+        *,
+        workstation_file: Path | None = None,
+        room: str = "",
     ) -> None:
         super().__init__(parent)
+        self._workstation_file = workstation_file
+        self._stored_room = read_workstation_room(workstation_file) if workstation_file is not None else None
+        self._initial_room = self._stored_room or room
         guard_wheel()  # scrolling a tab never changes the field under the pointer
         self.setWindowTitle("Clinic settings")
         self._settings = settings
@@ -395,7 +411,28 @@ class SettingsDialog(QDialog):
         form.addRow("", self._err("theme"))
         form.addRow("Default dose unit", self.unit_combo)
         form.addRow("", self._err("default_dose_unit"))
+        self.room_edit: QLineEdit | None = None
+        if self._workstation_file is not None:
+            self.room_edit = QLineEdit(self._initial_room)
+            self.room_edit.setMaxLength(64)
+            self.room_edit.setPlaceholderText("e.g. Room 2")
+            hint = QLabel("Stored on this computer only; used from the next start for the sessions "
+                          "recorded here and to find this room's sessions to resume.")
+            hint.setWordWrap(True)
+            form.addRow("This workstation's room", self.room_edit)
+            form.addRow("", hint)
+            form.addRow("", self._err("room"))
         return page
+
+    def _room_error(self) -> str | None:
+        """Why the room field is refused (the core's rule), or None."""
+        if self.room_edit is None:
+            return None
+        try:
+            check_room_name(self.room_edit.text())
+        except ValueError as exc:
+            return str(exc)
+        return None
 
     # --- collecting and validating -------------------------------------------------------------
 
@@ -483,6 +520,9 @@ class SettingsDialog(QDialog):
         settings, tag_keys, check_rows, proto_index = self.candidate()
         try:
             settings.validate()
+            room_error = self._room_error()
+            if room_error is not None:
+                raise SettingsError("room", room_error)
         except SettingsError as exc:
             self.show_error(exc, tag_keys, check_rows, proto_index, select_tab=select_tab)
             return None
@@ -519,7 +559,8 @@ class SettingsDialog(QDialog):
             label.setText(exc.message[:1].upper() + exc.message[1:])
             label.setVisible(True)
         tab_key = {"default_protocol": "protocols", "theme": "audio", "default_dose_unit": "audio",
-                   "medications": "discharge_checklist", "setting_name": "discharge_checklist",
+                   "room": "audio", "medications": "discharge_checklist",
+                   "setting_name": "discharge_checklist",
                    "setting_id": "discharge_checklist"}.get(
             top, top
         )
@@ -534,5 +575,26 @@ class SettingsDialog(QDialog):
         if settings is None:
             self._refused = True
             return
+        if not self._save_room():
+            self._refused = True
+            return
         self._on_save(settings)
         self.accept()
+
+    def _save_room(self) -> bool:
+        """Write the room to the workstation file when it changed; False (shown) if it cannot be."""
+        if self.room_edit is None or self._workstation_file is None:
+            return True
+        room = check_room_name(self.room_edit.text())
+        if room == self._stored_room or (self._stored_room is None and room == self._initial_room):
+            return True  # unchanged: the host name default is not written down
+        try:
+            write_workstation_room(self._workstation_file, room)
+        except OSError as exc:
+            label = self.errors["room"]
+            label.setText(f"This computer's room could not be saved to {self._workstation_file}: {exc}")
+            label.setVisible(True)
+            self.tabs.setCurrentIndex(self._tab_index["audio"])
+            return False
+        self._stored_room = room
+        return True

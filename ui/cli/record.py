@@ -235,6 +235,38 @@ class _JournalProgress:
         self._last = line
 
 
+def _claim_resumed(store: JournaledStore, args: argparse.Namespace) -> int:
+    """The session ``--resume`` continues, its lease taken: this room's latest unfinished session,
+    or with ``--take-over ID`` that session of another room once its lease has expired.
+
+    Raises:
+        UsageError: nothing to resume, or the session is being recorded elsewhere (the words say
+            by whom and when it may be taken over).
+    """
+    try:
+        if args.take_over is not None:
+            session_id: int = args.take_over
+            try:
+                record = store.session(session_id)
+            except KeyError:
+                raise UsageError(f"no session {session_id} in the database "
+                                 "(see 'kapmonitor sessions')") from None
+            if record.ended_at is not None:
+                raise UsageError(f"session {session_id} has ended; an ended session is not resumed")
+            from_room = store.take_over(session_id, by=args.clinician or "")
+            print(f"kapmonitor: session {session_id} taken over from {from_room or 'an unnamed room'} "
+                  f"by {store.room}", file=sys.stderr, flush=True)
+            return session_id
+        unfinished = store.latest_unfinished(room=store.room)
+        if unfinished is None:
+            raise UsageError(f"there is no unfinished session of {store.room} to resume "
+                             "(another room's session needs --take-over SESSION_ID)")
+        store.claim_for_resume(unfinished.session_id)
+        return unfinished.session_id
+    except StoreError as exc:  # LeaseHeld, NotThisRoomsSession, the database not answering
+        raise UsageError(str(exc)) from exc
+
+
 def cmd_record(args: argparse.Namespace) -> int:
     """A headless session: baseline, dose, record, end; or ``--resume`` the last unfinished one."""
     system = SystemClock()
@@ -250,10 +282,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         resume_id: int | None = None
         clock: Clock = system
         if args.resume:
-            unfinished = store.latest_unfinished()
-            if unfinished is None:
-                raise UsageError("there is no unfinished session to resume")
-            resume_id = unfinished.session_id
+            resume_id = _claim_resumed(store, args)
             # A session whose record lies ahead of this clock (a fast clock, a clock set back) carries
             # on from its last record: the recorder's session clock takes care of it.
         if args.speed != 1.0:

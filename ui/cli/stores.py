@@ -9,20 +9,30 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from db.journaled_store import JournaledStore
-from db.paths import resolve_db_location
+from db.paths import resolve_db_location, workstation_file
 from db.store import SqlStore
 from kapmonitor.cli import UsageError
 from kapmonitor.clock import Clock
 from kapmonitor.ports import SessionArchive, StoreError
+from kapmonitor.workstation import resolve_room
 
 _Opened = TypeVar("_Opened", SqlStore, JournaledStore)
+
+
+def workstation_room(args: argparse.Namespace) -> str:
+    """This workstation's room: ``--room``, ``KAPMONITOR_ROOM``, the workstation file, the host name."""
+    try:
+        return resolve_room(getattr(args, "room", None), workstation_file())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 @contextmanager
 def _opened(kind: type[_Opened], args: argparse.Namespace, clock: Clock | None) -> Iterator[_Opened]:
     location = resolve_db_location(args.db)
+    room = workstation_room(args)
     try:
-        store = kind.open(location, clock=clock)
+        store = kind.open(location, clock=clock, room=room)
     except StoreError as exc:
         raise UsageError(str(exc)) from exc
     try:
