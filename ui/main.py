@@ -56,6 +56,12 @@ def _report(args: argparse.Namespace) -> int:
     return cmd_report(args)
 
 
+def _station(args: argparse.Namespace) -> int:
+    from ui.cli.station import cmd_station
+
+    return cmd_station(args)
+
+
 def _scan(args: argparse.Namespace) -> int:
     from devices.scan_cli import run_scan
 
@@ -69,6 +75,7 @@ HANDLERS: dict[str, cli.CommandHandler] = {
     "sessions": _sessions,
     "export": _export,
     "report": _report,
+    "station": _station,
     "scan": _scan,
 }
 

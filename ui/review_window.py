@@ -9,7 +9,9 @@ the monitoring form filled from the record (:mod:`ui.monitoring_form`), and adds
 observations after the session (marked as added later, with history; :mod:`ui.late_correction`).
 
 Database work (exports, corrections) runs on the DB worker when one is given; the
-window never waits on it. Opening is fast enough to load synchronously
+window never waits on it. :meth:`ReviewWindow.follow_live` reloads a session that is still being
+recorded every few seconds (the central station's live timeline, ``ui/station_window.py``).
+Opening is fast enough to load synchronously
 (:meth:`ReviewWindow.open`, ~0.1 s for a 4-hour session, ``benchmarks/review_open.py``);
 :func:`open_review_async` loads on the worker instead.
 """
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -78,11 +80,13 @@ class ReviewWindow(QMainWindow):
         observations_changed(int): a late observation or correction was saved (session id).
         export_finished(str): a file was written (its path).
         failed(str): an export or correction failed (the message, also shown in a dialog).
+        refreshed(int): a live session was reloaded (:meth:`follow_live`; session id).
     """
 
     observations_changed = Signal(int)
     export_finished = Signal(str)
     failed = Signal(str)
+    refreshed = Signal(int)
 
     def __init__(self, data: ReviewData, *, store: SessionStore, worker: DbWorker | None, clock: Clock,
                  theme: Theme, exports: ExportRegistry[ReviewSession], parent: QWidget | None = None) -> None:
@@ -103,7 +107,7 @@ class ReviewWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.entries, "Notes, events and alarms")
         self.tabs.addTab(self.summary, "Summary by phase")
-        split = QSplitter(Qt.Orientation.Horizontal, self)
+        self._split = split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.plot)
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 3)
@@ -111,21 +115,13 @@ class ReviewWindow(QMainWindow):
         split.setSizes([840, 560])
         self.setCentralWidget(split)
         self._toolbar()
-        state = "" if data.record.ended_at else "  \u2014  NOT ENDED (interrupted)"
-        dose = "dose not entered" if spec.dose_amount is None else f"{spec.dose_amount:g} {spec.dose_unit}"
-        dosed = f"dose given {fmt_clock(data.record.dose_at)}" if data.record.dose_at else "no dose given"
-        after_dose = data.report.monitored_after_dose_s
-        monitored = (f"monitored {fmt_minutes(after_dose)} after the first dose" if after_dose is not None
-                     else f"recorded {fmt_minutes(data.report.monitoring_s)}")
-        self.status = QLabel(
-            f"Client {spec.client_code}  \u00b7  {fmt_date(data.record.started_at)}  \u00b7  "
-            f"{spec.protocol.name} {dose}  \u00b7  {dosed}  \u00b7  "
-            f"clinician {spec.clinician_initials or '?'}  \u00b7  "
-            f"{monitored}{state}", self)
+        self.status = QLabel(_status_text(data), self)
         set_role(self.status, "caption")
         self.statusBar().addWidget(self.status, 1)
-        self.entries.entry_selected.connect(self.plot.center_on)
+        self.entries.entry_selected.connect(self._center_plot)
         self.plot.time_clicked.connect(self._plot_clicked)
+        self._live_timer: QTimer | None = None
+        self._refreshing = False
         self.resize(1400, 880)
 
     @classmethod
@@ -164,6 +160,67 @@ class ReviewWindow(QMainWindow):
             action.setEnabled(ended)
             if not ended:
                 action.setToolTip("The session has not ended: resume or close it before adding observations")
+
+    # ------------------------------------------------------------------- live timeline
+    def follow_live(self, interval_s: float) -> None:
+        """Reload the session every ``interval_s`` until it has ended (a session still being recorded).
+
+        The plot keeps a zoomed view; a view of the whole session grows with it. Emits
+        :attr:`refreshed` after each reload.
+        """
+        if self._live_timer is None:
+            self._live_timer = QTimer(self)
+            self._live_timer.timeout.connect(self.refresh)
+        self._live_timer.start(max(200, int(interval_s * 1000)))
+
+    def stop_following(self) -> None:
+        if self._live_timer is not None:
+            self._live_timer.stop()
+
+    @property
+    def following(self) -> bool:
+        return self._live_timer is not None and self._live_timer.isActive()
+
+    def refresh(self) -> None:
+        """Reload the whole session on the worker and show it (skipped while a reload runs)."""
+        if self._refreshing:
+            return
+        self._refreshing = True
+        sid = self.data.session_id
+        Op(lambda: load_review(self._store, sid), parent=self, what="Refreshing the session") \
+            .success(self._refreshed).failure(self._refresh_failed).run(self._worker)
+
+    def _refresh_failed(self, exc: BaseException) -> None:
+        self._refreshing = False
+        log.warning("refreshing session %d failed: %s", self.data.session_id, exc)
+
+    def _refreshed(self, data: ReviewData) -> None:
+        self._refreshing = False
+        old = self.plot
+        (x0, x1), whole = old.hr_plot.viewRange()[0], old.hr_plot.getViewBox().state["limits"]["xLimits"]
+        zoomed = whole[1] is not None and x1 < whole[1] - 0.05
+        self.data = data
+        self.plot = ReviewPlot(data, self._theme, self)
+        self._split.replaceWidget(0, self.plot)
+        old.deleteLater()
+        self.plot.time_clicked.connect(self._plot_clicked)
+        if zoomed:
+            self.plot.hr_plot.setXRange(x0, x1, padding=0)
+        self.entries.set_data(data)
+        tab = self.tabs.currentIndex()
+        summary = SummaryView(data.report, data.anchor.timestamp(), self)
+        self.tabs.removeTab(1)
+        self.summary.deleteLater()
+        self.summary = summary
+        self.tabs.insertTab(1, summary, "Summary by phase")
+        self.tabs.setCurrentIndex(tab)
+        self.status.setText(_status_text(data))
+        if data.record.ended_at is not None:
+            self.stop_following()
+        self.refreshed.emit(data.session_id)
+
+    def _center_plot(self, epoch_s: float) -> None:
+        self.plot.center_on(epoch_s)
 
     # ----------------------------------------------------------------------- selection
     def _plot_clicked(self, epoch_s: float) -> None:
@@ -271,6 +328,19 @@ class ReviewWindow(QMainWindow):
         dialog = LateObservationDialog(self.data.record, previous, parent=self)
         if dialog.exec() and dialog.entry is not None:
             self.correct_observation(entry.observation_id, dialog.entry)
+
+
+def _status_text(data: ReviewData) -> str:
+    spec = data.record.spec
+    state = "" if data.record.ended_at else "  \u2014  NOT ENDED (interrupted)"
+    dose = "dose not entered" if spec.dose_amount is None else f"{spec.dose_amount:g} {spec.dose_unit}"
+    dosed = f"dose given {fmt_clock(data.record.dose_at)}" if data.record.dose_at else "no dose given"
+    after_dose = data.report.monitored_after_dose_s
+    monitored = (f"monitored {fmt_minutes(after_dose)} after the first dose" if after_dose is not None
+                 else f"recorded {fmt_minutes(data.report.monitoring_s)}")
+    return (f"Client {spec.client_code}  \u00b7  {fmt_date(data.record.started_at)}  \u00b7  "
+            f"{spec.protocol.name} {dose}  \u00b7  {dosed}  \u00b7  "
+            f"clinician {spec.clinician_initials or '?'}  \u00b7  {monitored}{state}")
 
 
 def open_review_async(store: SessionStore, session_id: int, *, worker: DbWorker, clock: Clock, theme: Theme,
