@@ -3,9 +3,9 @@ pause while its alarms stay active, and the sound comes back when the pause ends
 
 A private PulseAudio server with a null sink is started for the test (its own runtime directory
 and socket under ``tmp_path``); ``parecord`` records the sink's monitor while the app (its own
-process, ``tests/audio_bedside.py``) plays through Qt Multimedia's ``QAudioSink`` (the app's one alarm stream), the real
-playback path. Skipped, with the reason, where PulseAudio or parecord is not installed or the
-server cannot start.
+process, ``tests/audio_bedside.py``) plays through Qt Multimedia's ``QAudioSink`` (the app's one
+alarm stream), the real playback path. Skipped, with the reason, where PulseAudio or parecord is
+not installed or the server cannot start.
 """
 
 from __future__ import annotations

@@ -773,7 +773,7 @@ def test_audio_reports_missing_sound_system(qtbot: QtBot, monkeypatch: pytest.Mo
 
 
 def test_audio_sound_error_status_degrades_to_visual(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
-    """PITFALLS #13: Qt Multimedia never raises; the sink reports an error. Needs Qt Multimedia (libpulse0)."""
+    """PITFALLS #13: Qt Multimedia never raises; the sink reports an error. Needs libpulse0."""
     try:
         from PySide6 import QtMultimedia
     except ImportError:
