@@ -87,6 +87,11 @@ class RecorderBridge(QObject):
     busy computer therefore never floods the GUI's event queue with one event per reading (at
     600x the self-test delivers about 2 000 readings per second, and the GUI thread used to fall
     behind for good while ``processEvents`` kept finding more of them).
+
+    Alarm changes are coalesced the same way: one queued call delivers every transition waiting
+    (in order) with the newest set of active alarms, so the banner restyles once per turn of the
+    event loop, not once per change (two self-tests at 600x on a loaded 2-core machine queued
+    changes faster than the banner restyled, and hung for minutes).
     """
 
     reading_arrived = Signal(str, float, float, int, str)
@@ -99,12 +104,17 @@ class RecorderBridge(QObject):
     error_arrived = Signal(str)
     _readings_waiting = Signal()
     """Internal: readings are waiting in the queue (emitted once per batch, drained on the GUI thread)."""
+    _alarms_waiting = Signal()
+    """Internal: alarm changes are waiting (emitted once per batch, delivered on the GUI thread)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._waiting: deque[Reading] = deque()
         self._waiting_lock = threading.Lock()
         self._readings_waiting.connect(self._deliver_readings)
+        self._transitions: list[AlarmTransition] = []
+        self._active: tuple[ActiveAlarm, ...] | None = None
+        self._alarms_waiting.connect(self._deliver_alarms)
 
     # --- RecorderListener (called on recorder threads) ----------------------
     def reading_recorded(self, reading: Reading) -> None:
@@ -138,7 +148,21 @@ class RecorderBridge(QObject):
         self.observation_arrived.emit(observation)
 
     def alarms_changed(self, transitions: Sequence[AlarmTransition], active: Sequence[ActiveAlarm]) -> None:
-        self.alarms_arrived.emit(AlarmsChange(tuple(transitions), tuple(active)))
+        with self._waiting_lock:
+            first = self._active is None
+            self._transitions.extend(transitions)
+            self._active = tuple(active)
+        if first:
+            self._alarms_waiting.emit()
+
+    @Slot()
+    def _deliver_alarms(self) -> None:
+        with self._waiting_lock:
+            transitions, active = tuple(self._transitions), self._active
+            self._transitions.clear()
+            self._active = None
+        if active is not None:
+            self.alarms_arrived.emit(AlarmsChange(transitions, active))
 
     def snapshot_updated(self, snapshot: SessionSnapshot) -> None:
         self.snapshot_arrived.emit(snapshot)

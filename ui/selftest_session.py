@@ -32,6 +32,8 @@ NOTE_TEXT = "self-test note: calm, eyes closed"
 CLIENT_CODE = "SELFTEST"
 WAIT_S = 20.0
 """The longest any single step may take in real time before it counts as failed."""
+EVENTS_MS = 100
+"""The longest one turn of the event loop may run before a wait looks at its condition again."""
 
 
 class CheckFailed(Exception):
@@ -46,13 +48,18 @@ def require(condition: bool, message: str) -> None:
 
 def wait_for(app: Any, condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
     """Run the Qt event loop until ``condition()``; CheckFailed after ``timeout_s`` real seconds."""
+    from PySide6.QtCore import QEventLoop
+
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise CheckFailed(f"timed out after {timeout_s:g} s waiting for {what}")
-        app.processEvents()
+        # At most EVENTS_MS of events, then the condition again: on a loaded machine a 600x clock
+        # posts readings faster than the window draws them, and an unbounded processEvents()
+        # never came back (two self-tests at once on 2 cores hung for 180 s).
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, EVENTS_MS)
         time.sleep(0.01)
-    app.processEvents()
+    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, EVENTS_MS)
 
 
 class SessionRun:
