@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from pg_cluster import PgCluster, PgUnavailable
 
+pytest_plugins = ["log_capture"]  # the `logged` fixture of the tests that read the app's log file
+
 
 @pytest.fixture(autouse=True)
 def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:

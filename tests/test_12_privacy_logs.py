@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,17 +38,6 @@ MARKERS = {
     "end reason": "zqx-endreason-left-with-partner",
 }
 
-
-@pytest.fixture
-def logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Path]:
-    """Logging set up as the app does it, at debug level, into ``tmp_path/logs``."""
-    caplog.set_level(logging.DEBUG)
-    path = setup_logging(level="debug", log_dir=tmp_path / "logs")
-    assert path is not None
-    try:
-        yield path
-    finally:
-        remove_kapmonitor_handlers()
 
 
 def _all_logged(path: Path, caplog: pytest.LogCaptureFixture) -> str:

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from log_capture import remove_kapmonitor_handlers
 from pytestqt.qtbot import QtBot
 
 from db.store import SqlStore
 from kapmonitor.clock import FakeClock
-from kapmonitor.logs import setup_logging
 from kapmonitor.ports import SessionSpec
 from kapmonitor.protocols import PRESETS
 from kapmonitor.recording import Recorder
@@ -47,16 +44,6 @@ def _break_inserts(db: Path) -> None:
             con.execute(f"CREATE TRIGGER zqx_{table} BEFORE INSERT ON {table} "
                         "BEGIN SELECT zqx_no_such_function(1); END")
 
-
-@pytest.fixture
-def logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Path]:
-    caplog.set_level(logging.DEBUG)
-    path = setup_logging(level="debug", log_dir=tmp_path / "logs")
-    assert path is not None
-    try:
-        yield path
-    finally:
-        remove_kapmonitor_handlers()
 
 
 def test_entries_that_fail_to_save_are_logged_without_their_text(
