@@ -279,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=("session", "monitoring"), default="session",
                    help="session: the session report (default); monitoring: the patient monitoring form "
                         "pre-filled from the record, for transcription")
+
+    p = sub.add_parser("backup", help="back up the SQLite database, safely while a session records")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="the backup file, which must not exist (default: backups/<name>-<UTC time>.db "
+                        "beside the database)")
+
+    p = sub.add_parser("restore", help="replace the SQLite database with a checked backup (the replaced "
+                                       "one is kept beside it)")
+    p.add_argument("file", metavar="FILE", help="the backup to restore (made by 'kapmonitor backup')")
     return parser
 
 
@@ -297,6 +306,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.command == "station" and args.count is not None and not args.json:
         parser.error("--count applies only with --json (the window runs until closed)")
     if args.command == "export" and args.output is not None and not args.output.strip():
+        parser.error("-o needs a file name")
+    if args.command == "backup" and args.output is not None and not args.output.strip():
         parser.error("-o needs a file name")
     if args.command == "report" and not args.output.lower().endswith(".pdf"):
         parser.error(f"the report is a PDF; give an output name ending in .pdf, got {args.output!r}")

@@ -62,6 +62,18 @@ def _station(args: argparse.Namespace) -> int:
     return cmd_station(args)
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from ui.cli.backup import cmd_backup
+
+    return cmd_backup(args)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from ui.cli.backup import cmd_restore
+
+    return cmd_restore(args)
+
+
 def _scan(args: argparse.Namespace) -> int:
     from devices.scan_cli import run_scan
 
@@ -77,6 +89,8 @@ HANDLERS: dict[str, cli.CommandHandler] = {
     "report": _report,
     "station": _station,
     "scan": _scan,
+    "backup": _backup,
+    "restore": _restore,
 }
 
 
