@@ -280,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="session: the session report (default); monitoring: the patient monitoring form "
                         "pre-filled from the record, for transcription")
 
+    p = sub.add_parser("settings", help="export the clinic settings to a file, or import them from one "
+                                        "(one configuration for every room)")
+    settings_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    q = settings_sub.add_parser("export",
+                                help="write the clinic settings to FILE (JSON; '-': standard output)")
+    q.add_argument("file", metavar="FILE")
+    q = settings_sub.add_parser("import", help="check FILE field by field, then make it the clinic settings "
+                                               "(nothing changes if any field is invalid)")
+    q.add_argument("file", metavar="FILE")
+
     p = sub.add_parser("backup", help="back up the SQLite database, safely while a session records")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="the backup file, which must not exist (default: backups/<name>-<UTC time>.db "

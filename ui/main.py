@@ -62,6 +62,12 @@ def _station(args: argparse.Namespace) -> int:
     return cmd_station(args)
 
 
+def _settings(args: argparse.Namespace) -> int:
+    from ui.cli.settings import cmd_settings
+
+    return cmd_settings(args)
+
+
 def _backup(args: argparse.Namespace) -> int:
     from ui.cli.backup import cmd_backup
 
@@ -89,6 +95,7 @@ HANDLERS: dict[str, cli.CommandHandler] = {
     "report": _report,
     "station": _station,
     "scan": _scan,
+    "settings": _settings,
     "backup": _backup,
     "restore": _restore,
 }
