@@ -13,6 +13,11 @@
 # clinics run (Debian 12 here, glibc 2.36). macOS and Windows: see packaging/README.md.
 set -eu
 cd "$(dirname "$0")/.."
+
+# The size budget (MiB): a build that grows past it fails, so growth is a decision, not an accident.
+# Measured: 2026-12 on Debian 12, Python 3.11, the locked versions (see packaging/README.md).
+BUNDLE_BUDGET_MIB=${KAPMONITOR_BUNDLE_BUDGET_MIB:-225}
+TARBALL_BUDGET_MIB=${KAPMONITOR_TARBALL_BUDGET_MIB:-90}
 . scripts/common.sh
 
 V="$VENV_DIR/bin"
@@ -55,7 +60,17 @@ tarball="$dist/$name.tar.gz"
 rm -f "$tarball"
 tar -C "$dist" --owner=0 --group=0 --transform "s|^kapmonitor|$name|" -czf "$tarball" kapmonitor
 
+# The bill of materials: what the bundle holds, from the lock (the build stops if this environment's
+# versions are not the locked ones) and the system libraries PyInstaller copied in.
+sbom="$dist/$name.cdx.json"
+"$V/python" packaging/sbom.py "$bundle" "$sbom" || die "SBOM not written: see above"
+
 elapsed=$(( $(date +%s) - started ))
-say "bundle:  $bundle ($(du -sh "$bundle" | cut -f1) unpacked)"
-say "tarball: $tarball ($(du -h "$tarball" | cut -f1))"
+bundle_mib=$(( $(du -sb "$bundle" | cut -f1) / 1048576 ))
+tarball_mib=$(( $(stat -c %s "$tarball") / 1048576 ))
+say "bundle:  $bundle ($bundle_mib MiB unpacked; budget $BUNDLE_BUDGET_MIB MiB)"
+say "tarball: $tarball ($tarball_mib MiB; budget $TARBALL_BUDGET_MIB MiB)"
+say "SBOM:    $sbom"
+[ "$bundle_mib" -le "$BUNDLE_BUDGET_MIB" ] || die "the bundle is $bundle_mib MiB, over its budget of $BUNDLE_BUDGET_MIB MiB: find what grew (du -s $bundle/_internal/* | sort -n) and shrink it, or raise BUNDLE_BUDGET_MIB in packaging/build.sh with the reason"
+[ "$tarball_mib" -le "$TARBALL_BUDGET_MIB" ] || die "the tarball is $tarball_mib MiB, over its budget of $TARBALL_BUDGET_MIB MiB"
 say "built in ${elapsed} s; check it with: packaging/smoke_test.sh"

@@ -55,8 +55,11 @@ find_python() {
     return 1
 }
 
-# Create the virtual environment and install kapmonitor (with extras $1, e.g. "dev") when
-# pyproject.toml changed since the last install.
+# Create the virtual environment and install kapmonitor's locked dependencies, then kapmonitor itself,
+# when pyproject.toml or the lock changed since the last install. $1 names the extras wanted: none
+# (./run.sh) installs requirements/run.lock, the app's; any (./test.sh: dev; CI: dev,packaging)
+# installs requirements/dev.lock, which holds every extra. pip checks every file against the lock's
+# SHA-256 (--require-hashes), so each install gets the same bytes; scripts/lock.sh refreshes the locks.
 ensure_venv() {
     extras="$1"
     py=$(find_python) || die "Python >= 3.11 is required (found none on PATH); install python3 (>= 3.11)"
@@ -68,13 +71,15 @@ ensure_venv() {
         say "creating virtual environment in $VENV_DIR"
         "$py" -m venv "$VENV_DIR" || die "could not create a virtual environment with $py"
     fi
-    stamp="$VENV_DIR/.kapmonitor-installed-$extras"
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        say "installing kapmonitor${extras:+[$extras]} and its dependencies (first time: a few minutes)"
-        "$VENV_DIR/bin/python" -m pip install -q --upgrade pip >/dev/null || die "pip upgrade failed"
-        target="."
-        [ -n "$extras" ] && target=".[$extras]"
-        "$VENV_DIR/bin/python" -m pip install -q -e "$target" || die "pip install failed"
+    lock=requirements/dev.lock
+    [ -z "$extras" ] && lock=requirements/run.lock
+    stamp="$VENV_DIR/.kapmonitor-installed-$(basename "$lock" .lock)"
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+        say "installing the locked dependencies ($lock) and kapmonitor (first time: a few minutes)"
+        "$VENV_DIR/bin/python" -m pip install -q --require-hashes -r "$lock" \
+            || die "pip install -r $lock failed (a file whose hash is not in the lock is refused)"
+        "$VENV_DIR/bin/python" -m pip install -q --no-deps -e . || die "pip install -e . failed"
+        rm -f "$VENV_DIR"/.kapmonitor-installed-*
         touch "$stamp"
     fi
 }

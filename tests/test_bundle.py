@@ -52,15 +52,52 @@ def _run(cmd: list[str], timeout: float, env: dict[str, str] | None = None,
 
 
 @pytest.fixture(scope="module")
-def tarball() -> Path:
+def build_said() -> str:
+    """What packaging/build.sh printed ('' when KAPMONITOR_BUNDLE_TARBALL names a tarball built before)."""
+    if os.environ.get("KAPMONITOR_BUNDLE_TARBALL"):
+        return ""
+    env = dict(os.environ)
+    env.setdefault("KAPMONITOR_VENV", str(Path(sys.executable).parent.parent))  # this test run's venv
+    proc = _run([str(ROOT / "packaging" / "build.sh")], timeout=900, env=env)
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def tarball(build_said: str) -> Path:
     given = os.environ.get("KAPMONITOR_BUNDLE_TARBALL")
     if given:
         return Path(given).resolve()
-    env = dict(os.environ)
-    env.setdefault("KAPMONITOR_VENV", str(Path(sys.executable).parent.parent))  # this test run's venv
-    _run([str(ROOT / "packaging" / "build.sh")], timeout=900, env=env)
     (built,) = (ROOT / "packaging" / "dist").glob("kapmonitor-*-linux-*.tar.gz")
     return built
+
+
+def test_the_build_reports_its_size_against_the_budget_and_writes_a_valid_sbom_of_the_locked_versions(
+    build_said: str, tarball: Path
+) -> None:
+    if not build_said:
+        pytest.skip("KAPMONITOR_BUNDLE_TARBALL: the build ran elsewhere")
+    sizes = re.search(r"bundle: .*\((\d+) MiB unpacked; budget (\d+) MiB\)", build_said)
+    packed = re.search(r"tarball: .*\((\d+) MiB; budget (\d+) MiB\)", build_said)
+    assert sizes and packed, build_said[-3000:]
+    assert int(sizes.group(1)) <= int(sizes.group(2)) and int(packed.group(1)) <= int(packed.group(2))
+    sbom_path = tarball.with_name(tarball.name.removesuffix(".tar.gz") + ".cdx.json")
+    assert f"SBOM:    {sbom_path.relative_to(ROOT)}" in build_said
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    text = sbom_path.read_text(encoding="utf-8")
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None, "CycloneDX 1.6 schema"
+    bom = json.loads(text)
+    versions = {c["name"].lower(): c["version"] for c in bom["components"]
+                if c["purl"].startswith("pkg:pypi/")}
+    for name in ("pyside6-essentials", "numpy", "sqlalchemy", "bleak", "pyqtgraph", "edfio", "psycopg"):
+        assert name in versions, f"{name} missing from the SBOM"
+    lock = (ROOT / "requirements" / "run.lock").read_text(encoding="utf-8")
+    for name, version in versions.items():
+        pinned = rf"^{re.escape(name)}(\[[^\]]*\])?=={re.escape(version)}[\s;]"
+        assert re.search(pinned, lock, re.M | re.I), f"{name} {version} is not the locked version"
+    debs = [c for c in bom["components"] if c["purl"].startswith("pkg:deb/debian/")]
+    assert any(c["name"].startswith("libpulse") for c in debs), "the system libraries bundled are listed"
 
 
 @pytest.fixture(scope="module")
