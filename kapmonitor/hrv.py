@@ -1,15 +1,30 @@
-"""Heart-rate variability: RR artifact flags and time-domain summaries.
+"""Heart-rate variability: RR artifact flags, time-domain and Poincaré summaries.
 
 Raw RR intervals are never modified here: :func:`flag_rr_artifacts` returns a
-boolean mask beside them, and :func:`clean_time_domain` summarises only the
-intervals the mask leaves clean. All intervals are in milliseconds.
+boolean mask beside them, and :func:`clean_time_domain` / :func:`clean_poincare`
+summarise only the intervals the mask leaves clean. All intervals are in milliseconds.
+The rest of the HRV analysis lives beside this module: artifact correction after
+Lipponen & Tarvainen 2019 (:mod:`kapmonitor.hrv_artifacts`), the Task Force frequency
+domain (:mod:`kapmonitor.hrv_spectral`), and 5-minute windows and whole phases of a
+recorded session (:mod:`kapmonitor.hrv_periods`); ``docs/hrv.md`` describes them all.
 
 Time-domain measures (Task Force of the ESC and NASPE, 1996):
 
 * ``mean_nn_ms`` -- mean interval; ``mean_hr_bpm`` = 60000 / ``mean_nn_ms``;
 * ``sdnn_ms`` -- sample standard deviation of the intervals (``ddof=1``);
 * ``rmssd_ms`` -- root mean square of successive differences;
-* ``pnn50_pct`` -- percent of successive differences whose magnitude exceeds 50 ms.
+* ``pnn50_pct`` -- percent of successive differences whose magnitude exceeds 50 ms
+  (NN50 / number of differences; neurokit2 divides by the number of intervals instead,
+  one more, so its pNN50 is ``n_diff / (n_diff + 1)`` times this).
+
+Poincaré plot (Brennan, Palaniswami & Kamen 2001), over the pairs of successive
+intervals ``(RR_i, RR_i+1)``:
+
+* ``sd1_ms`` -- standard deviation (``ddof=1``) of ``(RR_i+1 - RR_i) / sqrt 2``, the spread
+  across the line of identity (short-term, beat-to-beat variability; ~ RMSSD / sqrt 2);
+* ``sd2_ms`` -- standard deviation (``ddof=1``) of ``(RR_i+1 + RR_i) / sqrt 2``, the spread
+  along it (longer-term variability);
+* ``sd1_sd2`` -- their ratio.
 """
 
 from __future__ import annotations
@@ -22,7 +37,8 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["HrvError", "HrvSummary", "clean_time_domain", "flag_rr_artifacts", "time_domain"]
+__all__ = ["HrvError", "HrvSummary", "PoincareSummary", "clean_poincare", "clean_time_domain",
+           "flag_rr_artifacts", "poincare", "time_domain"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +68,16 @@ class HrvSummary:
     mean_hr_bpm: float
 
 
+@dataclass(frozen=True, slots=True)
+class PoincareSummary:
+    """Poincaré SD1 and SD2 (ms) over ``pairs`` pairs of successive intervals."""
+
+    pairs: int
+    sd1_ms: float
+    sd2_ms: float
+    sd1_sd2: float
+
+
 def _as_series(rr_ms: npt.ArrayLike, what: str = "RR intervals") -> npt.NDArray[np.float64]:
     try:
         values = np.asarray(rr_ms, dtype=np.float64)
@@ -66,6 +92,10 @@ def flag_rr_artifacts(
     rr_ms: npt.ArrayLike, *, low_ms: float = 300, high_ms: float = 2000, max_change: float = 0.2
 ) -> npt.NDArray[np.bool_]:
     """Flag RR intervals that are artifacts; the input is never modified.
+
+    A simple rule that only flags. The session summary corrects artifacts instead, after
+    Lipponen & Tarvainen 2019 (:func:`kapmonitor.hrv_artifacts.correct_rr`), which also tells
+    missed, extra and ectopic beats apart.
 
     Method, in two steps:
 
@@ -147,20 +177,9 @@ def time_domain(rr_ms: npt.ArrayLike) -> HrvSummary:
     return _summary(values, np.diff(values))
 
 
-def clean_time_domain(rr_ms: npt.ArrayLike, flags: npt.ArrayLike) -> tuple[HrvSummary, float]:
-    """Time-domain HRV over the intervals not flagged, and the share flagged (0..1).
-
-    Mean, SDNN and ``n`` use every clean interval. Successive differences
-    (RMSSD, pNN50) are taken only between *adjacent* clean intervals: a
-    difference across a removed artifact would join two beats that were not
-    consecutive and overstate beat-to-beat variability, so such pairs are
-    skipped rather than bridged.
-
-    Raises:
-        HrvError: ``flags`` does not match ``rr_ms`` in length, fewer than 2
-            clean intervals, no two adjacent clean intervals, or a clean interval
-            that is not finite and positive.
-    """
+def _clean_pairs(rr_ms: npt.ArrayLike, flags: npt.ArrayLike
+                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], float]:
+    """(values, clean mask, mask of adjacent clean pairs, share flagged) after checking the inputs."""
     values = _as_series(rr_ms)
     mask = np.asarray(flags)
     if mask.shape != values.shape:
@@ -169,10 +188,58 @@ def clean_time_domain(rr_ms: npt.ArrayLike, flags: npt.ArrayLike) -> tuple[HrvSu
     mask = mask.astype(np.bool_)
     clean = ~mask
     share = float(mask.mean()) if mask.size else 0.0
-    clean_values = values[clean]
-    _check_intervals(clean_values, "clean RR intervals")
+    _check_intervals(values[clean], "clean RR intervals")
     adjacent = clean[:-1] & clean[1:]
     if not adjacent.any():
         raise HrvError("no two adjacent clean RR intervals: successive differences cannot be formed")
+    return values, clean, adjacent, share
+
+
+def clean_time_domain(rr_ms: npt.ArrayLike, flags: npt.ArrayLike) -> tuple[HrvSummary, float]:
+    """Time-domain HRV over the intervals not flagged, and the share flagged (0..1).
+
+    Mean, SDNN and ``n`` use every clean interval. Successive differences
+    (RMSSD, pNN50) are taken only between *adjacent* clean intervals: a
+    difference across a removed artifact would join two beats that were not
+    consecutive and overstate beat-to-beat variability, so such pairs are
+    skipped rather than bridged. A flagged NaN placed between two stretches so
+    keeps them from being differenced across a gap.
+
+    Raises:
+        HrvError: ``flags`` does not match ``rr_ms`` in length, fewer than 2
+            clean intervals, no two adjacent clean intervals, or a clean interval
+            that is not finite and positive.
+    """
+    values, clean, adjacent, share = _clean_pairs(rr_ms, flags)
     diffs = np.diff(values)[adjacent]
-    return _summary(clean_values, diffs), share
+    return _summary(values[clean], diffs), share
+
+
+def _poincare(first: npt.NDArray[np.float64], second: npt.NDArray[np.float64]) -> PoincareSummary:
+    if first.size < 2:
+        raise HrvError(f"the Poincaré plot needs at least 2 pairs of successive intervals, got {first.size}")
+    sd1 = float(np.std((second - first) / math.sqrt(2.0), ddof=1))
+    sd2 = float(np.std((second + first) / math.sqrt(2.0), ddof=1))
+    return PoincareSummary(pairs=int(first.size), sd1_ms=sd1, sd2_ms=sd2,
+                           sd1_sd2=sd1 / sd2 if sd2 > 0 else math.nan)
+
+
+def poincare(rr_ms: npt.ArrayLike) -> PoincareSummary:
+    """SD1, SD2 and SD1/SD2 of consecutive RR intervals (definitions in the module docstring).
+
+    Raises:
+        HrvError: fewer than 3 intervals (2 pairs), or an interval that is not finite and positive.
+    """
+    values = _as_series(rr_ms)
+    _check_intervals(values, "RR intervals")
+    return _poincare(values[:-1], values[1:])
+
+
+def clean_poincare(rr_ms: npt.ArrayLike, flags: npt.ArrayLike) -> PoincareSummary:
+    """Poincaré SD1/SD2 over the pairs of *adjacent* clean intervals (as :func:`clean_time_domain`).
+
+    Raises:
+        HrvError: as :func:`clean_time_domain`, or fewer than 2 adjacent clean pairs.
+    """
+    values, _, adjacent, _ = _clean_pairs(rr_ms, flags)
+    return _poincare(values[:-1][adjacent], values[1:][adjacent])

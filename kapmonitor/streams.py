@@ -12,7 +12,7 @@ such as heart rate 0 while the strap has no contact) falls outside. Bounds are i
 * heart rate and pulse rate 20-300 bpm;
 * RR interval 200-3000 ms: the same 20-300 bpm as one beat (60 000 / 300 = 200 ms,
   60 000 / 20 = 3000 ms). A longer pause between two beats is a missed beat or a dropped
-  packet, which the RR artifact rule (:mod:`kapmonitor.hrv`) deals with on the stored data;
+  packet, which the RR artifact correction (:mod:`kapmonitor.hrv_artifacts`) deals with on the stored data;
 * SpO2 0-100 %; battery 0-100 %;
 * blood pressure: systolic 30-300, diastolic 10-250, mean arterial 20-280 mmHg.
 

@@ -22,11 +22,16 @@ Choices (documented because a clinician reads the result):
   baseline uses baseline +/- limit and counts nothing without a baseline. Alarm
   delays are ignored: this is the time the value was out of range, not the time
   an alarm sounded.
-* **HRV** (:func:`kapmonitor.hrv.clean_time_domain`) runs on each phase's RR
-  intervals. Artifacts are flagged once over the whole session (the local-median
-  rule needs neighbours across phase edges), OR-ed with the stored flags; the
-  successive differences never bridge a flagged beat or a gap in the RR stream
-  longer than :data:`RR_GAP_S`. A phase with too few clean intervals has no HRV.
+* **HRV** (:mod:`kapmonitor.hrv_periods`, methods in ``docs/hrv.md``). The RR stream
+  is corrected once over the whole session (the thresholds need neighbours across phase
+  edges) by Lipponen & Tarvainen 2019, in runs cut at every gap longer than
+  :data:`RR_GAP_S` and at every interval stored as unusable (flagged or out of range),
+  which is excluded, not corrected. Each phase then gets the time domain, Poincaré SD1/SD2
+  and the Task Force spectrum over the whole phase and over consecutive 5-minute windows;
+  successive differences and spectral segments never span a gap or an excluded interval.
+  :attr:`PhaseSummary.hrv` is the whole phase's time domain on the corrected series
+  (before issue 14 it was computed on the intervals a local-median rule left, with
+  nothing corrected); a phase with too few NN intervals has none.
 * **Vitals at a check** follow one rule for every vital: a measurement counts for
   the check when it was taken within :data:`CHECK_WINDOW_S` of it. Blood pressure:
   the systolic/diastolic pair measured nearest the moment the check was done (or
@@ -53,7 +58,6 @@ Choices (documented because a clinician reads the result):
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,7 +67,9 @@ import numpy.typing as npt
 
 from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.clock import ensure_utc
-from kapmonitor.hrv import HrvError, HrvSummary, clean_time_domain, flag_rr_artifacts
+from kapmonitor.hrv import HrvSummary
+from kapmonitor.hrv_artifacts import METHOD as HRV_CORRECTION
+from kapmonitor.hrv_periods import CorrectedStream, PeriodHrv, correct_stream, period_hrv
 from kapmonitor.ports import StreamData
 from kapmonitor.protocols import CheckTiming, TreatmentProtocol
 from kapmonitor.recording.baseline import bp_baseline, hr_baseline
@@ -129,9 +135,13 @@ class PhaseSummary:
         start, end: the phase's bounds (UTC); ``end`` is the session end (or ``until``) for the last.
         hr_n: usable heart-rate readings in the phase; the three statistics are None when 0.
         time_beyond_s: seconds beyond each heart-rate limit rule, by ``alarm_id`` (see module doc).
-        hrv: time-domain HRV of the clean RR intervals, None if too few.
+        hrv: time-domain HRV of the whole phase's corrected NN intervals, None if too few
+            (the same as ``hrv_period.whole.time``).
         rr_n: RR intervals recorded in the phase.
-        rr_flagged_share: share (0..1) of them flagged as artifacts; None when ``rr_n`` is 0.
+        rr_flagged_share: share (0..1) of them not used as recorded -- corrected by the artifact
+            correction or excluded as stored unusable; None when ``rr_n`` is 0.
+        hrv_period: the phase's full HRV (whole phase and 5-minute windows, frequency domain,
+            Poincaré, the correction used and the share corrected); None without RR intervals.
         spo2_min: lowest usable SpO2, None without readings.
         alarms_raised: alarm conditions raised in the phase.
     """
@@ -149,6 +159,7 @@ class PhaseSummary:
     rr_flagged_share: float | None
     spo2_min: float | None
     alarms_raised: int
+    hrv_period: PeriodHrv | None = None
 
     @property
     def duration_s(self) -> float:
@@ -213,6 +224,7 @@ class SessionReport:
         min_observation_met_at: that moment if the record reached it, else None.
         discharge_checks_done_at: when the last before-discharge check was done (None: not all done).
         fit_to_leave_at: the later of the two above, when both exist.
+        hrv_correction: the RR artifact correction every phase's HRV was computed with.
     """
 
     phases: tuple[PhaseSummary, ...]
@@ -234,6 +246,7 @@ class SessionReport:
     discharge_checks_done_at: datetime | None
     fit_to_leave_at: datetime | None
     rules: tuple[LimitRule, ...]
+    hrv_correction: str = HRV_CORRECTION
 
     def phase(self, phase: Phase) -> PhaseSummary | None:
         """The summary of ``phase``, None if the session never entered it."""
@@ -322,13 +335,13 @@ def summarize(
 
     hr_rules = tuple(r for r in rules if r.enabled and r.stream is Stream.HEART_RATE)
     spans = alarm_spans(alarms, end)
-    rr_flags = _rr_artifacts(rr)
+    rr_fixed = _rr_corrected(rr)
     phases = []
     for phase, start, stop in snap.phase_bounds:
         if phase is Phase.ENDED:
             continue
         phases.append(_phase_summary(phase, start, stop if stop is not None else end, hr_t, hr_v,
-                                     hr_rules, hr_base, rr, rr_flags, spo2_t, spo2_v, alarms))
+                                     hr_rules, hr_base, rr_fixed, spo2_t, spo2_v, alarms))
 
     checks = tuple(_check_vitals(c, points, hr_t, hr_v, spo2_t, spo2_v, end) for c in snap.checks)
     min_obs_at = snap.min_observation_at
@@ -353,17 +366,15 @@ def summarize(
     )
 
 
-def _rr_artifacts(rr: StreamData) -> npt.NDArray[np.bool_]:
-    """Stored unusable flags OR the artifact rule of :func:`flag_rr_artifacts` over the whole series."""
-    if len(rr) == 0:
-        return np.zeros(0, dtype=np.bool_)
-    return ~usable_mask(rr) | flag_rr_artifacts(rr.value)
+def _rr_corrected(rr: StreamData) -> CorrectedStream:
+    """The session's RR stream corrected once; intervals the streams table calls unusable are excluded."""
+    return correct_stream(rr.t, rr.value, ~usable_mask(rr), gap_s=RR_GAP_S)
 
 
 def _phase_summary(phase: Phase, start: datetime, end: datetime,
                    hr_t: npt.NDArray[np.float64], hr_v: npt.NDArray[np.float64],
                    rules: Sequence[LimitRule], baseline: float | None,
-                   rr: StreamData, rr_flags: npt.NDArray[np.bool_],
+                   rr: CorrectedStream,
                    spo2_t: npt.NDArray[np.float64], spo2_v: npt.NDArray[np.float64],
                    alarms: Sequence[AlarmTransition]) -> PhaseSummary:
     lo, hi = _epoch(start), _epoch(end)
@@ -371,36 +382,19 @@ def _phase_summary(phase: Phase, start: datetime, end: datetime,
     t, v = hr_t[i:j], hr_v[i:j]
     durations = _hold_durations(t, hi)
     beyond = {r.alarm_id: _time_beyond(r, baseline, v, durations) for r in rules}
-    a, b = np.searchsorted(rr.t, [lo, hi], side="left")
-    hrv, share = _phase_hrv(rr.t[a:b], rr.value[a:b], rr_flags[a:b])
+    period = period_hrv(rr, lo, hi)
+    whole = period.whole
+    share = (whole.corrected + whole.excluded) / whole.rr_n if whole.rr_n else None
     c, d = np.searchsorted(spo2_t, [lo, hi], side="left")
     raised = sum(1 for x in alarms if x.action == "raised" and start <= ensure_utc(x.at) < end)
     return PhaseSummary(
         phase=phase, start=start, end=end, hr_n=int(v.size),
         hr_min=float(v.min()) if v.size else None, hr_mean=float(v.mean()) if v.size else None,
-        hr_max=float(v.max()) if v.size else None, time_beyond_s=beyond, hrv=hrv,
-        rr_n=int(b - a), rr_flagged_share=share,
+        hr_max=float(v.max()) if v.size else None, time_beyond_s=beyond, hrv=whole.time,
+        rr_n=whole.rr_n, rr_flagged_share=share,
         spo2_min=float(spo2_v[c:d].min()) if d > c else None, alarms_raised=raised,
+        hrv_period=period if whole.rr_n else None,
     )
-
-
-def _phase_hrv(t: npt.NDArray[np.float64], values: npt.NDArray[np.float64],
-               flags: npt.NDArray[np.bool_]) -> tuple[HrvSummary | None, float | None]:
-    """HRV of one phase; a gap in the RR stream breaks the successive differences."""
-    if values.size == 0:
-        return None, None
-    share = float(flags.mean())
-    gaps = np.flatnonzero(np.diff(t) > RR_GAP_S) + 1
-    # A flagged NaN placeholder at each gap keeps clean_time_domain from differencing across it;
-    # it is flagged, so it never enters the mean, SDNN or n.
-    series = np.insert(values, gaps, math.nan)
-    mask = np.insert(flags, gaps, True)
-    try:
-        summary, _ = clean_time_domain(series, mask)
-    except HrvError as exc:
-        log.debug("no HRV for a phase: %s", exc)
-        return None, share
-    return summary, share
 
 
 def reading_near(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], moment: datetime,

@@ -140,38 +140,54 @@ def test_disabled_and_other_stream_rules_are_left_out() -> None:
 
 
 # ------------------------------------------------------------------------------------ HRV
-def test_hrv_per_phase_on_clean_intervals_with_flagged_share() -> None:
-    rng = np.random.default_rng(3)
+def breathing_rr(n: int, seed: int, mean_ms: float = 800.0) -> np.ndarray:
+    """RR intervals with respiratory sinus arrhythmia (0.25 Hz, +/-40 ms) and 5 ms of noise."""
+    rng = np.random.default_rng(seed)
+    beats = np.arange(n) * mean_ms / 1000.0
+    return mean_ms + 40.0 * np.sin(2 * np.pi * 0.25 * beats) + rng.normal(0, 5, n)
+
+
+def test_hrv_per_phase_on_corrected_intervals_with_flagged_share() -> None:
+    # Since issue 14 the HRV is that of the corrected series (Lipponen & Tarvainen 2019): the
+    # missed beat is split into two intervals, the stored artifact is excluded, both count as
+    # not used as recorded.
     n = 600
-    rr_values = 800 + rng.normal(0, 20, n)
-    rr_values[100] = 1600  # a missed beat: flagged by the local-median rule
+    rr_values = breathing_rr(n, seed=3)
+    rr_values[100] = 1600  # a missed beat: split in two by the correction
     t_min = 15 + np.cumsum(rr_values) / 60000.0
     flags = [0] * n
-    flags[200] = int(ReadingFlag.ARTIFACT)  # flagged by the sensor pipeline
+    flags[200] = int(ReadingFlag.ARTIFACT)  # flagged by the sensor pipeline: excluded
     rr = stream(Stream.RR_INTERVAL, t_min.tolist(), rr_values.tolist(), flags)
     report = summarize(PROTO, session_events(), {Stream.RR_INTERVAL: rr})
     effect = report.phase(Phase.EFFECT)
-    assert effect is not None and effect.hrv is not None
+    assert effect is not None and effect.hrv is not None and effect.hrv_period is not None
     assert effect.rr_n == n
     assert effect.rr_flagged_share == pytest.approx(2 / n)
-    assert effect.hrv.n == n - 2
-    assert effect.hrv.mean_nn_ms == pytest.approx(np.delete(rr_values, [100, 200]).mean())
+    whole = effect.hrv_period.whole
+    assert (whole.corrected, whole.excluded) == (1, 1)
+    assert effect.hrv.n == n  # one excluded, one split into two
+    assert effect.hrv.mean_nn_ms == pytest.approx(np.delete(rr_values, [200]).sum() / n)
+    assert effect.hrv is whole.time
+    assert report.hrv_correction == "Lipponen & Tarvainen 2019 (alpha 5.2, window 91)"
     assert report.phase(Phase.ONSET).hrv is None  # type: ignore[union-attr]
     assert report.phase(Phase.ONSET).rr_flagged_share is None  # type: ignore[union-attr]
+    assert report.phase(Phase.ONSET).hrv_period is None  # type: ignore[union-attr]
 
 
 def test_hrv_does_not_difference_across_a_gap() -> None:
-    # two runs of alternating 800/900 ms, a 60 s gap between; the pair across the gap (900 -> 600)
-    # would add a 300 ms difference if it were bridged
-    first = [800.0, 900.0] * 20
-    second = [600.0, 700.0] * 20
+    # two runs of breathing rhythm at different rates, a 60 s gap between; the pair across the gap
+    # (about 800 -> 600 ms) would add a 200 ms difference if it were bridged
+    first = breathing_rr(200, seed=1)
+    second = breathing_rr(200, seed=2, mean_ms=600.0)
     t1 = 20 + np.cumsum(first) / 60000.0
     t2 = t1[-1] + 1.0 + np.cumsum(second) / 60000.0
-    rr = stream(Stream.RR_INTERVAL, [*t1.tolist(), *t2.tolist()], first + second)
+    rr = stream(Stream.RR_INTERVAL, [*t1.tolist(), *t2.tolist()], [*first, *second])
     effect = summarize(PROTO, session_events(), {Stream.RR_INTERVAL: rr}).phase(Phase.EFFECT)
     assert effect is not None and effect.hrv is not None
-    assert effect.hrv.rmssd_ms == pytest.approx(100.0)
-    assert effect.hrv.pnn50_pct == 100.0
+    assert effect.rr_flagged_share == 0.0  # nothing to correct: the step at the gap is not an artifact
+    within = np.concatenate([np.diff(first), np.diff(second)])
+    assert effect.hrv.rmssd_ms == pytest.approx(float(np.sqrt(np.mean(within**2))))
+    assert effect.hrv.pnn50_pct == pytest.approx(100.0 * np.count_nonzero(np.abs(within) > 50) / within.size)
 
 
 def test_phase_with_too_few_clean_intervals_has_no_hrv() -> None:

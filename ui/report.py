@@ -5,8 +5,10 @@ end, times of dose and boosters, the time monitored after the first dose -- what
 monitoring form counts -- and the time fit to leave), the heart-rate plot with phase bands,
 limit lines, alarm spans and numbered observation markers, the vitals at each scheduled
 check (baseline, +40 min, discharge) with the change from baseline and how late a late
-check was done, the per-phase summary, the discharge lines, the observation list (numbers
-match the plot; worded as the bedside words them, :func:`ui.observation_timeline.describe`,
+check was done, the per-phase summary (with its HRV rows and the line naming the artifact
+correction and spectral method, :func:`ui.review_summary.hrv_note`), the discharge lines, the
+observation list (numbers match the plot; worded as the bedside words them,
+:func:`ui.observation_timeline.describe`,
 with the session's own scales) and the alarm log (every action of every alarm condition,
 :func:`alarm_log_rows`). Each page's footer names the client, the date and the session and
 says "page n of N"; the PDF's Title, Author (the clinician's initials, absent when none were
@@ -62,7 +64,7 @@ from ui.review_data import (
     session_settings,
 )
 from ui.review_entries import describe_observation
-from ui.review_summary import check_table, discharge_lines, phase_table
+from ui.review_summary import check_table, discharge_lines, hrv_note, phase_table
 from ui.theme import LIGHT, Theme, qcolor
 
 __all__ = ["REPORT_EXPORTER", "ReportSource", "alarm_log_rows", "observation_rows", "render_report_pdf",
@@ -289,7 +291,7 @@ def report_html(data: ReviewData, generated_at: datetime) -> str:
         "<h2>Per-phase summary</h2>", html_table(phase_table(data.report)),
         "<p><small>Rules behind the figures: artifact and no-contact readings excluded; time beyond a limit "
         "counts each reading for at most 5 s, so gaps never count; vitals at a check are those taken "
-        "within 15 min of it.</small></p>",
+        f"within 15 min of it.</small></p><p><small>{escape(hrv_note(data.report))}</small></p>",
         "<p>" + "<br>".join(escape(line) for line in discharge_lines(data.report)) + "</p>",
         _discharge_html(data),
         "<h2>Observations</h2>",

@@ -1,7 +1,10 @@
 """The per-phase summary as tables of text, shared by the review window and the PDF report.
 
 :func:`phase_table` gives one column per phase (heart rate, time beyond each heart-rate
-limit, HRV on artifact-cleaned RR intervals and the share flagged, lowest SpO2, alarms);
+limit, HRV on the artifact-corrected RR intervals -- whole phase and medians of its 5-minute
+windows -- with the share corrected and excluded, lowest SpO2, alarms), and :func:`hrv_note`
+the line that names the correction and the spectral method behind those rows (``docs/hrv.md``
+says what each figure is);
 :func:`check_table` the vitals at each scheduled check with the blood-pressure change
 from baseline; :func:`discharge_lines` when the session met its minimum observation and
 its discharge checklist. :class:`SummaryView` shows the three in the review window.
@@ -20,11 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kapmonitor.summary import SessionReport
+from kapmonitor.hrv_periods import MAX_CORRECTED_SHARE, MIN_WINDOW_COVERAGE, WINDOW_S, PeriodHrv
+from kapmonitor.hrv_spectral import METHOD as SPECTRAL_METHOD
+from kapmonitor.summary import PhaseSummary, SessionReport
 from ui.review_data import fmt_clock, fmt_elapsed, fmt_minutes
 from ui.theme import set_role
 
-__all__ = ["SummaryView", "Table", "check_table", "discharge_lines", "phase_table"]
+__all__ = ["SummaryView", "Table", "check_table", "discharge_lines", "hrv_note", "phase_table"]
 
 Table = tuple[list[str], list[list[str]]]
 """(header, rows) of text cells."""
@@ -42,6 +47,52 @@ def _secs(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min"
+
+
+def _pair(a: float | None, b: float | None) -> str:
+    return _DASH if a is None or b is None else f"{a:.0f} / {b:.0f}"
+
+
+def _windows(p: PhaseSummary) -> PeriodHrv | None:
+    """The phase's HRV when at least one 5-minute window counts, else None."""
+    h = p.hrv_period
+    return h if h is not None and h.windows_counted else None
+
+
+def _window_time(p: PhaseSummary) -> str:
+    h = _windows(p)
+    if h is None:
+        return _DASH
+    return f"{_pair(h.median_rmssd_ms, h.median_sdnn_ms)} (n={h.windows_counted})"
+
+
+def _window_spectrum(p: PhaseSummary) -> str:
+    h = _windows(p)
+    if h is None or h.median_lf_hf is None:
+        return _DASH
+    return f"{_pair(h.median_lf_ms2, h.median_hf_ms2)} · {h.median_lf_hf:.2f}"
+
+
+def _poincare(p: PhaseSummary) -> str:
+    pc = p.hrv_period.whole.poincare if p.hrv_period is not None else None
+    return _DASH if pc is None else _pair(pc.sd1_ms, pc.sd2_ms)
+
+
+def _corrected(p: PhaseSummary) -> str:
+    h = p.hrv_period
+    if h is None or not h.whole.rr_n:
+        return _DASH
+    w = h.whole
+    return f"{w.corrected / w.rr_n * 100:.1f} / {w.excluded / w.rr_n * 100:.1f} % of {w.rr_n}"
+
+
+def hrv_note(report: SessionReport) -> str:
+    """The correction, the windows and the spectral method behind the HRV rows, in one paragraph."""
+    return (f"HRV on RR intervals corrected by {report.hrv_correction}: missed beats split, extra beats "
+            "merged, ectopic and long/short beats interpolated; intervals stored as unusable excluded. "
+            f"Whole phase, and (5-min) medians over its n {WINDOW_S / 60:g}-minute windows that are "
+            f"{MIN_WINDOW_COVERAGE:.0%} covered with at most {MAX_CORRECTED_SHARE:.0%} corrected. "
+            f"Spectrum: {SPECTRAL_METHOD}.")
 
 
 def phase_table(report: SessionReport) -> Table:
@@ -62,11 +113,11 @@ def phase_table(report: SessionReport) -> Table:
         rows.append([f"Time HR {op} {limit:g} ({rule.label.lower()})",
                      *(_secs(p.time_beyond_s.get(rule.alarm_id, 0.0)) for p in ps)])
     rows += [
-        ["RMSSD / SDNN (ms)",
-         *(f"{p.hrv.rmssd_ms:.0f} / {p.hrv.sdnn_ms:.0f}" if p.hrv else _DASH for p in ps)],
-        ["RR intervals flagged",
-         *(f"{p.rr_flagged_share * 100:.1f} % of {p.rr_n}" if p.rr_flagged_share is not None else _DASH
-           for p in ps)],
+        ["RMSSD / SDNN (ms)", *(_pair(p.hrv.rmssd_ms, p.hrv.sdnn_ms) if p.hrv else _DASH for p in ps)],
+        ["5-min RMSSD / SDNN (ms)", *(_window_time(p) for p in ps)],
+        ["5-min LF / HF (ms²) · LF/HF", *(_window_spectrum(p) for p in ps)],
+        ["SD1 / SD2 (ms)", *(_poincare(p) for p in ps)],
+        ["RR corrected / excluded", *(_corrected(p) for p in ps)],
         ["SpO\u2082 lowest (%)", *(_num(p.spo2_min) for p in ps)],
         ["Alarms raised", *(str(p.alarms_raised) for p in ps)],
     ]
@@ -137,21 +188,36 @@ def _table(parent: QWidget) -> QTableWidget:
     return table
 
 
+def _content_height(table: QTableWidget) -> int:
+    """Height that shows every row of ``table`` and its horizontal scroll bar, no more."""
+    return (table.horizontalHeader().height() + table.verticalHeader().length() + 2 * table.frameWidth()
+            + table.horizontalScrollBar().sizeHint().height())
+
+
 class SummaryView(QWidget):
-    """The per-phase table, the checks table and the discharge lines."""
+    """The per-phase table with its HRV note, the checks table and the discharge lines.
+
+    The checks table (a few rows) is only as tall as its rows; the per-phase table takes the rest
+    of the height, so its rows down to the alarms are seen without scrolling on a usual screen.
+    """
 
     def __init__(self, report: SessionReport, anchor_s: float, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.phases = _table(self)
+        self.hrv_note = QLabel(hrv_note(report), self)
+        self.hrv_note.setWordWrap(True)
+        set_role(self.hrv_note, "caption")
         self.checks = _table(self)
         self.discharge = QLabel(self)
         self.discharge.setWordWrap(True)
         set_role(self.discharge, "caption")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.phases, 3)
-        layout.addWidget(self.checks, 2)
+        layout.addWidget(self.phases, 1)
+        layout.addWidget(self.hrv_note)
+        layout.addWidget(self.checks)
         layout.addWidget(self.discharge)
         _fill(self.phases, phase_table(report))
         _fill(self.checks, check_table(report, anchor_s))
+        self.checks.setMaximumHeight(_content_height(self.checks))
         self.discharge.setText("  ".join(discharge_lines(report)))
