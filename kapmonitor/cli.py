@@ -23,6 +23,7 @@ from typing import NoReturn, TextIO
 from kapmonitor import __version__
 from kapmonitor.clients import is_valid_client_code
 from kapmonitor.logs import LOG_LEVELS, setup_logging
+from kapmonitor.exporters import DEFAULT_SUMMARY_INTERVAL_S, MAX_SUMMARY_INTERVAL_S
 from kapmonitor.protocols import PRESETS, CheckTiming, TreatmentProtocol
 from kapmonitor.sensor import SensorSpec
 from kapmonitor.workstation import check_room_name
@@ -158,6 +159,23 @@ def _discharge_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--serious-outcome", metavar="NAME", action="append", default=[],
                    help="what made it serious (repeatable): hospitalisation, life_threatening, "
                         "disability, death, other_serious")
+EXPORT_FORMATS = ("csv", "edf", "fhir", "rr")
+"""The export formats ``--format`` names in its help (the registry, ``db.export.EXPORTERS``, decides;
+tests/test_14_edf.py checks the two agree)."""
+
+
+def _summary_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 < value <= MAX_SUMMARY_INTERVAL_S:
+        raise argparse.ArgumentTypeError(
+            f"--interval-s must be a number of seconds above 0 and at most {MAX_SUMMARY_INTERVAL_S:g} "
+            f"(e.g. 60), got {text!r}")
+    return value
+
+
     for name in ("sedation", "dissociation", "respiratory-depression"):
         g.add_argument(f"--{name}", type=_yes_no(f"--{name}", "record"), default="record",
                        metavar="yes|no|record",
@@ -265,7 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session", type=_session_ref, help="session id or 'latest'")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: standard output)")
     p.add_argument("--format", default="csv", metavar="NAME",
-                   help="export format (default: csv; the printable PDF report is 'kapmonitor report')")
+                   help=f"export format: {', '.join(EXPORT_FORMATS)} (default: csv; docs/export-formats.md; "
+                        "the printable PDF report is 'kapmonitor report')")
+    p.add_argument(
+        "--interval-s", metavar="SECONDS", type=_summary_interval, default=None,
+        help=f"with --format fhir: seconds of heart rate and SpO2 summarised into one value (default "
+             f"{DEFAULT_SUMMARY_INTERVAL_S:g}; above 0, at most {MAX_SUMMARY_INTERVAL_S:g})",
+    )
     p.add_argument(
         "--deidentify", action="store_true",
         help="for research sharing: tokens for the client, session, sensors and observations; every "
@@ -388,3 +412,5 @@ def run(
     except KeyboardInterrupt:
         print("kapmonitor: interrupted", file=sys.stderr)
         return 130
+    if args.command == "export" and args.interval_s is not None and args.format != "fhir":
+        parser.error("--interval-s applies only with --format fhir (the other formats write every reading)")

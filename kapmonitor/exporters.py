@@ -1,7 +1,8 @@
 """Export formats: what one is, and the table that lists them by name.
 
-An exporter turns one recorded session into one file: the CSV for analysis, the printable
-report for the chart. Each format is one module outside the core (the CSV needs the
+An exporter turns one recorded session into one file: the CSV for analysis, EDF+, FHIR R4 and
+the RR intervals for researchers' tools (``docs/export-formats.md``), the printable report for
+the chart. Each format is one module outside the core (the CSV needs the
 database, :mod:`db.export`; the report needs Qt, :mod:`ui.report`) that defines one
 :class:`Exporter`; an :class:`ExportRegistry` lists them, and the command line and the
 windows offer whatever it holds. A new format is one module and one row in a registry.
@@ -15,6 +16,7 @@ same way. The core only passes that writer on; it opens no files itself.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +24,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Generic, TypeAlias, TypeVar
 
-__all__ = ["ExportError", "ExportOptions", "ExportRegistry", "Exporter", "UnknownFormatError", "WriteFile"]
+__all__ = [
+    "DEFAULT_SUMMARY_INTERVAL_S",
+    "MAX_SUMMARY_INTERVAL_S",
+    "ExportError",
+    "ExportOptions",
+    "ExportRegistry",
+    "Exporter",
+    "UnknownFormatError",
+    "WriteFile",
+]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -34,6 +45,11 @@ WriteFile: TypeAlias = Callable[[Path, Callable[[BinaryIO], int]], int]
 given, all or nothing, and return what ``write`` returned; raises :class:`ExportError` when it cannot."""
 
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
+
+DEFAULT_SUMMARY_INTERVAL_S = 60.0
+"""The interval a summarising format (FHIR) condenses continuous readings over, by default: 1 min."""
+MAX_SUMMARY_INTERVAL_S = 86_400.0
+"""The longest summarising interval accepted: one day (a session is a few hours)."""
 
 
 class ExportError(RuntimeError):
@@ -51,10 +67,24 @@ class ExportOptions:
     Attributes:
         generated_at: when the file is made (aware UTC; the report prints it), from the caller's clock.
         deidentify: leave out what identifies the client (only formats with ``can_deidentify``).
+        summary_interval_s: seconds over which a summarising format (FHIR) condenses continuous
+            readings into one value (heart rate and SpO2 per minute by default); more than 0 and at
+            most :data:`MAX_SUMMARY_INTERVAL_S`. Formats that write every reading ignore it.
+
+    Raises:
+        ValueError: ``summary_interval_s`` is not a finite number of seconds in that range.
     """
 
     generated_at: datetime
     deidentify: bool = False
+    summary_interval_s: float = DEFAULT_SUMMARY_INTERVAL_S
+
+    def __post_init__(self) -> None:
+        interval = self.summary_interval_s
+        if (isinstance(interval, bool) or not isinstance(interval, int | float) or not math.isfinite(interval)
+                or not 0 < interval <= MAX_SUMMARY_INTERVAL_S):
+            raise ValueError(f"the summarising interval must be a number of seconds above 0 and at most "
+                             f"{MAX_SUMMARY_INTERVAL_S:g}, got {interval!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ def test_deidentified_export_hides_the_client(recorded_db: Path, capsys: pytest.
     ("argv", "message"),
     [
         (["export", "7"], "no session 7 in the database"),
-        (["export", "1", "--format", "xls"], "unknown export format 'xls' (known: csv)"),
+        (["export", "1", "--format", "xls"], "unknown export format 'xls' (known: csv, edf, fhir, rr)"),
         (["record", "--protocol", "oral-magic"], "unknown protocol 'oral-magic'"),
         (["record", "--resume"], "no unfinished session of"),
     ],

@@ -86,13 +86,18 @@ def test_a_format_without_deidentification_refuses_it() -> None:
         TEXT.write_to("x", io.BytesIO(), ExportOptions(generated_at=T0, deidentify=True))
 
 
-def test_the_database_registry_lists_the_csv() -> None:
-    assert EXPORTERS.names() == ("csv",)
+def test_the_database_registry_lists_the_csv_then_the_research_formats() -> None:
+    assert EXPORTERS.names() == ("csv", "edf", "fhir", "rr")
     exporter = EXPORTERS.get("csv")
     assert (exporter.suffix, exporter.counts, exporter.can_deidentify, exporter.paints) == (
         ".csv", "rows", True, False)
     assert "docs/csv-format.md" in exporter.description
     assert (Path(__file__).parents[1] / "docs" / "csv-format.md").is_file()
+    assert [(e.suffix, e.counts, e.can_deidentify, e.paints) for e in list(EXPORTERS)[1:]] == [
+        (".edf", "signals", True, False), (".json", "resources", True, False),
+        (".txt", "intervals", True, False)]
+    assert all("docs/export-formats.md" in e.description for e in list(EXPORTERS)[1:])
+    assert (Path(__file__).parents[1] / "docs" / "export-formats.md").is_file()
 
 
 def test_export_file_writes_the_same_bytes_as_the_text_function(tmp_path: Path) -> None:

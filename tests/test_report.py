@@ -132,10 +132,10 @@ def test_unwritable_folder_is_a_clear_error(data: ReviewData, tmp_path: Path, qt
         REPORT.export_file(REPORT_EXPORTER, Loaded(data), tmp_path / "missing" / "r.pdf", OPTIONS)
 
 
-def test_registry_lists_the_csv_and_the_report(recorded: RecordedSession) -> None:
+def test_registry_lists_the_database_formats_and_the_report(recorded: RecordedSession) -> None:
     with SqlStore.open(recorded.path) as store:
         exports = window_exports(store)
-    assert exports.names() == ("csv", "report")
+    assert exports.names() == ("csv", "edf", "fhir", "rr", "report")
     assert exports.write_file is EXPORTERS.write_file, "one atomic write for every format"
     report = exports.get("report")
     assert report is REPORT_EXPORTER

@@ -1,10 +1,10 @@
 """How a window exports a session: what the formats read, asking where to, and running the export.
 
 The formats are handed in by the composition root as one registry (:func:`ui.exports.window_exports`:
-the CSV bound to the database, and the printable report), so the windows, like this module, never
-import the database layer. The CSV a window writes is byte-for-byte what ``kapmonitor export``
-writes. Every file is replaced atomically (the registry's ``write_file``), so a failed export never
-leaves half a file under the chosen name.
+the database's formats, CSV, EDF+, FHIR and RR for Kubios, bound to the database, and the printable
+report), so the windows, like this module, never import the database layer. A file a window writes
+is what ``kapmonitor export`` writes. Every file is replaced atomically (the registry's
+``write_file``), so a failed export never leaves half a file under the chosen name.
 """
 
 from __future__ import annotations

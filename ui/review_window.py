@@ -4,9 +4,10 @@ Left: the time line (:class:`~ui.review_plot.ReviewPlot`). Right, in two tabs: t
 entries (observations, events, alarm transitions; :class:`~ui.review_entries.EntryList`)
 and the per-phase summary (:class:`~ui.review_summary.SummaryView`). Selecting an entry moves the
 plot to it; clicking the plot selects the nearest entry. The toolbar exports the session
-in each format it is given (:func:`ui.exports.window_exports`: the CSV, the PDF report), writes
-the monitoring form filled from the record (:mod:`ui.monitoring_form`), and adds or corrects
-observations after the session (marked as added later, with history; :mod:`ui.late_correction`).
+in each format it is given (:func:`ui.exports.window_exports`: CSV, EDF+, FHIR, RR for Kubios and
+the PDF report), writes the monitoring form filled from the record (:mod:`ui.monitoring_form`),
+and adds or corrects observations after the session (marked as added later, with history;
+:mod:`ui.late_correction`).
 
 Database work (exports, corrections) runs on the DB worker when one is given; the
 window never waits on it. :meth:`ReviewWindow.follow_live` reloads a session that is still being

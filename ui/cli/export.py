@@ -1,5 +1,6 @@
-"""``kapmonitor export SESSION|latest [--format NAME] [-o FILE]``: one session in a format of
-:data:`db.export.EXPORTERS` (CSV by default)."""
+"""``kapmonitor export SESSION|latest [--format NAME] [--interval-s SECONDS] [-o FILE]``: one session in
+a format of :data:`db.export.EXPORTERS` (CSV by default; EDF+, FHIR R4, RR for Kubios:
+``docs/export-formats.md``)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     from db.export import EXPORTERS
     from db.export.source import StoredSession
     from kapmonitor.clock import SystemClock
-    from kapmonitor.exporters import ExportError, ExportOptions, UnknownFormatError
+    from kapmonitor.exporters import (
+        DEFAULT_SUMMARY_INTERVAL_S,
+        ExportError,
+        ExportOptions,
+        UnknownFormatError,
+    )
 
     try:
         exporter = EXPORTERS.get(args.format)
     except UnknownFormatError as exc:
         raise UsageError(str(exc)) from None
-    options = ExportOptions(generated_at=SystemClock().now(), deidentify=args.deidentify)
+    given = getattr(args, "interval_s", None)  # absent from a Namespace built by hand
+    interval_s = DEFAULT_SUMMARY_INTERVAL_S if given is None else given
+    options = ExportOptions(generated_at=SystemClock().now(), deidentify=args.deidentify,
+                            summary_interval_s=interval_s)
     with open_store(args) as store:
         session_id = resolve_session(store, args.session)
         source = StoredSession(store, session_id)
