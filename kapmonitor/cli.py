@@ -307,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("settings", help="export the clinic settings to a file, or import them from one "
                                         "(one configuration for every room)")
     settings_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    p.add_argument(
+        "--lsl", action="store_true",
+        help="stream heart rate, RR, SpO2, blood pressure and markers on the Lab Streaming Layer while "
+             "recording (needs the 'research' extra; the clinic's scope, default this computer only; "
+             "docs/research.md)",
+    )
     q = settings_sub.add_parser("export",
                                 help="write the clinic settings to FILE (JSON; '-': standard output)")
     q.add_argument("file", metavar="FILE")

@@ -29,6 +29,7 @@ from kapmonitor.protocols import PRESETS, ProtocolError, TreatmentProtocol
 from kapmonitor.settings_items import (
     AudioSettings,
     DischargeItem,
+    LabStreamingSettings,
     QuickTag,
     ScaleDefinition,
     SettingsError,
@@ -68,6 +69,8 @@ class ClinicSettings:
     """The setting's identifier on the form (e.g. its REMS certification number)."""
     medications: tuple[DischargeItem, ...] = field(default_factory=default_medications)
     """Concomitant medication classes asked at the end of a session."""
+    lab_streaming: LabStreamingSettings = field(default_factory=LabStreamingSettings)
+    """Lab Streaming Layer outlets while a session records (off by default; docs/research.md)."""
 
     @classmethod
     def defaults(cls) -> ClinicSettings:
@@ -136,6 +139,7 @@ class ClinicSettings:
             if not isinstance(value, str) or len(value) > 120 or any(c in value for c in "\r\n\t"):
                 raise SettingsError(key, f"must be one line of at most 120 characters, got {value!r}")
         self.audio.validate("audio")
+        self.lab_streaming.validate("lab_streaming")
         if self.theme not in THEMES:
             raise SettingsError("theme", f"must be one of {', '.join(THEMES)}, got {self.theme!r}")
         if self.default_dose_unit not in DOSE_UNITS:
@@ -183,6 +187,7 @@ class ClinicSettings:
             "setting_name": self.setting_name,
             "setting_id": self.setting_id,
             "medications": [m.to_dict() for m in self.medications],
+            "lab_streaming": self.lab_streaming.to_dict(),
         }
 
     @classmethod
@@ -230,6 +235,9 @@ class ClinicSettings:
             medications=tuple(_parse_list(data["medications"], "medications", _parse_discharge))
             if "medications" in data
             else d.medications,
+            lab_streaming=_parse_lab_streaming(data["lab_streaming"], "lab_streaming")
+            if "lab_streaming" in data
+            else d.lab_streaming,
         )
         settings.validate()
         return settings
@@ -325,4 +333,13 @@ def _parse_audio(raw: Any, path: str) -> AudioSettings:
     return AudioSettings(
         volume=_get(m, "volume", int, d.volume, f"{path}."),
         visual_only=_get(m, "visual_only", bool, d.visual_only, f"{path}."),
+    )
+
+
+def _parse_lab_streaming(raw: Any, path: str) -> LabStreamingSettings:
+    m = _need_mapping(raw, path)
+    d = LabStreamingSettings()
+    return LabStreamingSettings(
+        enabled=_get(m, "enabled", bool, d.enabled, f"{path}."),
+        scope=_get(m, "scope", str, d.scope, f"{path}."),
     )

@@ -1,4 +1,5 @@
-"""The parts of the clinic settings: quick tags, rating scales, discharge checklist, audio.
+"""The parts of the clinic settings: quick tags, rating scales, discharge checklist, audio, Lab
+Streaming Layer.
 
 Each part validates itself, naming the bad field by path (``quick_tags[2].key``)
 in a :class:`SettingsError`. :mod:`kapmonitor.settings` assembles them into
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "LSL_SCOPES",
     "AudioSettings",
     "DischargeItem",
+    "LabStreamingSettings",
     "QuickTag",
     "ScaleDefinition",
     "SettingsError",
@@ -159,6 +162,38 @@ class AudioSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {"volume": self.volume, "visual_only": self.visual_only}
+
+
+LSL_SCOPES: tuple[str, ...] = ("machine", "link", "site")
+"""How far Lab Streaming Layer discovery reaches, narrowest first (liblsl's ``ResolveScope``):
+``machine`` this computer only, ``link`` the local network segment (multicast TTL 1), ``site`` the
+clinic's routed network (TTL 24). docs/research.md says what each sends where."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabStreamingSettings:
+    """Lab Streaming Layer outlets for research recordings (docs/research.md).
+
+    Attributes:
+        enabled: while a session records in the window, heart rate, RR intervals, SpO2, blood
+            pressure and a marker stream (phases, doses, checks, observations, alarms) are offered
+            as LSL streams. Off by default: nothing is sent and pylsl is never loaded.
+        scope: how far the streams are announced, one of :data:`LSL_SCOPES`; default ``machine``
+            (only programs on this computer find them).
+    """
+
+    enabled: bool = False
+    scope: str = "machine"
+
+    def validate(self, path: str = "lab_streaming") -> None:
+        if not isinstance(self.enabled, bool):
+            raise SettingsError(f"{path}.enabled", f"must be true or false, got {self.enabled!r}")
+        if self.scope not in LSL_SCOPES:
+            raise SettingsError(f"{path}.scope",
+                                f"must be one of {', '.join(LSL_SCOPES)}, got {self.scope!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "scope": self.scope}
 
 
 def default_quick_tags() -> tuple[QuickTag, ...]:

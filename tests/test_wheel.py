@@ -82,7 +82,7 @@ def test_wheel_contains_migrations_assets_and_entry_point(wheel: Path) -> None:
         "db/migrations/env.py", "db/migrations/versions/0001_initial.py", "db/py.typed",
         "ui/assets/fonts/DejaVuSans.ttf", "ui/assets/fonts/DejaVuSans-Bold.ttf", "ui/assets/fonts/LICENSE",
         "ui/assets/sounds/alarm_high.wav", "ui/assets/sounds/alarm_medium.wav",
-        "ui/assets/sounds/alarm_low.wav",
+        "ui/assets/sounds/alarm_low.wav", "ui/assets/lsl_api.cfg",
         "ui/assets/icons/kapmonitor-256.png", "ui/assets/icons/kapmonitor.svg", "ui/selftest.py",
         "kapmonitor/py.typed", "kapmonitor/settings.py", "devices/simulated.py",
     }

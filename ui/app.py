@@ -16,6 +16,9 @@ for training. There are no globals: :func:`build_app` makes
 * the recorder, its Qt bridge and the single DB worker,
 * the sensors for a session (simulated in demo mode; Bluetooth sensors are added
   from the device panel), the alarm audio and the window,
+* with the clinic setting "Lab Streaming Layer" on, the LSL outlets (:mod:`ui.lsl_outlets`)
+  listening to the recorder: each session recorded in the window is streamed; with it off
+  pylsl is never imported,
 
 and :func:`run_gui` runs the event loop and shuts everything down in order
 (the journaled store last: what the database has not taken yet stays in the
@@ -62,6 +65,8 @@ from ui.bridge import AlarmsChange, JournalBridge, RecorderBridge
 from ui.clinic_settings import load_clinic_settings
 from ui.device_panel import DevicePanel, ScannerLike
 from ui.gc_guard import GuiGarbageCollector
+from ui.lsl_config import LslUnavailable
+from ui.lsl_outlets import LslOutlets, attach_lsl
 from ui.main_window import BedsideWindow
 from ui.no_wheel import guard_wheel
 from ui.note_draft import NoteDrafts
@@ -75,7 +80,7 @@ from ui.theme import Theme, apply_theme, theme_by_name
 from ui.worker import DbWorker
 
 __all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "connect_dialogs", "journaled", "make_clock",
-           "run_gui"]
+           "run_gui", "set_lab_streaming"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +114,8 @@ class AppParts:
     """Cyclic garbage collection on the GUI thread only, while the app runs (:mod:`ui.gc_guard`)."""
     end_pending: bool = False
     """The end dialog is being prepared (End pressed twice opens one dialog)."""
+    lsl: LslOutlets | None = None
+    """The Lab Streaming Layer outlets while the clinic setting is on (:func:`set_lab_streaming`)."""
 
     @property
     def database(self) -> SqlStore:
@@ -127,6 +134,7 @@ class AppParts:
         self.worker.shutdown(wait=True)
         self.recorder.close()
         self.recorder.remove_listener(self.bridge)
+        set_lab_streaming(self, False, wait_s=5.0)
         if self.runtime is not None:
             self.runtime.stop()
         self.store.close()
@@ -249,6 +257,7 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
                      worker=worker, window=window, audio=audio, theme=theme, demo=demo,
                      journal_bridge=journal_bridge, gc_guard=gc_guard)
     parts.menu_actions = install_menus(parts)
+    set_lab_streaming(parts, settings.lab_streaming.enabled)
     worker.run_in_worker(prune_note_drafts(store, drafts))
     # an export killed mid-write leaves a part file in the folder the save dialog starts in
     worker.run_in_worker(lambda: [remove_stale_parts(f) for f in {Path.cwd(), Path.home()}])
@@ -276,6 +285,28 @@ def prune_note_drafts(store: JournaledStore | SqlStore, drafts: NoteDrafts) -> C
         return removed
 
     return prune
+
+
+def set_lab_streaming(parts: AppParts, on: bool, *, wait_s: float = 0.0) -> None:
+    """Stream the sessions recorded in the window on the Lab Streaming Layer, or stop.
+
+    On: the outlets listen to the recorder (a session running now is streamed from now on, the
+    next ones from their start), with liblsl configured for the clinic's scope first. pylsl
+    missing (or liblsl unusable) is said in the status bar and logged; recording goes on. Off:
+    the outlets close on their own thread after sending what they have (waited for up to
+    ``wait_s``: at shutdown, not when the setting is switched off).
+    """
+    if on and parts.lsl is None:
+        try:
+            parts.lsl = attach_lsl(parts.recorder, parts.store.room, parts.settings.lab_streaming.scope,
+                                   workstation_file().parent)
+        except LslUnavailable as exc:
+            log.warning("Lab Streaming Layer not started: %s", exc)
+            parts.window.statusBar().showMessage(f"Lab Streaming Layer off: {exc}")
+    elif not on and parts.lsl is not None:
+        parts.recorder.remove_listener(parts.lsl)
+        parts.lsl.close(wait_s)
+        parts.lsl = None
 
 
 def _sound(audio: AlarmAudio, change: AlarmsChange) -> None:
@@ -486,10 +517,12 @@ def save_settings(parts: AppParts, settings: ClinicSettings) -> None:
     """Use new clinic settings from now on and store them (on the DB worker).
 
     A running session keeps the limits it started with (they are snapshotted
-    into it); quick tags, scales and audio change at once.
+    into it); quick tags, scales, audio and lab streaming on/off change at once (a new
+    streaming scope applies from the next start: liblsl reads its configuration once).
     """
     parts.settings = settings
     parts.audio.set_settings(settings.audio)
+    set_lab_streaming(parts, settings.lab_streaming.enabled)
     panel = getattr(parts.window, "observations", None)
     if isinstance(panel, ObservationPanel):
         panel.set_settings(settings)

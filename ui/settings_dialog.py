@@ -12,6 +12,10 @@ Names stored in the record (tag and checklist names) are kept when a label is
 edited, so earlier sessions stay comparable; new rows get a name made from
 their label.
 
+The Research tab switches the Lab Streaming Layer outlets on or off and chooses how far they are
+announced (:mod:`ui.lsl_outlets`; docs/research.md); it says when pylsl is not installed, and
+that a new scope applies from the next start (liblsl reads its configuration once).
+
 One field is not a clinic setting: "This workstation's room" (given a
 workstation file) is this computer's own room name, saved to that local file
 (:mod:`kapmonitor.workstation`), never to the shared database; it applies from
@@ -48,15 +52,29 @@ from PySide6.QtWidgets import (
 from kapmonitor.alarm_settings import AlarmSettings
 from kapmonitor.protocols import Route, TreatmentProtocol
 from kapmonitor.settings import DOSE_UNITS, THEMES, ClinicSettings
-from kapmonitor.settings_items import AudioSettings, DischargeItem, QuickTag, SettingsError
+from kapmonitor.settings_items import (
+    LSL_SCOPES,
+    AudioSettings,
+    DischargeItem,
+    LabStreamingSettings,
+    QuickTag,
+    SettingsError,
+)
 from kapmonitor.types import AlarmPriority
 from kapmonitor.workstation import check_room_name, read_workstation_room, write_workstation_room
 from ui.alarm_limits import AlarmLimitsEditor
+from ui.lsl_config import lsl_unavailable
 from ui.no_wheel import guard_wheel
 from ui.theme import DARK, Theme
 
-__all__ = ["SettingsDialog", "slug"]
+__all__ = ["LSL_SCOPE_LABELS", "SettingsDialog", "slug"]
 
+LSL_SCOPE_LABELS = {
+    "machine": "This computer only",
+    "link": "This network segment (link)",
+    "site": "The clinic's network (site)",
+}
+"""What the scope choices say (kapmonitor.settings_items.LSL_SCOPES)."""
 _MAX_MEDICATIONS = 8
 _MAX_CHECKLIST = 10
 
@@ -143,6 +161,7 @@ class SettingsDialog(QDialog):
         self._add_tab("scales", "Scales", self._build_scales())
         self._add_tab("discharge_checklist", "Discharge", self._build_checklist())
         self._add_tab("audio", "Sound && display", self._build_audio())
+        self._add_tab("lab_streaming", "Research", self._build_research())
         self.message = self._error_label()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -424,6 +443,33 @@ class SettingsDialog(QDialog):
             form.addRow("", self._err("room"))
         return page
 
+    def _build_research(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        lab = self._settings.lab_streaming
+        self.lsl_enabled = QCheckBox("Stream each session on the Lab Streaming Layer (heart rate, RR, SpO₂, "
+                                     "blood pressure and markers)")
+        self.lsl_enabled.setChecked(lab.enabled)
+        self.lsl_scope = QComboBox()
+        for scope in LSL_SCOPES:
+            self.lsl_scope.addItem(LSL_SCOPE_LABELS[scope], scope)
+        self.lsl_scope.setCurrentIndex(max(0, self.lsl_scope.findData(lab.scope)))
+        missing = lsl_unavailable()
+        self.lsl_missing = QLabel(f"Not available on this computer: {missing}." if missing else "")
+        self.lsl_missing.setWordWrap(True)
+        self.lsl_missing.setVisible(missing is not None)
+        hint = QLabel("For research recordings synchronised with other LSL devices (EEG, eye tracking). "
+                      "Streams are announced only as far as the scope says; a new scope applies from the "
+                      "next start of kapmonitor. Markers carry observations' text as written.")
+        hint.setWordWrap(True)
+        hint.setProperty("role", "caption")
+        form.addRow("", self.lsl_enabled)
+        form.addRow("Announce the streams to", self.lsl_scope)
+        form.addRow("", self.lsl_missing)
+        form.addRow("", hint)
+        form.addRow("", self._err("lab_streaming"))
+        return page
+
     def _room_error(self) -> str | None:
         """Why the room field is refused (the core's rule), or None."""
         if self.room_edit is None:
@@ -506,6 +552,8 @@ class SettingsDialog(QDialog):
             setting_name=self.setting_name.text().strip(),
             setting_id=self.setting_id.text().strip(),
             medications=self._medication_list()[0],
+            lab_streaming=LabStreamingSettings(enabled=self.lsl_enabled.isChecked(),
+                                               scope=str(self.lsl_scope.currentData())),
         )
         return settings, tag_keys, check_rows, proto_index
 
