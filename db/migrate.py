@@ -118,9 +118,73 @@ def upgrade_to_head(engine: Engine) -> None:
         raise store_error(exc, where) from exc
 
 
+def _foreign_tables(conn: Connection) -> list[str]:
+    """Tables in the database that are not kapmonitor's (another program's file or schema)."""
+    from sqlalchemy import inspect
+
+    from db.models import Base
+
+    ours = set(Base.metadata.tables) | {"alembic_version"}
+    return sorted(t for t in inspect(conn).get_table_names() if t not in ours)
+
+
+def _foreign_error(where: str, foreign: list[str]) -> StoreError:
+    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    return StoreError(
+        f"The database {where} holds another program's tables ({shown}) and no kapmonitor records; "
+        "kapmonitor keeps its records in a database of its own and has not changed this one. Give "
+        "--db a new file name (or an empty database).")
+
+
+def refuse_foreign_sqlite(path: Path, where: str) -> None:
+    """StoreError when the SQLite file ``path`` holds another program's tables and not kapmonitor's.
+
+    Read through a read-only connection before kapmonitor's engine touches the file, so that not
+    even the switch to WAL mode (a change to the file's header) happens to another program's file.
+    A file SQLite cannot read now (damaged, or locked by another program) is left to the engine,
+    which reports it in those words after its own busy timeout.
+    """
+    import sqlite3
+
+    from db.models import Base
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0)
+        try:
+            names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return
+    if "alembic_version" in names:
+        return
+    ours = set(Base.metadata.tables)
+    foreign = sorted(n for n in names if n not in ours and not n.startswith("sqlite_"))
+    if foreign:
+        raise _foreign_error(where, foreign)
+
+
 def _at_head(conn: Connection, script: ScriptDirectory, where: str) -> bool:
-    """True when the schema is at head; StoreError when it is newer than this app knows."""
-    current = MigrationContext.configure(conn).get_current_revision()
+    """True when the schema is at head.
+
+    Raises:
+        StoreError: the schema is newer than this app knows, its revision table was altered (more
+            than one row), or a database without kapmonitor's schema holds another program's tables
+            (kapmonitor never adds its tables beside them).
+    """
+    context = MigrationContext.configure(conn)
+    heads = context.get_current_heads()
+    if len(heads) > 1:
+        raise StoreError(
+            f"The database {where} records {len(heads)} schema revisions ({', '.join(heads)}); a kapmonitor "
+            "database records one. It was altered outside kapmonitor: restore it from a backup "
+            "('kapmonitor restore')."
+        )
+    current = heads[0] if heads else None
+    if current is None:
+        foreign = _foreign_tables(conn)
+        if foreign:
+            raise _foreign_error(where, foreign)
     if current is not None and not _known(script, current):
         raise StoreError(
             f"The database {where} was written by a newer version of kapmonitor "

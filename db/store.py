@@ -42,11 +42,18 @@ from sqlalchemy import Engine, exists, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from db.engine import DEFAULT_BUSY_TIMEOUT_S, Synchronous, create_engine_for, describe_location
+from db.engine import (
+    DEFAULT_BUSY_TIMEOUT_S,
+    Synchronous,
+    create_engine_for,
+    database_url,
+    describe_location,
+    sqlite_file_of,
+)
 from db.errors import store_error
 from db.journal_apply import applied_seq, apply_batch
 from db.leases import LEASE_S
-from db.migrate import upgrade_to_head
+from db.migrate import refuse_foreign_sqlite, upgrade_to_head
 from db.models import (
     AlarmLogRow,
     ClientRow,
@@ -64,6 +71,7 @@ from db.writer import ReadingRowTuple, ReadingWriter, placeholders
 from kapmonitor.clock import Clock, SystemClock, ensure_utc
 from kapmonitor.journal import AnyEntry
 from kapmonitor.ports import (
+    DamagedSetting,
     JournalStatus,
     LeaseHeld,
     NotThisRoomsSession,
@@ -174,6 +182,9 @@ class SqlStore:
             StoreError: the database is locked, damaged, newer than this app,
                 or its folder cannot be created or written.
         """
+        existing = sqlite_file_of(database_url(location))
+        if existing is not None and existing.is_file() and existing.stat().st_size > 0:
+            refuse_foreign_sqlite(existing, str(existing))
         engine = create_engine_for(location, busy_timeout_s=busy_timeout_s, synchronous=synchronous)
         try:
             upgrade_to_head(engine)
@@ -385,18 +396,30 @@ class SqlStore:
             raise ValueError("a setting needs a non-empty key")
         json_checked(value, f"setting {key!r}")
         with self._writing() as s:
-            row = s.get(SettingRow, key)
-            if row is None:
-                s.add(SettingRow(key=key, value=value, updated_at=self._clock.now()))
-            else:
-                row.value = value
-                row.updated_at = self._clock.now()
+            # An UPDATE, not a load and change: the old value is never decoded, so a row damaged outside
+            # kapmonitor (not JSON, nested too deeply) can be replaced too.
+            now = self._clock.now()
+            changed = s.connection().execute(update(SettingRow).where(SettingRow.key == key)
+                                .values(value=value, updated_at=now))
+            if not changed.rowcount:
+                s.add(SettingRow(key=key, value=value, updated_at=now))
 
     def get_setting(self, key: str) -> Any | None:
-        """The stored value of a clinic setting, or None if it was never set."""
-        with self._reading() as s:
-            row = s.get(SettingRow, key)
-            return None if row is None else row.value
+        """The stored value of a clinic setting, or None if it was never set.
+
+        Raises:
+            DamagedSetting: the stored value is not valid JSON, or nested too deeply to read (the row
+                was written outside kapmonitor); the message names the setting and the cure.
+        """
+        try:
+            with self._reading() as s:
+                row = s.get(SettingRow, key)
+                return None if row is None else row.value
+        except (ValueError, RecursionError) as exc:  # the JSON column's decoding
+            what = "nested too deeply" if isinstance(exc, RecursionError) else f"not valid JSON ({exc})"
+            raise DamagedSetting(f"The setting {key!r} stored in {self._where} is {what}; it was written "
+                             "outside kapmonitor. Import a settings file to replace it "
+                             "('kapmonitor settings import').") from None
 
     # -- leases ------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,8 +23,8 @@ from typing import NoReturn, TextIO
 
 from kapmonitor import __version__
 from kapmonitor.clients import is_valid_client_code
-from kapmonitor.logs import LOG_LEVELS, setup_logging
 from kapmonitor.exporters import DEFAULT_SUMMARY_INTERVAL_S, MAX_SUMMARY_INTERVAL_S
+from kapmonitor.logs import LOG_LEVELS, setup_logging
 from kapmonitor.protocols import PRESETS, CheckTiming, TreatmentProtocol
 from kapmonitor.sensor import SensorSpec
 from kapmonitor.workstation import check_room_name
@@ -46,6 +47,14 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
+MIN_SPEED, MAX_SPEED = 0.1, 10_000.0
+"""Accepted clock speeds (``--speed``): slower than a tenth freezes a demo, faster than 10 000x overflows
+a 24-hour session's clock in minutes of real time."""
+MAX_MINUTES = 24 * 60.0
+"""The longest session, in minutes, ``record --minutes`` (and ``--ready-to-leave``) accepts: a day."""
+MAX_ID = 2**63 - 1
+"""The largest id a database row can have (a signed 64-bit integer)."""
+
 CommandHandler = Callable[[argparse.Namespace], int]
 
 
@@ -60,28 +69,56 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_float(label: str) -> Callable[[str], float]:
+def _number(text: str, label: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}") from None
+    return value
+
+
+def _positive_float(label: str, most: float, unit: str = "") -> Callable[[str], float]:
+    """A number above 0 and at most ``most`` (a bound that keeps a typo from overflowing a clock)."""
     def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise argparse.ArgumentTypeError(f"{label} must be a positive number, got {text!r}")
+        value = _number(text, label)
+        if not math.isfinite(value) or value <= 0 or value > most:
+            raise argparse.ArgumentTypeError(
+                f"{label} must be a number above 0 and at most {most:g}{unit}, got {text!r}")
         return value
 
     return convert
 
 
-def _non_negative_float(label: str) -> Callable[[str], float]:
+def _non_negative_float(label: str, most: float, unit: str = "") -> Callable[[str], float]:
     def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}") from None
-        if not math.isfinite(value) or value < 0:
-            raise argparse.ArgumentTypeError(f"{label} must be zero or more, got {text!r}")
+        value = _number(text, label)
+        if not math.isfinite(value) or value < 0 or value > most:
+            raise argparse.ArgumentTypeError(f"{label} must be from 0 to {most:g}{unit}, got {text!r}")
         return value
+
+    return convert
+
+
+def _speed(label: str) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        value = _number(text, label)
+        if not math.isfinite(value) or not MIN_SPEED <= value <= MAX_SPEED:
+            raise argparse.ArgumentTypeError(
+                f"{label} must be a clock speed from {MIN_SPEED:g} to {MAX_SPEED:g} times real time, "
+                f"got {text!r}")
+        return value
+
+    return convert
+
+
+def _text_at_most(label: str, most: int) -> Callable[[str], str]:
+    """Free text that must fit its database column (``most`` characters), without control characters."""
+    def convert(text: str) -> str:
+        if len(text) > most:
+            raise argparse.ArgumentTypeError(f"{label} must be at most {most} characters, got {len(text)}")
+        if any(not c.isprintable() for c in text):
+            raise argparse.ArgumentTypeError(f"{label} must be printable text (no tabs or line breaks)")
+        return text
 
     return convert
 
@@ -99,8 +136,8 @@ def _positive_int(label: str) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{label} needs a whole number above 0, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{label} needs a whole number above 0, got {text!r}")
+        if not 0 < value <= MAX_ID:
+            raise argparse.ArgumentTypeError(f"{label} needs a whole number from 1 to {MAX_ID}, got {text!r}")
         return value
 
     return convert
@@ -122,11 +159,28 @@ def _sensor_spec(text: str) -> str:
     return text
 
 
+EXPORT_FORMATS = ("csv", "edf", "fhir", "rr")
+"""The export formats ``--format`` names in its help (the registry, ``db.export.EXPORTERS``, decides;
+tests/test_14_edf.py checks the two agree)."""
+
+
+def _summary_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 < value <= MAX_SUMMARY_INTERVAL_S:
+        raise argparse.ArgumentTypeError(
+            f"--interval-s must be a number of seconds above 0 and at most {MAX_SUMMARY_INTERVAL_S:g} "
+            f"(e.g. 60), got {text!r}")
+    return value
+
+
 def _session_ref(text: str) -> str:
-    if text == "latest" or (text.isdigit() and int(text) > 0):
+    if text == "latest" or (text.isdigit() and 0 < int(text) <= MAX_ID):
         return text
     raise argparse.ArgumentTypeError(
-        f"session must be a session id (a positive number) or 'latest', got {text!r}"
+        f"session must be a session id (a whole number from 1 to {MAX_ID}) or 'latest', got {text!r}"
     )
 
 
@@ -148,7 +202,8 @@ def _discharge_arguments(p: argparse.ArgumentParser) -> None:
     """
     g = p.add_argument_group(
         "discharge (kept with the end of the session; see docs/discharge.md)")
-    g.add_argument("--ready-to-leave", metavar="MIN", type=_non_negative_float("--ready-to-leave"),
+    g.add_argument("--ready-to-leave", metavar="MIN",
+                   type=_non_negative_float("--ready-to-leave", MAX_MINUTES, " minutes"),
                    help="minutes after the first dose the client would have been ready to leave "
                         "(default: when the record first showed every criterion met)")
     g.add_argument("--adverse-events", type=_yes_no("--adverse-events"), metavar="yes|no",
@@ -159,23 +214,6 @@ def _discharge_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--serious-outcome", metavar="NAME", action="append", default=[],
                    help="what made it serious (repeatable): hospitalisation, life_threatening, "
                         "disability, death, other_serious")
-EXPORT_FORMATS = ("csv", "edf", "fhir", "rr")
-"""The export formats ``--format`` names in its help (the registry, ``db.export.EXPORTERS``, decides;
-tests/test_14_edf.py checks the two agree)."""
-
-
-def _summary_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 < value <= MAX_SUMMARY_INTERVAL_S:
-        raise argparse.ArgumentTypeError(
-            f"--interval-s must be a number of seconds above 0 and at most {MAX_SUMMARY_INTERVAL_S:g} "
-            f"(e.g. 60), got {text!r}")
-    return value
-
-
     for name in ("sedation", "dissociation", "respiratory-depression"):
         g.add_argument(f"--{name}", type=_yes_no(f"--{name}", "record"), default="record",
                        metavar="yes|no|record",
@@ -219,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--demo", action="store_true", help="open the window with the simulated sensor")
     parser.add_argument(
-        "--speed", type=_positive_float("--speed"), default=None,
+        "--speed", type=_speed("--speed"), default=None,
         help="with --demo: run the clock this many times faster (training)",
     )
     parser.add_argument(
@@ -232,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("scan", help="list nearby Bluetooth sensors")
-    p.add_argument("--seconds", type=_positive_float("--seconds"), default=5.0, help="scan time (default 5)")
+    p.add_argument("--seconds", type=_positive_float("--seconds", 300, " seconds"), default=5.0,
+                   help="scan time (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("record", help="record a session without the window")
@@ -240,19 +279,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="simulated, simulated:SEED or ble:ADDRESS")
     p.add_argument("--client", type=_client_code, default="DEMO", help="pseudonymous client code")
     p.add_argument("--protocol", default="sublingual", help="protocol name (see 'kapmonitor protocols')")
-    p.add_argument("--dose-mg", type=_positive_float("--dose-mg"), default=None, help="dose in mg")
-    p.add_argument("--lot", default="", help="lot number of the dose")
-    p.add_argument("--clinician", default="", help="clinician initials")
+    p.add_argument("--dose-mg", type=_positive_float("--dose-mg", 5000, " mg"), default=None,
+                   help="dose in mg")
+    p.add_argument("--lot", type=_text_at_most("--lot", 64), default="", help="lot number of the dose")
+    p.add_argument("--clinician", type=_text_at_most("--clinician", 16), default="",
+                   help="clinician initials")
     p.add_argument(
-        "--baseline-minutes", type=_non_negative_float("--baseline-minutes"), default=5.0,
+        "--baseline-minutes", type=_non_negative_float("--baseline-minutes", 240, " minutes"), default=5.0,
         help="minutes of baseline before the dose (default 5)",
     )
     p.add_argument(
-        "--minutes", type=_non_negative_float("--minutes"), default=120.0,
+        "--minutes", type=_non_negative_float("--minutes", MAX_MINUTES, " minutes"), default=120.0,
         help="minutes to record after the dose (default 120)",
     )
     p.add_argument(
-        "--speed", type=_positive_float("--speed"), default=1.0,
+        "--speed", type=_speed("--speed"), default=1.0,
         help="clock speed multiplier (simulated sensor only; default 1)",
     )
     p.add_argument("--seed", type=int, default=None, help="simulated sensor seed (default: random)")
@@ -266,12 +307,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --resume: take over another room's session (only once its room has stopped renewing "
              "its lease; recorded as an event)",
     )
+    p.add_argument(
+        "--lsl", action="store_true",
+        help="stream heart rate, RR, SpO2, blood pressure and markers on the Lab Streaming Layer while "
+             "recording (needs the 'research' extra; the clinic's scope, default this computer only; "
+             "docs/research.md)",
+    )
     _discharge_arguments(p)
 
     p = sub.add_parser("station", help="the central station: every room's live session on this database")
     p.add_argument("--json", action="store_true",
                    help="no window: print one JSON line per update (every --interval seconds)")
-    p.add_argument("--interval", type=_positive_float("--interval"), default=1.0,
+    p.add_argument("--interval", type=_positive_float("--interval", 3600, " seconds"), default=1.0,
                    help="seconds between updates (default 1)")
     p.add_argument("--count", type=_positive_int("--count"), default=None,
                    help="with --json: stop after this many updates (default: until interrupted)")
@@ -307,12 +354,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("settings", help="export the clinic settings to a file, or import them from one "
                                         "(one configuration for every room)")
     settings_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    p.add_argument(
-        "--lsl", action="store_true",
-        help="stream heart rate, RR, SpO2, blood pressure and markers on the Lab Streaming Layer while "
-             "recording (needs the 'research' extra; the clinic's scope, default this computer only; "
-             "docs/research.md)",
-    )
     q = settings_sub.add_parser("export",
                                 help="write the clinic settings to FILE (JSON; '-': standard output)")
     q.add_argument("file", metavar="FILE")
@@ -331,10 +372,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NEW_SESSION_OPTIONS = ("--client", "--protocol", "--lot")
+"""``record`` options that describe a session being started, so meaningless with ``--resume`` (the
+baseline and the dose still apply to a resumed session that was not dosed yet, and ``--clinician``
+names who takes a session over)."""
+
+
+def _split_at_command(tokens: Sequence[str], command: str | None) -> tuple[list[str], list[str]]:
+    """The arguments before the command's name and after it (all "before" without a command)."""
+    if command is None or command not in tokens:
+        return list(tokens), []
+    at = tokens.index(command)
+    return list(tokens[:at]), list(tokens[at + 1:])
+
+
+def _given(tokens: Sequence[str], option: str) -> bool:
+    return any(t == option or t.startswith(option + "=") for t in tokens)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse and cross-check arguments; exits with status 2 and one line on error."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(tokens)
+    if args.db is not None and not args.db.strip():
+        parser.error("--db needs a database file or URL, got an empty value (leave --db out for the "
+                     "default database)")
+    before, after = _split_at_command(tokens, args.command)
+    if args.command is not None and _given(before, "--speed"):
+        parser.error(f"--speed before a command applies only with --demo; put it after the command "
+                     f"('kapmonitor {args.command} --speed N')")
+    if args.command == "record" and args.resume:
+        fixed = [o for o in _NEW_SESSION_OPTIONS if _given(after, o)]
+        if fixed:
+            parser.error(f"{fixed[0]} describes a new session; --resume continues the session as it was "
+                         "started (its client, protocol and lot)")
     if args.command is not None and (args.demo or args.self_test):
         parser.error("--demo and --self-test open the window; they cannot be combined with a command")
     if args.speed is not None and not args.demo and args.command is None:
@@ -347,6 +419,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--count applies only with --json (the window runs until closed)")
     if args.command == "export" and args.output is not None and not args.output.strip():
         parser.error("-o needs a file name")
+    if args.command == "export" and args.interval_s is not None and args.format != "fhir":
+        parser.error("--interval-s applies only with --format fhir (the other formats write every reading)")
     if args.command == "backup" and args.output is not None and not args.output.strip():
         parser.error("-o needs a file name")
     if args.command == "report" and not args.output.lower().endswith(".pdf"):
@@ -418,5 +492,19 @@ def run(
     except KeyboardInterrupt:
         print("kapmonitor: interrupted", file=sys.stderr)
         return 130
-    if args.command == "export" and args.interval_s is not None and args.format != "fhir":
-        parser.error("--interval-s applies only with --format fhir (the other formats write every reading)")
+    except BrokenPipeError:
+        # The reader of standard output went away (``kapmonitor export latest | head -1``): one line,
+        # and standard output pointed at /dev/null so the interpreter's last flush raises nothing more.
+        stdout_to_devnull()
+        print("kapmonitor: error: standard output was closed before everything was written",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+def stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test's captured stdout)
+        pass

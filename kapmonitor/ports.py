@@ -41,6 +41,7 @@ from kapmonitor.types import (
 )
 
 __all__ = [
+    "DamagedSetting",
     "JournalStatus",
     "LeaseHeld",
     "NotThisRoomsSession",
@@ -61,6 +62,10 @@ class StoreError(RuntimeError):
 
     The message says what went wrong in words a clinic's IT person can act on.
     """
+
+
+class DamagedSetting(StoreError):
+    """A stored setting cannot be read (not valid JSON, nested too deeply): written outside kapmonitor."""
 
 
 class LeaseHeld(StoreError):

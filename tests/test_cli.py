@@ -57,9 +57,9 @@ def test_protocols_json_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
     ("argv", "fragment"),
     [
         (["frobnicate"], "invalid choice"),
-        (["record", "--speed", "0"], "--speed must be a positive number"),
+        (["record", "--speed", "0"], "--speed must be a clock speed from 0.1 to 10000 times real time"),
         (["record", "--speed", "fast"], "--speed must be a number"),
-        (["record", "--minutes", "-3"], "--minutes must be zero or more"),
+        (["record", "--minutes", "-3"], "--minutes must be from 0 to 1440 minutes"),
         (["record", "--sensor", "polar"], "sensor must be 'simulated', 'simulated:SEED'"),
         (["record", "--client", "Jane Doe"], "client code must be 2-32 letters"),
         (["record", "--sensor", "ble:AA:BB", "--speed", "10"], "--speed works only with the simulated"),
@@ -69,7 +69,7 @@ def test_protocols_json_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
         (["--log-level", "chatty"], "invalid choice"),
         (["--speed", "10"], "--speed before a command applies only with --demo"),
         (["--demo", "sessions"], "cannot be combined with a command"),
-        (["scan", "--seconds", "nan"], "--seconds must be a positive number"),
+        (["scan", "--seconds", "nan"], "--seconds must be a number above 0 and at most 300 seconds"),
     ],
 )
 def test_bad_arguments_get_one_line_and_status_2(

@@ -106,8 +106,18 @@ def test_bad_requests_get_one_line_and_status_2(
 
 
 def test_export_latest_on_an_empty_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--db", str(tmp_path / "empty.db"), "export", "latest"]) == 2
+    empty = tmp_path / "empty.db"
+    SqlStore.open(empty).close()
+    assert main(["--db", str(empty), "export", "latest"]) == 2
     assert "no sessions yet" in capsys.readouterr().err
+
+
+def test_export_from_a_database_that_does_not_exist_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--db", str(tmp_path / "typo.db"), "export", "latest"]) == 2
+    assert "there is no database at" in capsys.readouterr().err
+    assert not (tmp_path / "typo.db").exists()
 
 
 def test_export_to_an_unwritable_place(recorded_db: Path, tmp_path: Path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from kapmonitor.ports import SettingsRepository
+from kapmonitor.ports import DamagedSetting, SettingsRepository
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
 from kapmonitor.settings_items import SettingsError
 
@@ -15,7 +15,11 @@ log = logging.getLogger(__name__)
 
 def load_clinic_settings(store: SettingsRepository) -> ClinicSettings:
     """The clinic's saved settings, or the defaults (a damaged entry is logged, not fatal)."""
-    raw = store.get_setting(SETTINGS_KEY)
+    try:
+        raw = store.get_setting(SETTINGS_KEY)
+    except DamagedSetting as exc:
+        log.warning("%s Using the defaults.", exc)
+        return ClinicSettings.defaults()
     if raw is None:
         return ClinicSettings.defaults()
     try:

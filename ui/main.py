@@ -9,6 +9,7 @@ imported only when their command runs, so ``kapmonitor protocols`` or
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,25 @@ from kapmonitor import cli
 APP_NAME = "kapmonitor"
 
 
+def _need_display(what: str) -> None:
+    """One line instead of Qt's abort when a window is asked for where there is no display.
+
+    On Linux, Qt's default platform (xcb or wayland) aborts the process with SIGABRT when neither
+    ``DISPLAY`` nor ``WAYLAND_DISPLAY`` is set. ``QT_QPA_PLATFORM`` set to anything (``offscreen``
+    for tests, ``vnc``) is the user's own choice and is left to Qt.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    raise cli.UsageError(
+        f"no display: {what} needs an X11 or Wayland desktop, and DISPLAY and WAYLAND_DISPLAY are unset. "
+        "Without one, 'kapmonitor record' records a session in the terminal and "
+        "'kapmonitor station --json' follows the rooms")
+
+
 def _gui(args: argparse.Namespace) -> int:
+    _need_display("the bedside window")
     from ui.app import run_gui
 
     return run_gui(args)
@@ -57,6 +76,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _station(args: argparse.Namespace) -> int:
+    if not args.json:
+        _need_display("the station window")
     from ui.cli.station import cmd_station
 
     return cmd_station(args)

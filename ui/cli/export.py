@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kapmonitor.cli import EXIT_OK, UsageError
+from kapmonitor.cli import EXIT_OK, UsageError, stdout_to_devnull
 from ui.cli.stores import open_store, resolve_session
 
 
@@ -37,8 +37,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             if args.output is None:
                 sys.stdout.flush()
-                exporter.write_to(source, sys.stdout.buffer, options)
-                sys.stdout.buffer.flush()
+                try:
+                    exporter.write_to(source, sys.stdout.buffer, options)
+                    sys.stdout.buffer.flush()
+                except BrokenPipeError:
+                    raise  # the reader went away (`| head`): kapmonitor.cli.run says so in one line
+                except OSError as exc:  # a full disk behind a redirection, an I/O error
+                    stdout_to_devnull()  # what could not be written is not tried again at exit
+                    raise UsageError("could not write the export to standard output: "
+                                     f"{exc.strerror or exc}") from exc
                 return EXIT_OK
             path = Path(args.output)
             count = EXPORTERS.export_file(exporter, source, path, options)
@@ -46,5 +53,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from exc
     print(f"kapmonitor: wrote {count} {exporter.counts} of session {session_id} to {path}", file=sys.stderr)
     return EXIT_OK
+
 
 

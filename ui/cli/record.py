@@ -12,6 +12,10 @@ stderr says when entries wait for it and when it has them)::
     saved observation <id> <occurred_at ISO>
 
 and every session event as ``recorded event <kind> <time ISO>``.
+
+With ``--lsl`` the session is also streamed on the Lab Streaming Layer (:mod:`ui.lsl_outlets`;
+the clinic's scope, by default this computer only): the outlets open with the session and close
+once its end has been sent.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from db.journaled_store import JournaledStore
+from db.paths import workstation_file
 from kapmonitor import __version__
 from kapmonitor.alarm_record import ActiveAlarm
 from kapmonitor.cli import EXIT_FAILURE, EXIT_OK, UsageError
@@ -56,6 +61,9 @@ from kapmonitor.types import (
 from ui.cli.discharge import check_discharge_args, discharge_from_args, wants_discharge
 from ui.cli.stores import open_journaled_store
 from ui.clinic_settings import load_clinic_settings
+
+if TYPE_CHECKING:
+    from ui.lsl_outlets import LslOutlets
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +152,10 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+BLUETOOTH_CHECK_S = 0.3
+"""How long ``record --sensor ble:...`` scans before starting, to find out that Bluetooth works."""
+
+
 def _make_sensor(args: argparse.Namespace, clock: Clock) -> tuple[Any, Any]:
     """Return (sensor, runtime-or-None)."""
     from devices.factory import make_sensor
@@ -153,10 +165,20 @@ def _make_sensor(args: argparse.Namespace, clock: Clock) -> tuple[Any, Any]:
         if spec.seed is None and args.seed is not None:
             spec = SensorSpec("simulated", seed=args.seed)
         return make_sensor(spec, clock), None
+    from devices.errors import NoAdapterError
     from devices.runtime import BleRuntime
+    from devices.scanner import scan_blocking
 
     runtime = BleRuntime()
     runtime.start()
+    try:
+        # Before a session is started: without a Bluetooth stack the sensor would retry for the whole
+        # session and leave an empty record behind. A short scan is the check ('kapmonitor scan' too).
+        scan_blocking(runtime, BLUETOOTH_CHECK_S)
+    except NoAdapterError as exc:
+        runtime.stop()
+        raise UsageError(f"no Bluetooth adapter found (BlueZ is not reachable on the system D-Bus: {exc}); "
+                         "no session was started") from None
     return make_sensor(spec, clock, runtime=runtime), runtime
 
 
@@ -281,16 +303,22 @@ def cmd_record(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from exc
         resume_id: int | None = None
         clock: Clock = system
-        if args.resume:
-            resume_id = _claim_resumed(store, args)
-            # A session whose record lies ahead of this clock (a fast clock, a clock set back) carries
-            # on from its last record: the recorder's session clock takes care of it.
         if args.speed != 1.0:
             clock = ScaledClock(args.speed)
-
-        recorder = Recorder(store, clock, clinic.alarms)
-        progress = _Progress(recorder, sys.stdout, sys.stderr)
-        recorder.add_listener(progress)
+        sensor, runtime = _make_sensor(args, clock)  # first: no Bluetooth, no session and no lease taken
+        try:
+            if args.resume:
+                resume_id = _claim_resumed(store, args)
+                # A session whose record lies ahead of this clock (a fast clock, a clock set back)
+                # carries on from its last record: the recorder's session clock takes care of it.
+            recorder = Recorder(store, clock, clinic.alarms)
+            progress = _Progress(recorder, sys.stdout, sys.stderr)
+            recorder.add_listener(progress)
+            lsl = _lab_streaming(args, recorder, store.room, clinic)
+        except BaseException:
+            if runtime is not None:
+                runtime.stop()
+            raise
         stop = threading.Event()
         interrupted: list[str] = []
 
@@ -300,7 +328,6 @@ def cmd_record(args: argparse.Namespace) -> int:
 
         old_int = signal.signal(signal.SIGINT, on_signal)
         old_term = signal.signal(signal.SIGTERM, on_signal)
-        sensor, runtime = _make_sensor(args, clock)
         started = False
         try:
             if resume_id is not None:
@@ -343,6 +370,26 @@ def cmd_record(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, old_term)
             if runtime is not None:
                 runtime.stop()
+            if lsl is not None:
+                lsl.close()
+
+
+def _lab_streaming(args: argparse.Namespace, recorder: Recorder, room: str,
+                   clinic: ClinicSettings) -> LslOutlets | None:
+    """With ``--lsl``: the outlets, listening before the session starts (None without ``--lsl``).
+
+    Raises:
+        UsageError: pylsl is not installed or liblsl cannot be loaded.
+    """
+    if not args.lsl:
+        return None
+    from ui.lsl_config import LslUnavailable
+    from ui.lsl_outlets import attach_lsl  # loads pylsl: only with --lsl
+
+    try:
+        return attach_lsl(recorder, room, clinic.lab_streaming.scope, workstation_file().parent)
+    except LslUnavailable as exc:
+        raise UsageError(f"--lsl: {exc}") from exc
 
 
 def _discharge(recorder: Recorder, store: JournaledStore, args: argparse.Namespace,

@@ -15,6 +15,7 @@ from pathlib import Path
 from kapmonitor import __version__
 from kapmonitor.cli import EXIT_OK, UsageError
 from kapmonitor.clock import SystemClock
+from kapmonitor.ports import StoreError
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
 from kapmonitor.settings_file import SettingsFileError, dump_settings, parse_settings_file
 from kapmonitor.settings_items import SettingsError
@@ -45,7 +46,11 @@ def cmd_settings(args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser()
     if args.action == "export":
         with open_store(args) as store:
-            settings = _stored(store.get_setting(SETTINGS_KEY))
+            try:
+                raw = store.get_setting(SETTINGS_KEY)
+            except StoreError as exc:
+                raise UsageError(str(exc)) from exc
+            settings = _stored(raw)
             where = store.location
         text = dump_settings(settings, exported_at=SystemClock().now(), app_version=__version__).encode()
         if args.file == "-":
@@ -73,7 +78,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
         for problem in exc.problems:  # one line each
             print(f"kapmonitor: error: {exc.source}: {problem}", file=sys.stderr)
         raise UsageError(f"nothing was imported ({len(exc.problems)} problems above)") from exc
-    with open_store(args) as store:
+    with open_store(args, creates=True) as store:  # a new room's database may be set up first
         store.put_setting(SETTINGS_KEY, settings.to_dict())
         where = store.location
     print(f"kapmonitor: imported the clinic settings from {path} into {where}: {_summary(settings)}",

@@ -50,7 +50,7 @@ def print_updates(source: StationSource, out: TextIO, *, interval_s: float, coun
 
 
 def _json_loop(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, creates=True) as store:  # rooms may start recording after the station
         try:
             print_updates(StationReader(store.engine), sys.stdout, interval_s=args.interval, count=args.count)
         except KeyboardInterrupt:
@@ -78,7 +78,7 @@ def _window(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(["kapmonitor station"])
     assert isinstance(app, QApplication)
     apply_theme(app, DARK)
-    with open_store(args) as store:
+    with open_store(args, creates=True) as store:  # rooms may start recording after the station
         poll_worker, review_worker = DbWorker(), DbWorker()
         window = StationWindow(StationReader(store.engine), store=store, poll_worker=poll_worker,
                                review_worker=review_worker, clock=SystemClock(), theme=DARK,

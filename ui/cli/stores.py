@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from db.journaled_store import JournaledStore
-from db.paths import resolve_db_location, workstation_file
+from db.paths import DB_ENV_VAR, is_url, resolve_db_location, workstation_file
 from db.store import SqlStore
 from kapmonitor.cli import UsageError
 from kapmonitor.clock import Clock
@@ -27,9 +29,34 @@ def workstation_room(args: argparse.Namespace) -> str:
         raise UsageError(str(exc)) from exc
 
 
+def check_location(args: argparse.Namespace, location: str, *, creates: bool) -> None:
+    """UsageError for a database file that a mistyped ``--db`` / ``KAPMONITOR_DB`` would conjure up.
+
+    kapmonitor creates its default database (and the folders of the user data directory) on
+    first use, but a file named on the command line or in ``KAPMONITOR_DB`` must be in a folder that
+    exists, and a command that only reads (``sessions``, ``export``, ...) needs the file itself:
+    an empty database made from a typo would only show "no sessions". Server URLs are not checked.
+    """
+    if is_url(location):
+        return
+    given = (args.db is not None and args.db.strip()) or os.environ.get(DB_ENV_VAR, "").strip()
+    path = Path(location)
+    if not given or path.exists():
+        return
+    source = "--db" if args.db is not None and args.db.strip() else DB_ENV_VAR
+    if not path.parent.is_dir():
+        raise UsageError(f"the folder {path.parent} of the database {source} names does not exist (a typo?); "
+                         "kapmonitor creates a database file but not its folder")
+    if not creates:
+        raise UsageError(f"there is no database at {path} ({source}); check the name, or record a session "
+                         "into it first")
+
+
 @contextmanager
-def _opened(kind: type[_Opened], args: argparse.Namespace, clock: Clock | None) -> Iterator[_Opened]:
+def _opened(kind: type[_Opened], args: argparse.Namespace, clock: Clock | None, *,
+            creates: bool) -> Iterator[_Opened]:
     location = resolve_db_location(args.db)
+    check_location(args, location, creates=creates)
     room = workstation_room(args)
     try:
         store = kind.open(location, clock=clock, room=room)
@@ -41,16 +68,20 @@ def _opened(kind: type[_Opened], args: argparse.Namespace, clock: Clock | None) 
         store.close()
 
 
-def open_store(args: argparse.Namespace,
-               clock: Clock | None = None) -> contextlib.AbstractContextManager[SqlStore]:
-    """Open the database named by ``--db`` / ``KAPMONITOR_DB`` / the default; UsageError on failure."""
-    return _opened(SqlStore, args, clock)
+def open_store(args: argparse.Namespace, clock: Clock | None = None, *,
+               creates: bool = False) -> contextlib.AbstractContextManager[SqlStore]:
+    """Open the database named by ``--db`` / ``KAPMONITOR_DB`` / the default; UsageError on failure.
+
+    ``creates``: a named database file that does not exist yet may be created (its folder must
+    exist; :func:`check_location`); by default the file must exist.
+    """
+    return _opened(SqlStore, args, clock, creates=creates)
 
 
 def open_journaled_store(args: argparse.Namespace,
                          clock: Clock | None = None) -> contextlib.AbstractContextManager[JournaledStore]:
     """The database behind this workstation's recording journal; UsageError when it cannot be opened."""
-    return _opened(JournaledStore, args, clock)
+    return _opened(JournaledStore, args, clock, creates=True)
 
 
 def resolve_session(store: SessionArchive, ref: str) -> int:
