@@ -11,3 +11,7 @@ Main BLE entry points:
 * :class:`devices.errors.DeviceError`, :class:`devices.errors.NoAdapterError`;
 * :func:`devices.factory.make_sensor` -- a sensor from its spec (``simulated[:seed]``, ``ble:ADDR``).
 """
+
+DISTRIBUTION = "kapmonitor"
+"""Whose package this is: ``ui.main`` refuses to run when ``devices`` is another distribution's (a
+package of the same generic name installed beside kapmonitor)."""

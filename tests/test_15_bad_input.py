@@ -109,6 +109,8 @@ CASES = {
     "--db in a missing folder": Case(("--db", "{tmp}/typo/kapmonitr.db", "record"),
                                      "of the database --db names does not exist (a typo?)",
                                      creates_nothing=("typo",)),
+    "window, --db in a missing folder": Case(("--db", "{tmp}/typo/k.db"), "names does not exist (a typo?)",
+                                             env={"QT_QPA_PLATFORM": "offscreen"}, creates_nothing=("typo",)),
     "--db file missing, read": Case(("--db", "{tmp}/kapmonitr.db", "sessions"), "there is no database at",
                                     creates_nothing=("kapmonitr.db",)),
     "KAPMONITOR_DB in a missing folder": Case(("export", "latest"), "of the database KAPMONITOR_DB names",

@@ -40,6 +40,10 @@ def _need_display(what: str) -> None:
 
 def _gui(args: argparse.Namespace) -> int:
     _need_display("the bedside window")
+    from db.paths import resolve_db_location
+    from ui.cli.stores import check_location
+
+    check_location(args, resolve_db_location(args.db, demo=args.demo), creates=True)  # a typo'd --db folder
     from ui.app import run_gui
 
     return run_gui(args)
@@ -122,8 +126,41 @@ HANDLERS: dict[str, cli.CommandHandler] = {
 }
 
 
+OWN_ENVIRONMENT = ("kapmonitor must be installed in an environment of its own: pipx install kapmonitor, "
+                   "the .venv that ./run.sh makes, or the packaged app (README, 'Installing')")
+
+
+def foreign_package() -> str | None:
+    """Why kapmonitor cannot run here, when ``db``, ``devices`` or ``ui`` is another distribution's.
+
+    Those package names are generic (the design card fixes them), so another distribution may
+    provide a package of the same name: found first on ``sys.path``, or its files written over
+    kapmonitor's in one site-packages folder. Each of kapmonitor's packages says whose it is
+    (``DISTRIBUTION``) and lies beside ``kapmonitor``; anything else is refused with one line
+    rather than failing later in a confusing way. Costs the three package imports only.
+    """
+    import importlib
+
+    import kapmonitor
+
+    home = Path(kapmonitor.__file__).resolve().parent.parent
+    for name in ("db", "devices", "ui"):
+        package = importlib.import_module(name)
+        where = getattr(package, "__file__", None)
+        if (getattr(package, "DISTRIBUTION", None) != APP_NAME or where is None
+                or Path(where).resolve().parent.parent != home):
+            found = where if where is not None else "a namespace package"
+            return (f"the package '{name}' in this Python environment is not kapmonitor's ({found}): "
+                    f"another distribution provides a package of that name. {OWN_ENVIRONMENT}")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run kapmonitor with ``argv`` (default: the process arguments); returns the exit status."""
+    problem = foreign_package()
+    if problem is not None:
+        print(f"kapmonitor: error: {problem}", file=sys.stderr)
+        return cli.EXIT_USAGE
     log_dir = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
     return cli.run(list(sys.argv[1:] if argv is None else argv), HANDLERS, log_dir=log_dir)
 
