@@ -24,7 +24,7 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -172,6 +172,11 @@ def _copy(source: Path, dest: Path, *, progress: Callable[[int, int], None] | No
             out.close()
 
 
+def _failed(what: str, exc: sqlite3.Error | OSError) -> BackupError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return BackupError(f"{what}: {reason}")
+
+
 def _temporary_beside(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{os.getpid()}.partial")
 
@@ -206,14 +211,11 @@ def backup_database(source: Path, dest: Path, *,
             raise BackupError(f"{dest} appeared while the backup was made; nothing was overwritten")
         os.replace(partial, dest)
         _fsync_dir(folder)
-    except sqlite3.Error as exc:
-        raise BackupError(f"the backup to {dest} failed: {exc}") from exc
-    except OSError as exc:
-        raise BackupError(f"the backup to {dest} failed: {exc.strerror or exc}") from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise _failed(f"the backup to {dest} failed", exc) from exc
     finally:
         partial.unlink(missing_ok=True)
-    return DatabaseCheck(dest, checked.revision, checked.sessions, checked.readings, checked.observations,
-                         checked.alarms)
+    return replace(checked, path=dest)
 
 
 def _claim_sole_access(target: Path) -> None:
@@ -278,11 +280,8 @@ def restore_database(backup: Path, target: Path, *, now: datetime) -> tuple[Data
                     os.replace(old, new)
         os.replace(partial, target)
         _fsync_dir(folder)
-    except sqlite3.Error as exc:
-        raise BackupError(f"restoring into {target} failed: {exc}") from exc
-    except OSError as exc:
-        raise BackupError(f"restoring into {target} failed: {exc.strerror or exc}") from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise _failed(f"restoring into {target} failed", exc) from exc
     finally:
         partial.unlink(missing_ok=True)
-    return DatabaseCheck(target, checked.revision, checked.sessions, checked.readings, checked.observations,
-                         checked.alarms), kept
+    return replace(checked, path=target), kept
