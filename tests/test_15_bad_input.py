@@ -228,3 +228,25 @@ def test_the_clinic_settings_stay_usable_when_a_damaged_row_is_replaced(
     capsys.readouterr()
     assert main(["--db", str(db), "settings", "export", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["kapmonitor"] == "clinic settings"
+
+
+def test_an_export_into_a_named_pipe_writes_into_it_and_never_replaces_it(
+    recorded: Path, tmp_path: Path
+) -> None:
+    """``-o /dev/null`` (or a FIFO) must stay what it is: the atomic replace once turned /dev/null into
+    a regular file, as root. Tested on a FIFO so that a regression cannot break this machine."""
+    import stat
+    import threading
+
+    db = tmp_path / "k.db"
+    _copy(recorded, db)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert main(["--db", str(db), "export", "latest", "-o", str(fifo)]) == 0
+    reader.join(30)
+    assert stat.S_ISFIFO(fifo.stat().st_mode), "the pipe is still a pipe"
+    assert received and received[0].startswith(b"session_id,client_code,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.db", "pipe"], "no part file left beside it"

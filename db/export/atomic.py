@@ -34,6 +34,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,26 @@ def _host_tag() -> str:
     return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
+def _is_special(path: Path) -> bool:
+    """An existing destination that is not a regular file: a device (``/dev/null``), a FIFO, a socket."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _write_through(path: Path, write: Callable[[BinaryIO], T]) -> T:
+    """Write into a device or FIFO as a shell redirection would: never replaced by a file of ours."""
+    try:
+        with path.open("wb") as out:
+            result = write(out)
+            out.flush()
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return result
+
+
 def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
     """Call ``write`` with a binary stream whose bytes become the file ``path``; return its result.
 
@@ -67,12 +88,17 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
     its owner can read. If ``write`` raises, or the file cannot be written, created or renamed,
     ``path`` keeps its old content (or stays absent) and no temporary file is left behind.
     Parts that killed processes left in the folder are removed first (:func:`remove_stale_parts`).
+    A destination that exists and is not a regular file (``-o /dev/null``, a named pipe) is written
+    into as a shell redirection would, never replaced: replacing ``/dev/null`` with a file, as root,
+    would break every program on the computer.
 
     Raises:
         ExportError: the file could not be written (the folder is missing or not writable,
             the disk is full, ...); the message names ``path`` and the reason.
         Exception: whatever ``write`` raises other than ``OSError``, unchanged.
     """
+    if _is_special(path):
+        return _write_through(path, write)
     folder = path.absolute().parent
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
