@@ -19,20 +19,22 @@ Opening a database already at head takes no lock.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import describe_location
 from db.errors import store_error
 from kapmonitor.ports import StoreError
+
+if TYPE_CHECKING:  # Alembic is imported only when a database is not at the packaged head (issue 16)
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = ["MIGRATIONS_DIR", "MIGRATION_LOCK_KEY", "alembic_config", "current_revision", "head_revision",
            "upgrade_to_head"]
@@ -47,6 +49,8 @@ MIGRATION_LOCK_KEY = 0x6B61_706D_6967_7231 & 0x7FFF_FFFF_FFFF_FFFF
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic :class:`Config` for the packaged migrations, optionally bound to ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -54,8 +58,28 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+_REVISION_LINE = re.compile(r'^(down_revision|revision)\b[^=]*=\s*(None|"([^"]*)")', re.M)
+
+
+@functools.cache
+def packaged_head() -> str:
+    """The newest packaged schema revision, read from the migration files' ``revision`` and
+    ``down_revision`` lines without importing Alembic (0.1 s of start-up); equal to
+    :func:`head_revision` (``tests/test_16_startup.py`` checks it)."""
+    parents: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        found = dict((m[1], m[3]) for m in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")))
+        if found.get("revision"):
+            parents[found["revision"]] = found.get("down_revision")
+    heads = set(parents) - {p for p in parents.values() if p is not None}
+    assert len(heads) == 1, f"the packaged migrations have {len(heads)} heads: {sorted(heads)}"
+    return heads.pop()
+
+
 def head_revision() -> str:
-    """The newest schema revision this version of kapmonitor knows."""
+    """The newest schema revision this version of kapmonitor knows (Alembic's view)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "the packaged migration chain is empty"
     return head
@@ -63,6 +87,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The database's schema revision (None: not under Alembic yet, e.g. empty)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -74,6 +100,12 @@ def upgrade_to_head(engine: Engine) -> None:
         StoreError: the database has a schema newer than this app knows, is
             locked, damaged or not writable.
     """
+    if _at_packaged_head(engine):
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     where = describe_location(engine.url)
     script = ScriptDirectory.from_config(alembic_config())
     try:
@@ -116,6 +148,18 @@ def upgrade_to_head(engine: Engine) -> None:
         raise
     except SQLAlchemyError as exc:
         raise store_error(exc, where) from exc
+
+
+def _at_packaged_head(engine: Engine) -> bool:
+    """True when the database's one recorded revision is the packaged head: nothing to migrate, and
+    Alembic need not be imported. Anything else (no table yet, a locked or unreachable database,
+    another revision) is left to the full check, which says what is wrong."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
+    except SQLAlchemyError:
+        return False
+    return len(rows) == 1 and rows[0][0] == packaged_head()
 
 
 def _foreign_tables(conn: Connection) -> list[str]:
@@ -172,6 +216,8 @@ def _at_head(conn: Connection, script: ScriptDirectory, where: str) -> bool:
             than one row), or a database without kapmonitor's schema holds another program's tables
             (kapmonitor never adds its tables beside them).
     """
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(conn)
     heads = context.get_current_heads()
     if len(heads) > 1:
@@ -194,6 +240,8 @@ def _at_head(conn: Connection, script: ScriptDirectory, where: str) -> bool:
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:
+    from alembic.util.exc import CommandError
+
     try:
         return script.get_revision(revision) is not None
     except CommandError:

@@ -586,6 +586,9 @@ def run_gui(args: argparse.Namespace) -> int:
         return 1
     connect_dialogs(parts)
     window = parts.window
+    from ui.startup_probe import install as install_startup_probe
+
+    install_startup_probe(window)  # benchmarks/startup.py; nothing without KAPMONITOR_STARTUP_PROBE
     window.showMaximized()  # a clinic laptop's 1366x768 or a 1080p monitor: all of it
     if not offer_resume(parts, window):
         ask_new_session(parts)

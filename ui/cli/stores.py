@@ -8,9 +8,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from db.journaled_store import JournaledStore
 from db.paths import DB_ENV_VAR, is_url, resolve_db_location, workstation_file
 from db.store import SqlStore
 from kapmonitor.cli import UsageError
@@ -18,7 +17,10 @@ from kapmonitor.clock import Clock
 from kapmonitor.ports import SessionArchive, StoreError
 from kapmonitor.workstation import resolve_room
 
-_Opened = TypeVar("_Opened", SqlStore, JournaledStore)
+if TYPE_CHECKING:  # the journal is imported only by the commands that record (issue 16: start-up)
+    from db.journaled_store import JournaledStore
+
+_Opened = TypeVar("_Opened", "SqlStore", "JournaledStore")
 
 
 def workstation_room(args: argparse.Namespace) -> str:
@@ -81,6 +83,8 @@ def open_store(args: argparse.Namespace, clock: Clock | None = None, *,
 def open_journaled_store(args: argparse.Namespace,
                          clock: Clock | None = None) -> contextlib.AbstractContextManager[JournaledStore]:
     """The database behind this workstation's recording journal; UsageError when it cannot be opened."""
+    from db.journaled_store import JournaledStore
+
     return _opened(JournaledStore, args, clock, creates=True)
 
 

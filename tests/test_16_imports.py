@@ -1,0 +1,82 @@
+"""Commands that need no Qt never import it (issue 16): each runs in a fresh interpreter, and what it
+imported is read from ``sys.modules`` when it has finished.
+
+Qt costs a quarter of a second and tens of megabytes before a command does anything; a headless
+``record``, an ``export`` or ``sessions`` on a server without a display must not pay it (the
+printable report and the windows do, and are not in this list).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, sys
+from ui.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted({m.split('.')[0] for m in sys.modules}
+               & {'PySide6', 'shiboken6', 'pyqtgraph', 'bleak', 'pylsl'})
+print(json.dumps({"code": code, "heavy": heavy, "alembic": 'alembic' in sys.modules}), file=sys.__stderr__)
+"""
+
+
+def _imports(*args: str, cwd: Path) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=120, stdin=subprocess.DEVNULL)
+    last = proc.stderr.strip().splitlines()[-1]
+    result: dict[str, object] = json.loads(last)
+    return result
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("imports") / "k.db"
+    proc = subprocess.run([sys.executable, "-m", "kapmonitor", "--db", str(path), "record", "--speed", "2000",
+                           "--baseline-minutes", "0.1", "--minutes", "2", "--seed", "1"],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["--version"],
+    ["protocols"],
+    ["sessions"],
+    ["sessions", "--json"],
+    ["export", "latest", "-o", "{tmp}/s.csv"],
+    ["export", "latest", "--format", "edf", "-o", "{tmp}/s.edf"],
+    ["export", "latest", "--format", "fhir", "-o", "{tmp}/s.json"],
+    ["export", "latest", "--format", "rr", "-o", "{tmp}/s.txt"],
+    ["record", "--speed", "2000", "--baseline-minutes", "0", "--minutes", "0.5"],
+    ["station", "--json", "--count", "1", "--interval", "0.1"],
+    ["backup", "-o", "{tmp}/b.db"],
+    ["settings", "export", "{tmp}/settings.json"],
+])
+def test_a_command_without_a_window_imports_no_qt_and_no_bluetooth(
+    command: list[str], db: Path, tmp_path: Path
+) -> None:
+    argv = ["--db", str(db), *(a.replace("{tmp}", str(tmp_path)) for a in command)]
+    found = _imports(*argv, cwd=tmp_path)
+    assert found["code"] in (0, None), found
+    assert found["heavy"] == [], f"kapmonitor {' '.join(command)} imported {found['heavy']}"
+
+
+def test_the_packaged_head_read_without_alembic_is_alembics() -> None:
+    from db.migrate import head_revision, packaged_head
+
+    assert packaged_head() == head_revision()
+
+
+def test_a_database_at_the_current_schema_opens_without_importing_alembic(db: Path, tmp_path: Path) -> None:
+    found = _imports("--db", str(db), "sessions", cwd=tmp_path)
+    assert found["code"] in (0, None) and found["alembic"] is False, found
