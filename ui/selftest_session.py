@@ -65,9 +65,10 @@ def wait_for(app: Any, condition: Callable[[], bool], what: str, timeout_s: floa
 class SessionRun:
     """The simulated session through the real window, step by step (each step one check)."""
 
-    def __init__(self, app: Any, db_path: Path) -> None:
+    def __init__(self, app: Any, db_path: Path, speed: float = SPEED) -> None:
         self.app = app
         self.db_path = db_path
+        self.speed = speed  # the session clock's speed (benchmarks run the window at 1x too)
         self.parts: Any = None
         self.session_id: int | None = None
         self.phases_seen: set[str] = set()
@@ -82,7 +83,7 @@ class SessionRun:
         from kapmonitor.sensor import Sensor
         from ui.app import build_app
 
-        clock = ScaledClock(SPEED)
+        clock = ScaledClock(self.speed)
         store = JournaledStore.open(str(self.db_path), clock=clock,
                                     journal_dir=self.db_path.parent / "journal")
         revision = current_revision(store.database.engine)
@@ -93,7 +94,7 @@ class SessionRun:
         def sensors() -> list[Sensor]:
             return [make_sensor("simulated:20260301", clock)]
 
-        args = argparse.Namespace(db=str(self.db_path), demo=True, speed=SPEED)
+        args = argparse.Namespace(db=str(self.db_path), demo=True, speed=self.speed)
         self.parts = build_app(args, self.app, clock=clock, store=store, sensors_for_session=sensors)
         bridge = self.parts.bridge
         bridge.snapshot_arrived.connect(lambda snap: self.phases_seen.add(snap.phase.value))
