@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _children import run_child
 
 HERE = Path(__file__).resolve().parent
 SPEED = 600.0
@@ -96,13 +95,7 @@ def floor(points: int = 7200) -> dict[str, object]:
 
 
 def _child(kind: str, hours: int) -> dict[str, object]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", KAPMONITOR_LOG_LEVEL="warning")
-    argv = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--hours", str(hours)]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=3600, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{kind} run failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, ["--child", kind, "--hours", str(hours)], timeout=3600)
 
 
 def _slope(values: list[float]) -> float:
@@ -132,13 +125,14 @@ def main() -> None:
     run = _child("live", hours)
     by_hour = [float(v) for v in run["rss_by_hour"]]  # type: ignore[attr-defined]
     floor_mib = float(base["rss"])  # type: ignore[arg-type]
-    at_two = by_hour[min(2, len(by_hour) - 1)]
+    at = min(2, len(by_hour) - 1)
+    at_two = by_hour[at]
     print(f"memory (RSS), live window at x{SPEED:g} vs the bare pyqtgraph floor, "
           f"{WINDOW[0]}x{WINDOW[1]} offscreen")
     print(f"floor: three plots with 2 h of history            {floor_mib:7.1f} MiB")
     for hour, value in enumerate(by_hour):
         print(f"live window, {hour} h after the dose                 {value:7.1f} MiB")
-    print(f"live after 2 h / floor                             {at_two / floor_mib:7.2f}   goal: <= 1.3")
+    print(f"live after {at} h / floor                             {at_two / floor_mib:7.2f}   goal: <= 1.3")
     print(f"growth per hour of session (hours 1..{hours})          {_slope(by_hour):7.2f} MiB/h "
           f"({run['readings']} readings shown)")
 

@@ -21,12 +21,13 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _children import run_child
 
 WINDOW = (1280, 800)
 WARM_UP_S = 5.0
@@ -111,16 +112,9 @@ def openhrv_child(checkout: Path, seconds: float) -> dict[str, float]:
 
 
 def _child(kind: str, seconds: float, checkout: Path | None) -> dict[str, float]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    argv = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--seconds", str(seconds)]
-    if checkout is not None:
-        argv.insert(2, str(checkout))
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds * 4 + 120,
-                         check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{kind} run failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    where = [] if checkout is None else [str(checkout)]
+    return run_child(__file__, [*where, "--child", kind, "--seconds", str(seconds)],
+                     timeout=seconds * 4 + 120)
 
 
 def main() -> None:

@@ -177,6 +177,27 @@ def _failed(what: str, exc: sqlite3.Error | OSError) -> BackupError:
     return BackupError(f"{what}: {reason}")
 
 
+@contextlib.contextmanager
+def _checked_copy(source: Path, dest: Path, what: str,
+                  progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[Path, DatabaseCheck]]:
+    """A checked, fsync'd backup copy of ``source`` under a partial name beside ``dest``, and what it holds.
+
+    The block gives the copy its name (``os.replace``); afterwards the folder is fsync'd. The partial
+    file never outlives the block, and SQLite and OS errors come out as :class:`BackupError` ``what``.
+    """
+    partial = _temporary_beside(dest)
+    try:
+        _copy(source, partial, progress=progress)
+        checked = check_database(partial)
+        _fsync(partial)
+        yield partial, checked
+        _fsync_dir(dest.parent)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failed(what, exc) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _temporary_beside(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{os.getpid()}.partial")
 
@@ -202,19 +223,10 @@ def backup_database(source: Path, dest: Path, *,
     folder = dest.parent
     if not folder.is_dir():
         raise BackupError(f"{folder} is not a folder; create it first")
-    partial = _temporary_beside(dest)
-    try:
-        _copy(source, partial, progress=progress)
-        checked = check_database(partial)
-        _fsync(partial)
+    with _checked_copy(source, dest, f"the backup to {dest} failed", progress) as (partial, checked):
         if dest.exists():
             raise BackupError(f"{dest} appeared while the backup was made; nothing was overwritten")
         os.replace(partial, dest)
-        _fsync_dir(folder)
-    except (sqlite3.Error, OSError) as exc:
-        raise _failed(f"the backup to {dest} failed", exc) from exc
-    finally:
-        partial.unlink(missing_ok=True)
     return replace(checked, path=dest)
 
 
@@ -266,12 +278,8 @@ def restore_database(backup: Path, target: Path, *, now: datetime) -> tuple[Data
     folder = target.parent
     if not folder.is_dir():
         raise BackupError(f"{folder} is not a folder; create it first")
-    partial = _temporary_beside(target)
     kept: Path | None = None
-    try:
-        _copy(backup, partial)
-        check_database(partial)
-        _fsync(partial)
+    with _checked_copy(backup, target, f"restoring into {target} failed") as (partial, _):
         if target.exists():
             _claim_sole_access(target)
             kept = target.with_name(stamped_name(f"{target.stem}.before-restore", now))
@@ -279,9 +287,4 @@ def restore_database(backup: Path, target: Path, *, now: datetime) -> tuple[Data
                 if old.exists():
                     os.replace(old, new)
         os.replace(partial, target)
-        _fsync_dir(folder)
-    except (sqlite3.Error, OSError) as exc:
-        raise _failed(f"restoring into {target} failed", exc) from exc
-    finally:
-        partial.unlink(missing_ok=True)
     return replace(checked, path=target), kept
