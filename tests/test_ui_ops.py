@@ -73,3 +73,32 @@ def test_a_failure_callback_replaces_the_message_and_a_failing_success_callback_
         lambda e: errors.append(str(e))).run(None)
     assert errors == ["locked", "callback broke"]
     assert not _boxes()
+
+
+def test_work_that_finishes_after_its_window_was_destroyed_touches_nothing(qtbot, worker) -> None:  # type: ignore[no-untyped-def]
+    """A window closed (or a test torn down) while its work runs: neither the success callback, which
+    would set text on deleted labels, nor the error box parented to the dead window is called."""
+    import shiboken6
+    from PySide6.QtWidgets import QLabel
+
+    parent = QWidget()
+    label = QLabel(parent)
+    release = threading.Event()
+    calls: list[str] = []
+
+    def work() -> int:
+        release.wait(5)
+        return 7
+
+    def done(value: int) -> None:
+        calls.append("done")
+        label.setText(str(value))  # would raise: the label was deleted with its window
+
+    Op(work, parent=parent, what="Starting the session").success(done).run(worker)
+    Op(lambda: (release.wait(5), 1 / 0), parent=parent, what="Saving").run(worker)
+    shiboken6.delete(parent)
+    release.set()
+    qtbot.waitUntil(lambda: worker.pending == 0, timeout=5000)
+    qtbot.wait(50)
+    assert calls == []
+    assert _boxes() == []

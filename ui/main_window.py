@@ -177,7 +177,11 @@ class BedsideWindow(QMainWindow):
         self.clock_panel.check_done_requested.connect(self.complete_check)
         self.banner.acknowledge_requested.connect(self.acknowledge_alarm)
         self.banner.pause_requested.connect(self.pause_alarm_audio)
-        self._worker.busy_changed.connect(lambda busy: self.saving_label.setText("saving…" if busy else ""))
+        # A method, not a lambda: Qt disconnects it when the window is destroyed, while the worker lives on.
+        self._worker.busy_changed.connect(self._show_saving)
+
+    def _show_saving(self, busy: bool) -> None:
+        self.saving_label.setText("saving…" if busy else "")
 
     def _bind_keys(self) -> None:
         """The window's share of the bedside keys (the observation panel binds the rest)."""

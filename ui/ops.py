@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -69,14 +70,25 @@ class Op(Generic[T]):
         self._on_failure = callback
         return self
 
+    def _window_gone(self) -> bool:
+        """The parent window was destroyed while the work ran (closed, a test torn down): its callbacks
+        would touch deleted widgets, and there is nobody left to tell."""
+        gone = self._parent is not None and not shiboken6.isValid(self._parent)
+        if gone:
+            log.debug("%s finished after its window was closed; the result is not shown", self._what)
+        return gone
+
     def _failed(self, exc: BaseException) -> None:
+        if self._window_gone():
+            log.warning("%s failed after its window was closed: %s", self._what, exc)
+            return
         if self._on_failure is not None:
             self._on_failure(exc)
         else:
             show_error(self._parent, self._what, exc, title=self._title)
 
     def _succeeded(self, result: T) -> None:
-        if self._on_success is None:
+        if self._on_success is None or self._window_gone():
             return
         try:
             self._on_success(result)
