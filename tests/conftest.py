@@ -94,3 +94,28 @@ def db_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "kapmonitor.db")
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def real_loop(qtbot: object) -> Iterator[None]:
+    """For a test that runs ``ui.launch.run_gui`` on the application's own event loop.
+
+    Once that loop has returned, the windows it closed (or that are deleted) post Qt's "quit on
+    last window closed", and a quit outside ``exec()`` leaves the thread's quit flag set: every
+    later ``QEventLoop.exec`` -- pytest-qt's ``waitUntil``/``waitSignal`` in the next tests of the
+    same worker -- returned at once and timed out (reproduced by tests/test_16_launch.py followed
+    by tests/test_ui_live.py). The deferred deletes and that posted quit are run here, inside one
+    more short ``exec()``, which clears the flag at its start and its end.
+    """
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    for widget in QApplication.topLevelWidgets():
+        if type(widget).__module__.split(".")[0] in ("ui", "pyqtgraph", "tests"):
+            widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QTimer.singleShot(0, app.quit)
+    app.exec()

@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer
 from PySide6.QtGui import QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -252,8 +252,9 @@ def test_a_check_overdue_beyond_its_grace_period_is_escalated(qtbot, bedside) ->
     assert colour == DARK.alarm[AlarmPriority.MEDIUM], "escalated in the alarm colour"
 
 
-def test_the_bedside_opens_maximised(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_bedside_opens_maximised(qtbot, real_loop, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import ui.app
+    import ui.launch
 
     seen: dict[str, object] = {}
 
@@ -261,11 +262,11 @@ def test_the_bedside_opens_maximised(qtbot, tmp_path: Path, monkeypatch) -> None
         seen["maximised"] = parts.window.isMaximized()
         seen["size"] = parts.window.size()
         seen["screen"] = parts.window.screen().availableGeometry().size()
+        QTimer.singleShot(0, parts.app.quit)
 
     monkeypatch.setattr(ui.app, "ask_new_session", instead_of_the_start_dialog)
-    monkeypatch.setattr(QApplication, "exec", staticmethod(lambda: 0))
     args = argparse.Namespace(db=str(tmp_path / "maximised.db"), demo=False, speed=None)
-    assert ui.app.run_gui(args) == 0
+    assert ui.launch.run_gui(args) == 0
     assert seen["maximised"] is True
 
 

@@ -20,7 +20,8 @@ for training. There are no globals: :func:`build_app` makes
   listening to the recorder: each session recorded in the window is streamed; with it off
   pylsl is never imported,
 
-and :func:`run_gui` runs the event loop and shuts everything down in order
+and :func:`ui.launch.run_gui` shows the window before the database is open, has this module wire
+it once the DB worker has opened the database, runs the event loop and shuts everything down in order
 (the journaled store last: what the database has not taken yet stays in the
 journal and is applied at the next start).
 On start, an unfinished session (the app was closed or crashed mid-session)
@@ -35,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
@@ -47,10 +48,7 @@ from db.journaled_store import JournaledStore
 from db.paths import journal_folder, resolve_db_location, workstation_file
 from db.store import SqlStore
 from devices.factory import make_sensor
-from devices.runtime import BleRuntime
-from devices.scanner import LiveScanner
-from kapmonitor import __version__
-from kapmonitor.clock import Clock, ScaledClock, SystemClock
+from kapmonitor.clock import Clock
 from kapmonitor.discharge import DischargeFacts, facts_for_session
 from kapmonitor.journal import Journal
 from kapmonitor.ports import LeaseHeld, SessionSpec, StoreError, StreamData
@@ -63,8 +61,8 @@ from kapmonitor.workstation import resolve_room
 from ui.audio import AlarmAudio
 from ui.bridge import AlarmsChange, JournalBridge, RecorderBridge
 from ui.clinic_settings import load_clinic_settings
-from ui.device_panel import DevicePanel, ScannerLike
 from ui.gc_guard import GuiGarbageCollector
+from ui.launch import make_clock, window_title
 from ui.lsl_config import LslUnavailable
 from ui.lsl_outlets import LslOutlets, attach_lsl
 from ui.main_window import BedsideWindow
@@ -75,12 +73,17 @@ from ui.observation_panel import ObservationPanel
 from ui.observation_timeline import describe as describe_observation
 from ui.ops import Op
 from ui.resume_history import ResumedHistory
-from ui.sensor_dialog import SensorDialog
 from ui.theme import Theme, apply_theme, theme_by_name
 from ui.worker import DbWorker
 
+if TYPE_CHECKING:  # Bluetooth (bleak, D-Bus) loads when the sensors dialog first opens
+    from devices.runtime import BleRuntime
+    from devices.scanner import LiveScanner
+    from ui.device_panel import ScannerLike
+    from ui.sensor_dialog import SensorDialog
+
 __all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "connect_dialogs", "journaled", "make_clock",
-           "run_gui", "set_lab_streaming"]
+           "set_lab_streaming", "start_or_resume", "window_title"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ HISTORY_STREAMS = (Stream.HEART_RATE, Stream.SPO2, Stream.RR_INTERVAL)
 
 @dataclass
 class AppParts:
-    """Everything :func:`build_app` made, for :func:`run_gui`, tests and tools."""
+    """Everything :func:`build_app` made, for :func:`ui.launch.run_gui`, tests and tools."""
 
     app: QApplication
     clock: Clock
@@ -144,6 +147,11 @@ class AppParts:
     def open_sensors(self) -> None:
         """Show the sensors dialog (made on first use; the BLE runtime starts then)."""
         if self.sensor_dialog is None:
+            from devices.runtime import BleRuntime
+            from devices.scanner import LiveScanner
+            from ui.device_panel import DevicePanel
+            from ui.sensor_dialog import SensorDialog
+
             try:
                 self.runtime = BleRuntime()
                 self.runtime.start()
@@ -160,16 +168,6 @@ class AppParts:
             self.bridge.sensor_status_arrived.connect(self.sensor_dialog.set_sensor_status)
         self.sensor_dialog.show()
         self.sensor_dialog.raise_()
-
-
-def make_clock(args: argparse.Namespace) -> Clock:
-    """The real clock, or a scaled one for ``--demo --speed N``."""
-    speed = getattr(args, "speed", None)
-    if speed is not None and speed != 1.0:
-        if not getattr(args, "demo", False):
-            raise ValueError("--speed only works with --demo: a real session runs on the real clock")
-        return ScaledClock(float(speed))
-    return SystemClock()
 
 
 def _demo_sensors(clock: Clock) -> Callable[[], list[Sensor]]:
@@ -194,7 +192,9 @@ def journaled(store: SqlStore) -> JournaledStore:
 def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | None = None,
               store: JournaledStore | SqlStore | None = None,
               sensors_for_session: Callable[[], list[Sensor]] | None = None,
-              autotick: bool = True) -> AppParts:
+              autotick: bool = True, settings: ClinicSettings | None = None,
+              window: BedsideWindow | None = None, worker: DbWorker | None = None,
+              gc_guard: GuiGarbageCollector | None = None) -> AppParts:
     """Assemble the window and its collaborators (no event loop, no dialogs).
 
     Args:
@@ -204,6 +204,11 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
             gets this workstation's journal put in front of it: the window always records
             through the journal).
         autotick: run the recorder's ticker thread (tests drive ``recorder.tick()`` themselves).
+        settings: the clinic settings already read from ``store`` (default: read them now).
+        window / worker / gc_guard: the bedside window already shown before the database opened,
+            not yet attached (:mod:`ui.launch`), the DB worker that opened it, the garbage
+            collector started before it; made here when not given. A window painted in another
+            theme than the clinic's is not used: a new one is made (the caller shows it).
 
     Raises:
         StoreError: the database or its journal cannot be opened.
@@ -220,24 +225,25 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
                                     clock=clock, room=room)
     elif isinstance(store, SqlStore):
         store = journaled(store)
-    settings = load_clinic_settings(store.database)
+    settings = settings if settings is not None else load_clinic_settings(store.database)
     try:
         theme = theme_by_name(settings.theme)
     except ValueError:
         theme = theme_by_name("dark")
-    apply_theme(app, theme)
+    if window is None or window.theme is not theme:
+        apply_theme(app, theme)
+        window = BedsideWindow(clock=clock, theme=theme)
     guard_wheel(app)
     demo = bool(getattr(args, "demo", False))
     if sensors_for_session is None:
         sensors_for_session = _demo_sensors(clock) if demo else list
-    gc_guard = GuiGarbageCollector()  # before any thread that allocates starts
+    gc_guard = gc_guard or GuiGarbageCollector()  # before any thread that allocates starts
     recorder = Recorder(store, clock, settings.alarms, autotick=autotick)
     bridge = RecorderBridge()
     recorder.add_listener(bridge)
-    worker = DbWorker()
-    window = BedsideWindow(recorder=recorder, bridge=bridge, worker=worker, clock=clock, theme=theme,
-                           sensors_for_session=sensors_for_session,
-                           describe=lambda obs: describe_observation(obs, settings))
+    worker = worker or DbWorker()
+    window.set_describe(lambda obs: describe_observation(obs, settings))
+    window.attach(recorder, bridge, worker, sensors_for_session)
     commands = ObservationCommands(recorder, worker.run_in_worker, clock)
     drafts = NoteDrafts.for_database(store.location)
     window.set_observation_panel(ObservationPanel(settings, commands, theme, drafts=drafts))
@@ -245,10 +251,7 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     bridge.alarms_arrived.connect(lambda change: _sound(audio, change))
     audio.audio_unavailable.connect(lambda reason: window.statusBar().showMessage(
         f"Alarm sound unavailable ({reason}): alarms are visual only"))
-    title = f"kapmonitor {__version__}" + (" — DEMO (simulated sensor)" if demo else "")
-    if isinstance(clock, ScaledClock):
-        title += f" — clock ×{clock.speed:g}"
-    window.setWindowTitle(title)
+    window.setWindowTitle(window_title(args, clock))
     journal_bridge = JournalBridge()
     journal_bridge.status_arrived.connect(window.show_journal_status, Qt.ConnectionType.QueuedConnection)
     store.add_status_listener(journal_bridge)
@@ -569,30 +572,7 @@ def connect_dialogs(parts: AppParts) -> None:
     window.sensors_requested.connect(parts.open_sensors)
 
 
-def run_gui(args: argparse.Namespace) -> int:
-    """Open the bedside window and run until it closes; returns the exit status."""
-    app = QApplication.instance() or QApplication(["kapmonitor"])
-    assert isinstance(app, QApplication)
-    app.setApplicationName("kapmonitor")
-    app.setDesktopFileName("kapmonitor")
-    from ui.icons import app_icon
-
-    app.setWindowIcon(app_icon())
-    try:
-        parts = build_app(args, app)
-    except (StoreError, ValueError) as exc:
-        QMessageBox.critical(None, "kapmonitor cannot start", str(exc))
-        log.error("cannot start: %s", exc)
-        return 1
-    connect_dialogs(parts)
-    window = parts.window
-    from ui.startup_probe import install as install_startup_probe
-
-    install_startup_probe(window)  # benchmarks/startup.py; nothing without KAPMONITOR_STARTUP_PROBE
-    window.showMaximized()  # a clinic laptop's 1366x768 or a 1080p monitor: all of it
-    if not offer_resume(parts, window):
+def start_or_resume(parts: AppParts) -> None:
+    """Offer this room's unfinished session for resumption, or else open the start dialog."""
+    if not offer_resume(parts, parts.window):
         ask_new_session(parts)
-    try:
-        return int(app.exec())
-    finally:
-        parts.shutdown()

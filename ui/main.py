@@ -44,7 +44,7 @@ def _gui(args: argparse.Namespace) -> int:
     from ui.cli.stores import check_location
 
     check_location(args, resolve_db_location(args.db, demo=args.demo), creates=True)  # a typo'd --db folder
-    from ui.app import run_gui
+    from ui.launch import run_gui
 
     return run_gui(args)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QResizeEvent
@@ -39,21 +39,23 @@ from PySide6.QtWidgets import (
 )
 
 from kapmonitor.clock import Clock
-from kapmonitor.discharge import Discharge
 from kapmonitor.ports import JournalStatus, SessionSpec, StreamData
-from kapmonitor.recording import Recorder
-from kapmonitor.sensor import Sensor
 from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import EventKind, Observation, SensorInfo, SensorStatus, SessionEvent, Stream
 from ui.bedside_keys import BedsideKeys
 from ui.bedside_layout import BedsideLayout, default_window_size
 from ui.bridge import AlarmsChange, RecorderBridge
 from ui.help_overlay import HelpOverlay
-from ui.observation_panel import ObservationPanel
 from ui.ops import Op
-from ui.resume_history import ResumedHistory
 from ui.theme import Theme, set_state
 from ui.worker import DbWorker
+
+if TYPE_CHECKING:  # the recorder, the panel and the discharge load after the first paint (ui.launch)
+    from kapmonitor.discharge import Discharge
+    from kapmonitor.recording import Recorder
+    from kapmonitor.sensor import Sensor
+    from ui.observation_panel import ObservationPanel
+    from ui.resume_history import ResumedHistory
 
 __all__ = ["BedsideWindow"]
 
@@ -66,18 +68,21 @@ JOURNAL_CLEARED_TEXT: Final = "All notes have reached the database"
 """Shown briefly when entries that waited for the database have all reached it."""
 JOURNAL_CLEARED_SHOW_MS: Final = 6000
 
+OPENING_TEXT: Final = "Opening the clinic database…"
+"""The session line while the window waits for the database (it paints before the database opens)."""
+
 
 class BedsideWindow(QMainWindow):
     """The live session window (see the module docstring).
 
+    It can be built and shown before the database is open (the first paint does not wait for it,
+    issue 16): :meth:`attach` connects the recorder later. Given ``recorder``, ``bridge`` and
+    ``worker`` it attaches at once.
+
     Args:
-        recorder: the session recorder (shared with nothing else in the UI).
-        bridge: the recorder's listener, already added with ``recorder.add_listener``.
-        worker: the single database worker.
         clock: the injected clock (display times, staleness).
         theme: colours.
-        sensors_for_session: makes the sensors to attach when a session starts or
-            resumes (e.g. the simulated sensor in demo mode); may return none.
+        recorder / bridge / worker / sensors_for_session: see :meth:`attach`.
         describe: words for an observation's marker on the plot (default: its text or name).
 
     Signals:
@@ -87,22 +92,27 @@ class BedsideWindow(QMainWindow):
             Ctrl+E / S or the footer buttons; the app opens the start / end / sensors dialog.
     """
 
+    _recorder: Recorder
+    _bridge: RecorderBridge
+    _worker: DbWorker
+
     session_started = Signal(int)
     session_closed = Signal()
     new_session_requested = Signal()
     end_session_requested = Signal()
     sensors_requested = Signal()
 
-    def __init__(self, *, recorder: Recorder, bridge: RecorderBridge, worker: DbWorker, clock: Clock,
-                 theme: Theme, sensors_for_session: Callable[[], Sequence[Sensor]] | None = None,
+    def __init__(self, *, clock: Clock, theme: Theme, recorder: Recorder | None = None,
+                 bridge: RecorderBridge | None = None, worker: DbWorker | None = None,
+                 sensors_for_session: Callable[[], Sequence[Sensor]] | None = None,
                  describe: Callable[[Observation], str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._recorder = recorder
-        self._bridge = bridge
-        self._worker = worker
+        self.attached = False
+        """The recorder is attached: before that (the database is still opening) the window is painted
+        but starts nothing, its New session button off and a line saying what it waits for."""
         self._clock = clock
         self._theme = theme
-        self._sensors_for_session = sensors_for_session or (lambda: ())
+        self._sensors_for_session: Callable[[], Sequence[Sensor]] = lambda: ()
         self._force_close = False
         self._describe = describe
         self.observations: ObservationPanel | None = None
@@ -110,9 +120,47 @@ class BedsideWindow(QMainWindow):
         self.journal_cleared_ms = JOURNAL_CLEARED_SHOW_MS
         self.setWindowTitle("kapmonitor — bedside")
         self._build()
-        self._connect()
+        self._connect_widgets()
         self._bind_keys()
         self.resize(default_window_size(self.screen().availableGeometry().size()))
+        if recorder is not None and bridge is not None and worker is not None:
+            self.attach(recorder, bridge, worker, sensors_for_session)
+        else:
+            self.new_button.setEnabled(False)
+            self.end_button.setEnabled(False)
+            self.session_label.setText(OPENING_TEXT)
+
+    def set_describe(self, describe: Callable[[Observation], str]) -> None:
+        """Words for an observation's marker on the plot (the clinic's quick tags and scales)."""
+        self._describe = describe
+
+    @property
+    def theme(self) -> Theme:
+        """The colours the window was built with."""
+        return self._theme
+
+    def attach(self, recorder: Recorder, bridge: RecorderBridge, worker: DbWorker,
+               sensors_for_session: Callable[[], Sequence[Sensor]] | None = None) -> None:
+        """Connect the window to its recorder once the database is open (once only).
+
+        Args:
+            recorder: the session recorder (shared with nothing else in the UI).
+            bridge: the recorder's listener, already added with ``recorder.add_listener``.
+            worker: the single database worker.
+            sensors_for_session: makes the sensors to attach when a session starts or resumes.
+        """
+        if self.attached:
+            raise RuntimeError("the window is already attached to a recorder")
+        self._recorder = recorder
+        self._bridge = bridge
+        self._worker = worker
+        if sensors_for_session is not None:
+            self._sensors_for_session = sensors_for_session
+        self._connect_recorder()
+        self.attached = True
+        if self.session_label.text() == OPENING_TEXT:
+            self.session_label.setText("")
+        self._update_session_buttons(None)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -136,7 +184,7 @@ class BedsideWindow(QMainWindow):
 
     def last_recorded_event_at(self) -> datetime | None:
         """The latest session event (not sensor events): a dose cannot be dated before it."""
-        state = self._recorder.state
+        state = self._recorder.state if self.attached else None
         events = state.events if state is not None else ()
         return max((e.at for e in events), default=None)
 
@@ -157,11 +205,13 @@ class BedsideWindow(QMainWindow):
         self.clock_panel.set_check_button_enabled(False)
         panel.bind_keys(self.keys)
 
-    def _connect(self) -> None:
+    def _connect_widgets(self) -> None:
         self.new_button.clicked.connect(self.new_session_requested)
         self.end_button.clicked.connect(self.end_session_requested)
         self.help_button.clicked.connect(self.toggle_help)
         self.sensors_button.clicked.connect(self.sensors_requested)
+
+    def _connect_recorder(self) -> None:
         b = self._bridge
         b.reading_arrived.connect(self.plots.add_reading)
         b.reading_arrived.connect(self.vitals.add_reading)
@@ -447,6 +497,8 @@ class BedsideWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def session_running(self) -> bool:
+        if not self.attached:
+            return False
         snap = self._recorder.snapshot()
         return snap is not None and snap.ended_at is None
 
@@ -476,4 +528,4 @@ class BedsideWindow(QMainWindow):
         self.session_closed.emit()
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"<BedsideWindow session={self._recorder.session_id}>"
+        return f"<BedsideWindow session={self._recorder.session_id if self.attached else None}>"

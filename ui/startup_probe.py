@@ -1,7 +1,9 @@
 """Start-up probe for ``benchmarks/startup.py``: with ``KAPMONITOR_STARTUP_PROBE=1`` the window says
-on standard output when it is first painted and when its event loop first takes input.
+on standard output when it is first painted and when a session can first be started in it.
 
-It prints ``kapmonitor-probe first-paint`` and ``kapmonitor-probe interactive``; the benchmark
+It prints ``kapmonitor-probe first-paint`` when the window is first painted and
+``kapmonitor-probe interactive`` when a session can be started in it (the database is open and the
+start dialog, or the question whether to resume, is up: :func:`ready`); the benchmark
 times them from the moment it started the process, exactly as it times a bare PySide6 window that
 prints the same two lines. Without the variable nothing is installed.
 """
@@ -38,8 +40,13 @@ def _say(what: str) -> None:
 
 
 def install(window: QWidget) -> None:
-    """With :data:`ENV_VAR` set: report ``window``'s first paint and the first turn of the event loop."""
-    if not os.environ.get(ENV_VAR):
-        return
-    _FirstPaint(window)
-    QTimer.singleShot(0, lambda: _say("interactive"))
+    """With :data:`ENV_VAR` set: report ``window``'s first paint."""
+    if os.environ.get(ENV_VAR):
+        _FirstPaint(window)
+
+
+def ready() -> None:
+    """With :data:`ENV_VAR` set: report, at the next turn of the event loop, that a session can be
+    started (called when the database is open and the start dialog or the resume question opens)."""
+    if os.environ.get(ENV_VAR):
+        QTimer.singleShot(0, lambda: _say("interactive"))
