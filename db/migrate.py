@@ -25,16 +25,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
-
-from db.engine import describe_location
 from db.errors import store_error
 from kapmonitor.ports import StoreError
 
-if TYPE_CHECKING:  # Alembic is imported only when a database is not at the packaged head (issue 16)
+if TYPE_CHECKING:  # Alembic is imported only when a database is not at the packaged head (issue 16);
+    # SQLAlchemy only when a database is opened, so the read-only SQLite reader can check the packaged
+    # head (:func:`packaged_head`) without it
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection, Engine
 
 __all__ = ["MIGRATIONS_DIR", "MIGRATION_LOCK_KEY", "alembic_config", "current_revision", "head_revision",
            "upgrade_to_head"]
@@ -105,6 +104,9 @@ def upgrade_to_head(engine: Engine) -> None:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.engine import describe_location
 
     where = describe_location(engine.url)
     script = ScriptDirectory.from_config(alembic_config())
@@ -154,6 +156,8 @@ def _at_packaged_head(engine: Engine) -> bool:
     """True when the database's one recorded revision is the packaged head: nothing to migrate, and
     Alembic need not be imported. Anything else (no table yet, a locked or unreachable database,
     another revision) is left to the full check, which says what is wrong."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         with engine.connect() as conn:
             rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()

@@ -37,7 +37,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 from sqlalchemy import Engine, exists, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -64,7 +63,16 @@ from db.models import (
     SessionRow,
     SettingRow,
 )
-from db.rows import alarm_from_row, event_from_row, observation_from_row, sensor_from_row, spec_from_row
+from db.rows import (
+    alarm_from_row,
+    cursor_of,
+    event_from_row,
+    observation_from_row,
+    record_from_row,
+    sensor_from_row,
+    stream_from_rows,
+    stream_sql,
+)
 from db.sqltypes import EPOCH
 from db.summaries import load_summaries
 from db.writer import ReadingRowTuple, ReadingWriter, placeholders
@@ -98,7 +106,6 @@ log = logging.getLogger(__name__)
 _R = TypeVar("_R")
 
 _SESSION_OF = itemgetter(1)
-_STREAM_DTYPE = np.dtype([("t", np.int64), ("v", np.float64), ("f", np.int32)])
 _STREAM_NAMES = {s: s.value for s in Stream}
 _HALF_MS_US = 500
 
@@ -219,6 +226,11 @@ class SqlStore:
     @property
     def lease_s(self) -> float:
         return self._lease.total_seconds()
+
+    @property
+    def placeholder(self) -> str:
+        """The driver's parameter marker for :meth:`raw_cursor` queries (``?`` or ``%s``)."""
+        return self._ph
 
     # -- unit of work helpers ------------------------------------------------------------------
 
@@ -686,8 +698,7 @@ class SqlStore:
             if found is None:
                 raise KeyError(f"there is no session with id {session_id} in {self._where}")
             row, code = found
-            return SessionRecord(session_id=row.id, spec=spec_from_row(row, code), started_at=row.started_at,
-                                 dose_at=row.dose_at, ended_at=row.ended_at, end_reason=row.end_reason)
+            return record_from_row(row, code)
 
     def events(self, session_id: int) -> list[SessionEvent]:
         with self._reading() as s:
@@ -753,13 +764,8 @@ class SqlStore:
         except SQLAlchemyError as exc:
             raise store_error(exc, self._where) from exc
         try:
-            cursor = conn.cursor()
-            try:
+            with cursor_of(conn, self._dbapi_error, self._where) as cursor:
                 yield cursor
-            finally:
-                cursor.close()
-        except self._dbapi_error as exc:
-            raise store_error(exc, self._where) from exc
         finally:
             conn.close()
 
@@ -769,18 +775,9 @@ class SqlStore:
         Built with ``np.fromiter`` straight from the DBAPI cursor; empty arrays
         when the session has no such readings.
         """
-        ph = self._ph
-        sql = (f"SELECT t_ms, value, flags FROM readings WHERE session_id = {ph} AND stream = {ph} "
-               "ORDER BY t_ms, id")
         with self.raw_cursor() as cur:
-            cur.execute(sql, (session_id, stream.value))
-            arr = np.fromiter(cur, dtype=_STREAM_DTYPE)
-        return StreamData(
-            stream=stream,
-            t=arr["t"] / 1000.0,
-            value=np.ascontiguousarray(arr["v"]),
-            flags=np.ascontiguousarray(arr["f"]),
-        )
+            cur.execute(stream_sql(self._ph), (session_id, stream.value))
+            return stream_from_rows(cur, stream)
 
     def check_integrity(self) -> None:
         """Run SQLite's ``quick_check`` (seconds on a large file: call it off the GUI thread).

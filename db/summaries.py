@@ -15,29 +15,25 @@ that ended during its effect window reads "effect, ended at ...".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Subquery, and_, case, func, select
 
 from db.models import AlarmLogRow, ClientRow, ObservationRow, SessionEventRow, SessionRow
-from db.sqltypes import from_epoch_ms
+from db.rows import phase_ranks, summary_from_values
 from kapmonitor.ports import SessionSummary
-from kapmonitor.types import EventKind, Phase
 
 __all__ = ["load_summaries"]
-
-_PHASES = list(Phase)
 
 
 def _phase_rank() -> Any:
     phase = SessionEventRow.data["phase"].as_string()
     whens = [
-        (and_(SessionEventRow.kind == EventKind.PHASE_CHANGED.value, phase == p.value), p.order)
-        for p in Phase
-        if p is not Phase.ENDED
+        (SessionEventRow.kind == kind.value if named is None
+         else and_(SessionEventRow.kind == kind.value, phase == named.value), rank)
+        for kind, named, rank in phase_ranks()
     ]
-    return case(*whens, (SessionEventRow.kind == EventKind.DOSE_GIVEN.value, Phase.ONSET.order), else_=0)
+    return case(*whens, else_=0)
 
 
 def load_summaries(
@@ -77,20 +73,4 @@ def load_summaries(
         query = query.where(SessionRow.ended_at.is_(None))
     if limit is not None:
         query = query.limit(limit)
-    out: list[SessionSummary] = []
-    for row in conn.execute(query):
-        (sid, code, proto, route, dose, unit, started, dose_at, ended,
-         n_read, n_obs, last_obs, n_alarm, last_alarm, last_event, rank, last_read) = row
-        moments: list[datetime] = [started]
-        moments += [m for m in (last_obs, last_alarm, last_event, ended) if m is not None]
-        if last_read is not None:
-            moments.append(from_epoch_ms(int(last_read)))
-        out.append(SessionSummary(
-            session_id=sid, client_code=code, protocol_name=proto, route=route,
-            dose_amount=dose, dose_unit=unit, started_at=started, dose_at=dose_at, ended_at=ended,
-            last_activity_at=max(moments),
-            phase_reached=_PHASES[int(rank or 0)],
-            reading_count=int(n_read or 0), observation_count=int(n_obs or 0),
-            alarm_count=int(n_alarm or 0),
-        ))
-    return out
+    return [summary_from_values(row) for row in conn.execute(query)]

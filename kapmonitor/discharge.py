@@ -27,17 +27,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
-
-import numpy as np
+from typing import TYPE_CHECKING, Final
 
 from kapmonitor.clients import is_valid_initials
 from kapmonitor.clock import ensure_utc
-from kapmonitor.ports import SessionArchive, StreamData
-from kapmonitor.review_series import BpPoint, usable_mask
-from kapmonitor.settings_items import DischargeItem
-from kapmonitor.summary import DISCHARGE_BP_TOLERANCE_MMHG, DISCHARGE_SPO2_MIN_PCT, SessionReport, summarize
 from kapmonitor.types import AlarmCategory, AlarmTransition, EventValue, Observation, ObservationKind, Stream
+
+if TYPE_CHECKING:
+    # The answers' classes (:class:`Discharge`) are all a de-identified CSV export needs of this module;
+    # the facts' numpy and the summary (the recording package) load when facts are asked for (issue 16).
+    import numpy as np
+
+    from kapmonitor.ports import SessionArchive, StreamData
+    from kapmonitor.review_series import BpPoint
+    from kapmonitor.settings_items import DischargeItem
+    from kapmonitor.summary import SessionReport
 
 __all__ = [
     "DATA_MAX_AGE_S",
@@ -352,12 +356,16 @@ class _Series:
     v: np.ndarray
 
     def latest(self, at: float) -> tuple[float, float] | None:
+        import numpy as np
+
         i = int(np.searchsorted(self.t, at, side="right"))
         return (float(self.t[i - 1]), float(self.v[i - 1])) if i else None
 
 
 def _spo2_evidence(spo2: _Series, at: datetime, silent: bool) -> Evidence | None:
     """SpO2 above the discharge minimum at ``at``; None if the session has no SpO2 at all."""
+    from kapmonitor.summary import DISCHARGE_SPO2_MIN_PCT
+
     if not len(spo2.t):
         return None
     latest = spo2.latest(at.timestamp())
@@ -376,6 +384,8 @@ def _spo2_evidence(spo2: _Series, at: datetime, silent: bool) -> Evidence | None
 def _bp_evidence(points: Sequence[BpPoint], baseline: BpPoint | None, first_dose_at: datetime | None,
                  at: datetime) -> Evidence | None:
     """BP within the tolerance of the baseline at ``at``; None if no BP after the dose exists."""
+    from kapmonitor.summary import DISCHARGE_BP_TOLERANCE_MMHG
+
     after = [p for p in points if first_dose_at is not None and p.at > first_dose_at]
     if not after:
         return None
@@ -435,6 +445,8 @@ def discharge_facts(
     checklist: Sequence[DischargeItem],
 ) -> DischargeFacts:
     """What the record says at ``report.until`` (the end): evidence, suggestions, the ready time."""
+    from kapmonitor.review_series import usable_mask
+
     at = report.until
     ok = usable_mask(spo2)
     series = _Series(spo2.t[ok], spo2.value[ok])
@@ -521,6 +533,10 @@ def _dissociation(scores: Sequence[Observation]) -> Suggestion:
 
 
 def _respiratory(spo2: _Series, alarms: Sequence[AlarmTransition]) -> Suggestion:
+    import numpy as np
+
+    from kapmonitor.summary import DISCHARGE_SPO2_MIN_PCT
+
     raised = [t for t in alarms if t.action == "raised" and t.stream is Stream.SPO2
               and t.category is AlarmCategory.PHYSIOLOGICAL]
     if raised:
@@ -546,6 +562,8 @@ def facts_for_session(archive: SessionArchive, session_id: int, checklist: Seque
         kapmonitor.ports.StoreError: the database could not be read.
         kapmonitor.summary.SummaryError: the session has no start event (a damaged record).
     """
+    from kapmonitor.summary import summarize
+
     record = archive.session(session_id)
     events = archive.events(session_id)
     streams = {s: archive.load_stream(session_id, s) for s in _FACT_STREAMS}

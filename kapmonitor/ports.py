@@ -24,10 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kapmonitor.protocols import TreatmentProtocol
 from kapmonitor.types import (
@@ -39,6 +36,10 @@ from kapmonitor.types import (
     SessionEvent,
     Stream,
 )
+
+if TYPE_CHECKING:  # the arrays' types only: the session list and the CSV never load numpy (issue 16)
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
     "DamagedSetting",

@@ -7,8 +7,10 @@ session rows, events, alarms, observations, readings; within one kind, the order
 stored. Text cells that a spreadsheet could take for a formula are made inert (:func:`inert`);
 de-identification is :class:`db.export.deidentify.Deidentifier`. Readings stream from the raw DBAPI
 cursor in chunks (a 4-hour session is ~46 000 rows; memory stays flat however
-long the session), each chunk formatted with numpy (time stamps, phases) and
-``zip`` rather than row by row; the few other rows are merged in by time.
+long the session), each chunk's columns formatted as lists (time stamps from a
+memo of minutes, phases by bisection) and ``zip`` rather than row by row; the few
+other rows are merged in by time. Plain Python, no numpy: importing it would cost
+an export more start-up than the formatting it could save (issue 16).
 """
 
 from __future__ import annotations
@@ -19,24 +21,22 @@ import csv
 import io
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import date
 from itertools import repeat
 from typing import Any, BinaryIO, TextIO
 
-import numpy as np
-
 from db.export.deidentify import Deidentifier
 from db.export.session_rows import session_fields
-from db.export.source import StoredSession
-from db.sqltypes import to_epoch_ms
-from db.store import SqlStore
-from kapmonitor.exporters import Exporter, ExportOptions
+from db.export.source import SessionSource, StoredSession
+from db.rows import to_epoch_ms
+from kapmonitor.exporters import ExportOptions
 from kapmonitor.phases import phase_changes
 from kapmonitor.ports import SessionRecord
 from kapmonitor.streams import STREAM_UNITS
 from kapmonitor.types import AlarmCategory, Phase, ReadingFlag, SessionEvent, Stream
 
-__all__ = ["COLUMNS", "CSV_EXPORTER", "alarm_unit", "export_session_csv", "inert", "write_csv"]
+__all__ = ["COLUMNS", "alarm_unit", "export_session_csv", "inert", "write_csv"]
 
 COLUMNS = (
     "session_id", "client_code", "timestamp_utc", "elapsed_s", "phase", "kind", "name", "value", "unit",
@@ -101,9 +101,31 @@ def alarm_unit(alarm_id: str, category: AlarmCategory, stream: Stream | None) ->
     return "" if stream is None else STREAM_UNITS.get(stream, "")
 
 
-def _iso(t_ms: np.ndarray[Any, np.dtype[np.int64]]) -> list[str]:
-    """ISO 8601 UTC with milliseconds and ``Z`` for epoch milliseconds."""
-    return np.datetime_as_string(t_ms.astype("datetime64[ms]"), unit="ms", timezone="UTC").tolist()  # type: ignore[no-any-return]
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+class _Minutes(dict[int, str]):
+    """Minutes since the epoch -> ``2026-12-02T18:44:`` (memoised: a session spans a few hundred)."""
+
+    def __missing__(self, minute: int) -> str:
+        day, minute_of_day = divmod(minute, 1440)
+        hour, minute_of_hour = divmod(minute_of_day, 60)
+        text = self[minute] = (f"{date.fromordinal(_EPOCH_ORDINAL + day).isoformat()}"
+                               f"T{hour:02d}:{minute_of_hour:02d}:")
+        return text
+
+
+def _iso(t_ms: Iterable[int], minutes: _Minutes | None = None) -> list[str]:
+    """ISO 8601 UTC with milliseconds and ``Z`` for epoch milliseconds (``2026-12-02T18:44:06.851Z``),
+    as numpy's ``datetime_as_string(..., unit="ms", timezone="UTC")`` writes them."""
+    prefix = _Minutes() if minutes is None else minutes
+    out: list[str] = []
+    append = out.append
+    for t in t_ms:
+        minute, rest = divmod(t, 60_000)
+        second, ms = divmod(rest, 1000)
+        append(f"{prefix[minute]}{second:02d}.{ms:03d}Z")
+    return out
 
 
 def _text(value: object) -> str:
@@ -111,7 +133,7 @@ def _text(value: object) -> str:
 
 
 def export_session_csv(
-    store: SqlStore,
+    store: SessionSource,
     session_id: int,
     out: TextIO,
     *,
@@ -140,18 +162,19 @@ def export_session_csv(
         shift_ms, sid_text, code = 0, str(session_id), inert(record.spec.client_code)
     dose_ms = None if record.dose_at is None else to_epoch_ms(record.dose_at)
     changes = phase_changes(record.spec.protocol, record.started_at, record.dose_at, record.ended_at)
-    change_ms = np.array([to_epoch_ms(at) for at, _, _ in changes], dtype=np.int64)
-    phase_names = np.array([Phase.PREPARATION.value] + [after.value for _, _, after in changes], dtype=object)
+    change_ms = [to_epoch_ms(at) for at, _, _ in changes]
+    phase_names = [Phase.PREPARATION.value] + [after.value for _, _, after in changes]
+    minutes = _Minutes()
+    phase_index = bisect.bisect_right
 
     def heads(t_ms: list[int]) -> tuple[list[str], list[str] | repeat[str], list[str]]:
         """``timestamp_utc``, ``elapsed_s`` and ``phase`` for a run of times."""
-        t = np.array(t_ms, dtype=np.int64)
-        stamps = _iso(t + shift_ms)
+        stamps = _iso(t_ms if not shift_ms else [t + shift_ms for t in t_ms], minutes)
         if dose_ms is None:
             elapsed: list[str] | repeat[str] = repeat("")
         else:
-            elapsed = [f"{x:.3f}" for x in ((t - dose_ms) / 1000.0).tolist()]
-        phases = phase_names[np.searchsorted(change_ms, t, side="right")].tolist()
+            elapsed = [f"{(t - dose_ms) / 1000.0:.3f}" for t in t_ms]
+        phases = [phase_names[phase_index(change_ms, t)] for t in t_ms]
         return stamps, elapsed, phases
 
     events = store.events(session_id)
@@ -169,7 +192,7 @@ def export_session_csv(
     next_other = 0
     flag_text = _FlagText()
     sensor_text: Callable[[str], str] = (_InertText() if ident is None else ident.sensor).__getitem__
-    ph = "?" if store.engine.dialect.paramstyle == "qmark" else "%s"
+    ph = store.placeholder
     with store.raw_cursor() as cur:
         cur.execute(f"SELECT t_ms, stream, value, flags, sensor_id FROM readings WHERE session_id = {ph} "
                     "ORDER BY t_ms, id", (session_id,))
@@ -219,13 +242,6 @@ def write_csv(session: StoredSession, out: BinaryIO, options: ExportOptions) -> 
     return rows
 
 
-CSV_EXPORTER = Exporter(
-    name="csv", title="CSV", suffix=".csv", write=write_csv, counts="rows", can_deidentify=True,
-    description="the session's own fields, then every reading, event, observation and alarm in time "
-                "order, for analysis (docs/csv-format.md)",
-)
-
-
 def _with_heads(others: list[_Pending], sid: str, code: str,
                 heads: Callable[[list[int]], tuple[Any, Any, Any]]) -> list[list[Any]]:
     """Whole rows (the five head columns in front), every text cell made inert."""
@@ -254,7 +270,7 @@ def _session_rows(record: SessionRecord, events: list[SessionEvent],
     return out
 
 
-def _other_rows(store: SqlStore, session_id: int, events: list[SessionEvent],
+def _other_rows(store: SessionSource, session_id: int, events: list[SessionEvent],
                 ident: Deidentifier | None) -> list[_Pending]:
     """Events, alarms and observation revisions, unsorted."""
     out: list[_Pending] = []
@@ -279,7 +295,7 @@ def _other_rows(store: SqlStore, session_id: int, events: list[SessionEvent],
         out.append((to_epoch_ms(a.at), _ALARM, i, tail))
     observations = store.observations(session_id)
     shift_ms = 0 if ident is None else ident.shift_ms
-    recorded = _iso(np.array([to_epoch_ms(o.recorded_at) for o in observations], dtype=np.int64) + shift_ms)
+    recorded = _iso(to_epoch_ms(o.recorded_at) + shift_ms for o in observations)
     for i, (o, rec) in enumerate(zip(observations, recorded, strict=True)):
         tail = [""] * _TAIL
         if ident is None:

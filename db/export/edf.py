@@ -52,9 +52,8 @@ import numpy.typing as npt
 
 from db.export.csv import alarm_unit
 from db.export.readings import ExportIdentity, SessionContent, current_observations, load_content
-from db.export.source import StoredSession
-from db.store import SqlStore
-from kapmonitor.exporters import Exporter, ExportOptions
+from db.export.source import SessionSource, StoredSession
+from kapmonitor.exporters import ExportOptions
 from kapmonitor.ports import StreamData
 from kapmonitor.review_series import usable_mask
 from kapmonitor.streams import STREAM_UNITS, STREAMS
@@ -62,7 +61,6 @@ from kapmonitor.types import AlarmTransition, Observation, ReadingFlag, SessionE
 
 __all__ = [
     "CHANNELS",
-    "EDF_EXPORTER",
     "HOLD_S",
     "NO_DATA",
     "RECORD_S",
@@ -316,7 +314,7 @@ def session_edf(content: SessionContent, identity: ExportIdentity) -> edfio.Edf:
                      data_record_duration=RECORD_S, annotations=_annotations(content, identity, t0, sampled))
 
 
-def export_session_edf(store: SqlStore, session_id: int, out: BinaryIO, *, deidentify: bool = False,
+def export_session_edf(store: SessionSource, session_id: int, out: BinaryIO, *, deidentify: bool = False,
                        rng: random.Random | None = None) -> int:
     """Write one session as EDF+ to ``out``; return the number of signals written (4).
 
@@ -340,10 +338,3 @@ def export_session_edf(store: SqlStore, session_id: int, out: BinaryIO, *, deide
 def write_edf(session: StoredSession, out: BinaryIO, options: ExportOptions) -> int:
     """The ``edf`` format: :func:`export_session_edf`; return the number of signals."""
     return export_session_edf(session.store, session.session_id, out, deidentify=options.deidentify)
-
-
-EDF_EXPORTER = Exporter(
-    name="edf", title="EDF+", suffix=".edf", write=write_edf, counts="signals", can_deidentify=True,
-    description="heart rate, SpO2 and blood pressure as 1 Hz signals, every RR interval, event, observation "
-                "and alarm as an annotation, for EDF readers (docs/export-formats.md)",
-)

@@ -41,16 +41,15 @@ from typing import Any, BinaryIO, Final
 import numpy as np
 
 from db.export.readings import ExportIdentity, SessionContent, current_observations, load_content
-from db.export.source import StoredSession
-from db.store import SqlStore
-from kapmonitor.exporters import DEFAULT_SUMMARY_INTERVAL_S, Exporter, ExportOptions
+from db.export.source import SessionSource, StoredSession
+from kapmonitor.exporters import DEFAULT_SUMMARY_INTERVAL_S, ExportOptions
 from kapmonitor.ports import StreamData
 from kapmonitor.protocols import Route
 from kapmonitor.review_series import bp_points, usable_mask
 from kapmonitor.types import EventKind, Observation, ObservationKind, Stream
 
 __all__ = [
-    "CLIENT_SYSTEM", "FHIR_EXPORTER", "LOINC", "UCUM", "export_session_fhir", "session_bundle", "write_fhir",
+    "CLIENT_SYSTEM", "LOINC", "UCUM", "export_session_fhir", "session_bundle", "write_fhir",
 ]
 
 LOINC: Final = "http://loinc.org"
@@ -258,7 +257,7 @@ def session_bundle(content: SessionContent, identity: ExportIdentity, *, interva
     return out
 
 
-def export_session_fhir(store: SqlStore, session_id: int, out: BinaryIO, *, generated_at: datetime,
+def export_session_fhir(store: SessionSource, session_id: int, out: BinaryIO, *, generated_at: datetime,
                         interval_s: float = DEFAULT_SUMMARY_INTERVAL_S, deidentify: bool = False,
                         rng: random.Random | None = None) -> int:
     """Write one session as a FHIR R4 Bundle (UTF-8 JSON) to ``out``; return the number of resources.
@@ -288,10 +287,3 @@ def write_fhir(session: StoredSession, out: BinaryIO, options: ExportOptions) ->
     """The ``fhir`` format: :func:`export_session_fhir` with the options' interval; return the resources."""
     return export_session_fhir(session.store, session.session_id, out, generated_at=options.generated_at,
                                interval_s=options.summary_interval_s, deidentify=options.deidentify)
-
-
-FHIR_EXPORTER = Exporter(
-    name="fhir", title="FHIR R4", suffix=".json", write=write_fhir, counts="resources", can_deidentify=True,
-    description="a FHIR R4 Bundle: heart rate and SpO2 per interval, each blood pressure, the doses and the "
-                "observations, for health records (docs/export-formats.md)",
-)

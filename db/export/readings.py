@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from db.export.deidentify import Deidentifier
-from db.store import SqlStore
+from db.export.source import SessionSource
 from kapmonitor.ports import SessionRecord, StreamData
 from kapmonitor.types import AlarmTransition, Observation, ObservationKind, SensorInfo, SessionEvent, Stream
 
@@ -65,7 +65,7 @@ class SessionContent:
         return max(times)
 
 
-def load_content(store: SqlStore, session_id: int, streams: Iterable[Stream]) -> SessionContent:
+def load_content(store: SessionSource, session_id: int, streams: Iterable[Stream]) -> SessionContent:
     """Read session ``session_id`` and the given ``streams`` from ``store`` (one query per part).
 
     Raises:

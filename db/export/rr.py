@@ -23,15 +23,14 @@ from typing import BinaryIO
 
 import numpy as np
 
-from db.export.source import StoredSession
-from db.store import SqlStore
-from kapmonitor.exporters import Exporter, ExportOptions
+from db.export.source import SessionSource, StoredSession
+from kapmonitor.exporters import ExportOptions
 from kapmonitor.types import Stream
 
-__all__ = ["RR_EXPORTER", "export_session_rr", "write_rr"]
+__all__ = ["export_session_rr", "write_rr"]
 
 
-def export_session_rr(store: SqlStore, session_id: int, out: BinaryIO) -> int:
+def export_session_rr(store: SessionSource, session_id: int, out: BinaryIO) -> int:
     """Write the session's RR intervals (ms, one per line, ``\\n``) to ``out``; return how many.
 
     Raises:
@@ -58,10 +57,3 @@ def _decimal(value: float) -> str:
 def write_rr(session: StoredSession, out: BinaryIO, options: ExportOptions) -> int:
     """The ``rr`` format: :func:`export_session_rr` (the same file identified or not); return how many."""
     return export_session_rr(session.store, session.session_id, out)
-
-
-RR_EXPORTER = Exporter(
-    name="rr", title="RR for Kubios", suffix=".txt", write=write_rr, counts="intervals", can_deidentify=True,
-    description="every RR interval as recorded, in ms, one per line, as Kubios HRV imports it "
-                "(docs/export-formats.md)",
-)

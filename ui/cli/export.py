@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from kapmonitor.cli import EXIT_OK, UsageError, stdout_to_devnull
-from ui.cli.stores import open_store, resolve_session
+from ui.cli.stores import open_reader, resolve_session
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     interval_s = DEFAULT_SUMMARY_INTERVAL_S if given is None else given
     options = ExportOptions(generated_at=SystemClock().now(), deidentify=args.deidentify,
                             summary_interval_s=interval_s)
-    with open_store(args) as store:
+    with open_reader(args) as store:
         session_id = resolve_session(store, args.session)
         source = StoredSession(store, session_id)
         try:

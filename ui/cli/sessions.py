@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 
 from kapmonitor.cli import EXIT_OK
-from ui.cli.stores import open_store
+from ui.cli.stores import open_reader
 
 
 def _local(moment: datetime | None) -> str:
@@ -21,7 +21,7 @@ def _duration(start: datetime, end: datetime) -> str:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_reader(args) as store:
         rows = store.sessions()
     if args.json:
         payload = [

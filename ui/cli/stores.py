@@ -1,4 +1,10 @@
-"""Opening the database for a command, and naming a session on the command line."""
+"""Opening the database for a command, and naming a session on the command line.
+
+A command that only reads (``sessions``, ``export``) opens it with :func:`open_reader`: a SQLite file
+at the current schema is read through the standard library (:class:`db.sqlite_read.SqliteReader`),
+without importing SQLAlchemy, which cost those commands most of their start-up (issue 16); any other
+database goes through :class:`db.store.SqlStore` as before.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +14,18 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from db.paths import DB_ENV_VAR, is_url, resolve_db_location, workstation_file
-from db.store import SqlStore
 from kapmonitor.cli import UsageError
 from kapmonitor.clock import Clock
-from kapmonitor.ports import SessionArchive, StoreError
+from kapmonitor.ports import SessionRecord, SessionSummary, StoreError
 from kapmonitor.workstation import resolve_room
 
-if TYPE_CHECKING:  # the journal is imported only by the commands that record (issue 16: start-up)
+if TYPE_CHECKING:  # SQLAlchemy and the journal are imported only by the commands that need them (issue 16)
+    from db.export.source import SessionSource
     from db.journaled_store import JournaledStore
+    from db.store import SqlStore
 
 _Opened = TypeVar("_Opened", "SqlStore", "JournaledStore")
 
@@ -77,7 +84,30 @@ def open_store(args: argparse.Namespace, clock: Clock | None = None, *,
     ``creates``: a named database file that does not exist yet may be created (its folder must
     exist; :func:`check_location`); by default the file must exist.
     """
+    from db.store import SqlStore
+
     return _opened(SqlStore, args, clock, creates=creates)
+
+
+@contextmanager
+def open_reader(args: argparse.Namespace) -> Iterator[SessionSource]:
+    """The database of :func:`open_store`, for a command that only reads it.
+
+    A SQLite file at the packaged schema: the read-only :class:`db.sqlite_read.SqliteReader`. Anything
+    else (a server, a file to create, migrate or refuse): the store, with its checks and words.
+    """
+    from db.sqlite_read import SqliteReader
+
+    location = resolve_db_location(args.db)
+    check_location(args, location, creates=False)
+    workstation_room(args)  # a bad --room or KAPMONITOR_ROOM is refused as when the store opens
+    reader = None if is_url(location) else SqliteReader.open_at_head(location)
+    if reader is None:
+        with open_store(args) as store:
+            yield store
+        return
+    with reader:
+        yield reader
 
 
 def open_journaled_store(args: argparse.Namespace,
@@ -88,7 +118,12 @@ def open_journaled_store(args: argparse.Namespace,
     return _opened(JournaledStore, args, clock, creates=True)
 
 
-def resolve_session(store: SessionArchive, ref: str) -> int:
+class _SessionLookup(Protocol):
+    def sessions(self) -> list[SessionSummary]: ...
+    def session(self, session_id: int) -> SessionRecord: ...
+
+
+def resolve_session(store: _SessionLookup, ref: str) -> int:
     """The session id ``ref`` names (``latest`` or a number); UsageError when there is none."""
     if ref == "latest":
         sessions = store.sessions()
