@@ -95,10 +95,14 @@ def median_of(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def session_rows(session_id: int, start: datetime, seed: int,
-                 seconds: int = SESSION_S) -> list[tuple[int, str, int, float, str, int]]:
+CUFF = "E8:11:22:33:44:55"
+
+
+def session_rows(session_id: int, start: datetime, seed: int, seconds: int = SESSION_S,
+                 bp_every_s: int | None = None) -> list[tuple[int, str, int, float, str, int]]:
     """A session of ``seconds`` (4 hours by default): heart rate 1 Hz, RR ~1.2 Hz, SpO2 1 Hz,
-    in arrival (time) order."""
+    and with ``bp_every_s`` a cuff measurement (systolic, diastolic) that often, in arrival
+    (time) order."""
     rng = np.random.default_rng(seed)
     t0 = int(start.timestamp() * 1000)
     hr_t = t0 + np.arange(seconds) * 1000 + rng.integers(0, 40, seconds)
@@ -114,17 +118,33 @@ def session_rows(session_id: int, start: datetime, seed: int,
              for t, v, f in zip(rr_t, rr_v, flags, strict=True)]
     rows += [(session_id, "spo2", int(t), float(v), "C4:7F:51:0E:88:10", 0)
              for t, v in zip(sp_t, sp_v, strict=True)]
+    every_s = bp_every_s or 0
+    for k in range(seconds // every_s if every_s else 0):
+        bp_t = t0 + k * every_s * 1000 + 250
+        rows += [(session_id, "bp_systolic", bp_t, 118.0 + k % 9, CUFF, 8),
+                 (session_id, "bp_diastolic", bp_t, 76.0 + k % 5, CUFF, 8)]
     rows.sort(key=lambda r: r[2])
     return rows
 
 
-def review_db(n_sessions: int, recorded_s: int = SESSION_S) -> Path:
-    """A database of ``n_sessions`` 4-hour sessions, cached under /tmp by schema revision and size.
+def review_db(n_sessions: int, recorded_s: int | None = None, *, session_s: int = SESSION_S,
+              bp_every_s: int | None = None) -> Path:
+    """A database of ``n_sessions`` sessions of ``session_s`` (4 hours), cached under /tmp by schema
+    revision, size and content.
 
-    ``recorded_s`` shortens the readings of each session (default: all 4 hours,
-    ~46 k readings); events, observations and alarms are those of 4 hours.
+    Each session: started, a dose at +20 min, 3 notes and one heart-rate alarm per hour of
+    ``session_s`` (a note every 10 min from +25 min, an alarm every 30 min from +60 min), ended
+    5 min after ``session_s``. ``recorded_s`` shortens the readings of each session (default: all
+    of ``session_s``, ~46 k readings in 4 hours); ``bp_every_s`` adds a blood pressure measurement
+    that often (none by default).
     """
-    cut = "" if recorded_s == SESSION_S else f"-s{recorded_s}"
+    recorded_s = session_s if recorded_s is None else min(recorded_s, session_s)
+    cut = "" if recorded_s == session_s else f"-s{recorded_s}"
+    if session_s != SESSION_S:
+        cut += f"-h{session_s / 3600:g}"
+    if bp_every_s:
+        cut += f"-bp{bp_every_s}"
+    hours = session_s // 3600
     path = Path(f"/tmp/kapmonitor-bench-{head_revision()}-v{DATA_VERSION}-{n_sessions}{cut}.db")
     if path.exists():
         return path
@@ -140,15 +160,15 @@ def review_db(n_sessions: int, recorded_s: int = SESSION_S) -> Path:
         store.append_event(sid, SessionEvent(EventKind.SESSION_STARTED, start))
         store.append_event(sid, SessionEvent(EventKind.DOSE_GIVEN, start + timedelta(minutes=20),
                                              {"amount": 100.0, "unit": "mg"}))
-        for k in range(12):
+        for k in range(3 * hours):
             store.save_observation(sid, Observation(
                 new_observation_id(), 1, ObservationKind.NOTE, "note", start + timedelta(minutes=25 + 10 * k),
                 start + timedelta(minutes=26 + 10 * k), text=f"calm, breathing slowly ({k})", author="AB"))
-        for k in range(4):
+        for k in range(hours):
             store.log_alarm(sid, AlarmTransition(
                 start + timedelta(minutes=60 + 30 * k), "hr_high", "Heart rate high", AlarmPriority.MEDIUM,
                 AlarmCategory.PHYSIOLOGICAL, AlarmState.ACTIVE, "raised", Stream.HEART_RATE, 121.0, 120.0))
-        store.end_session(sid, start + timedelta(hours=4, minutes=5), "fit to leave")
+        store.end_session(sid, start + timedelta(seconds=session_s, minutes=5), "fit to leave")
         ids.append(sid)
     store.close()
     index = Base.metadata.tables["readings"].indexes
@@ -159,7 +179,7 @@ def review_db(n_sessions: int, recorded_s: int = SESSION_S) -> Path:
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("DROP INDEX ix_readings_session_stream_t")
     for i, sid in enumerate(ids):
-        rows = session_rows(sid, T0 + timedelta(days=i, minutes=1), i, recorded_s)
+        rows = session_rows(sid, T0 + timedelta(days=i, minutes=1), i, recorded_s, bp_every_s)
         conn.executemany("INSERT INTO readings (session_id, stream, t_ms, value, sensor_id, flags) "
                          "VALUES (?, ?, ?, ?, ?, ?)", rows)
         # Bypassing the store's writer, so advance the session counters as it would (db.writer).

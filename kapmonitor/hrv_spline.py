@@ -41,20 +41,23 @@ def _second_derivatives(x: FloatArray, y: FloatArray) -> FloatArray:
     ha, hb = h[-2], h[-1]
     diag[-1] += hb * (ha + hb) / ha
     lower[-1] -= hb * hb / ha
-    # Thomas algorithm on rows 0..m-1 (knots 1..n-2)
-    c = np.empty(m)
-    d = np.empty(m)
-    c_prev, d_prev = upper[0] / diag[0], rhs[0] / diag[0]
+    # Thomas algorithm on rows 0..m-1 (knots 1..n-2). The recurrence runs on Python floats: the
+    # same IEEE double operations in the same order as on numpy scalars, several times faster.
+    low, dia, up, r = lower.tolist(), diag.tolist(), upper.tolist(), rhs.tolist()
+    c = [0.0] * m
+    d = [0.0] * m
+    c_prev, d_prev = up[0] / dia[0], r[0] / dia[0]
     c[0], d[0] = c_prev, d_prev
     for i in range(1, m):
-        denom = diag[i] - lower[i] * c_prev
-        c_prev = upper[i] / denom
-        d_prev = (rhs[i] - lower[i] * d_prev) / denom
+        denom = dia[i] - low[i] * c_prev
+        c_prev = up[i] / denom
+        d_prev = (r[i] - low[i] * d_prev) / denom
         c[i], d[i] = c_prev, d_prev
-    interior = np.empty(m)
-    interior[-1] = d[-1]
+    solved = [0.0] * m
+    solved[-1] = after = d[-1]
     for i in range(m - 2, -1, -1):
-        interior[i] = d[i] - c[i] * interior[i + 1]
+        solved[i] = after = d[i] - c[i] * after
+    interior = np.array(solved)
     out = np.empty(n)
     out[1:-1] = interior
     out[0] = ((h0 + h1) * interior[0] - h0 * interior[1]) / h1

@@ -31,7 +31,11 @@ Choices (documented because a clinician reads the result):
   successive differences and spectral segments never span a gap or an excluded interval.
   :attr:`PhaseSummary.hrv` is the whole phase's time domain on the corrected series
   (before issue 14 it was computed on the intervals a local-median rule left, with
-  nothing corrected); a phase with too few NN intervals has none.
+  nothing corrected); a phase with too few NN intervals has none. The HRV is most of the
+  summary's cost (seconds for a long session), so it can be left out and added later:
+  ``summarize(..., hrv=False)`` gives a report whose :attr:`SessionReport.hrv_pending` is True
+  and whose phases carry no HRV, and :meth:`SessionReport.with_hrv` computes it, giving the same
+  report ``summarize`` gives with it (the review window paints first and fills its HRV rows after).
 * **Vitals at a check** follow one rule for every vital: a measurement counts for
   the check when it was taken within :data:`CHECK_WINDOW_S` of it. Blood pressure:
   the systolic/diastolic pair measured nearest the moment the check was done (or
@@ -59,7 +63,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -139,7 +143,8 @@ class PhaseSummary:
             (the same as ``hrv_period.whole.time``).
         rr_n: RR intervals recorded in the phase.
         rr_flagged_share: share (0..1) of them not used as recorded -- corrected by the artifact
-            correction or excluded as stored unusable; None when ``rr_n`` is 0.
+            correction or excluded as stored unusable; None when ``rr_n`` is 0 (or the HRV is
+            not computed yet, :attr:`SessionReport.hrv_pending`).
         hrv_period: the phase's full HRV (whole phase and 5-minute windows, frequency domain,
             Poincaré, the correction used and the share corrected); None without RR intervals.
         spo2_min: lowest usable SpO2, None without readings.
@@ -225,6 +230,9 @@ class SessionReport:
         discharge_checks_done_at: when the last before-discharge check was done (None: not all done).
         fit_to_leave_at: the later of the two above, when both exist.
         hrv_correction: the RR artifact correction every phase's HRV was computed with.
+        hrv_pending: True when the per-phase HRV is not computed yet (``summarize(..., hrv=False)``):
+            every phase's ``hrv``, ``hrv_period`` and ``rr_flagged_share`` are None for that reason,
+            not for want of RR intervals; :meth:`with_hrv` computes them.
     """
 
     phases: tuple[PhaseSummary, ...]
@@ -247,10 +255,23 @@ class SessionReport:
     fit_to_leave_at: datetime | None
     rules: tuple[LimitRule, ...]
     hrv_correction: str = HRV_CORRECTION
+    hrv_pending: bool = False
 
     def phase(self, phase: Phase) -> PhaseSummary | None:
         """The summary of ``phase``, None if the session never entered it."""
         return next((p for p in self.phases if p.phase is phase), None)
+
+    def with_hrv(self, streams: Mapping[Stream, StreamData]) -> SessionReport:
+        """This report with the per-phase HRV computed (itself when it has it already).
+
+        ``streams`` are those the report was summarised from (only the RR intervals are read);
+        the result is what ``summarize`` with ``hrv=True`` gives for the same inputs.
+        """
+        if not self.hrv_pending:
+            return self
+        rr = streams.get(Stream.RR_INTERVAL) or _empty(Stream.RR_INTERVAL)
+        fixed = _rr_corrected(rr)
+        return replace(self, phases=tuple(_with_phase_hrv(p, fixed) for p in self.phases), hrv_pending=False)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -292,6 +313,7 @@ def summarize(
     rules: Sequence[LimitRule] = (),
     alarms: Sequence[AlarmTransition] = (),
     until: datetime | None = None,
+    hrv: bool = True,
 ) -> SessionReport:
     """Summarise a session phase by phase (see the module docstring for every rule).
 
@@ -303,6 +325,8 @@ def summarize(
         rules: the session's alarm rules; enabled heart-rate rules get a time-beyond figure.
         alarms: the session's alarm log (for spans and counts per phase).
         until: where the record stops for a session that has not ended (required then).
+        hrv: compute the per-phase HRV; without it the report is :attr:`SessionReport.hrv_pending`
+            (:meth:`SessionReport.with_hrv` adds it later).
 
     Raises:
         SummaryError: the session was never started, or it is unfinished and ``until`` is missing.
@@ -335,13 +359,12 @@ def summarize(
 
     hr_rules = tuple(r for r in rules if r.enabled and r.stream is Stream.HEART_RATE)
     spans = alarm_spans(alarms, end)
-    rr_fixed = _rr_corrected(rr)
     phases = []
     for phase, start, stop in snap.phase_bounds:
         if phase is Phase.ENDED:
             continue
         phases.append(_phase_summary(phase, start, stop if stop is not None else end, hr_t, hr_v,
-                                     hr_rules, hr_base, rr_fixed, spo2_t, spo2_v, alarms))
+                                     hr_rules, hr_base, rr.t, spo2_t, spo2_v, alarms))
 
     checks = tuple(_check_vitals(c, points, hr_t, hr_v, spo2_t, spo2_v, end) for c in snap.checks)
     min_obs_at = snap.min_observation_at
@@ -352,7 +375,7 @@ def summarize(
     fit = max(met_at, discharge_done) if met_at is not None and discharge_done is not None else None
     if met_at is not None and not discharge:
         fit = met_at
-    return SessionReport(
+    report = SessionReport(
         phases=tuple(phases), checks=checks, bp_points=points, alarm_spans=tuple(spans),
         discharge=_discharge_criteria(checks, bp_base),
         started_at=state.started_at, first_dose_at=dose,
@@ -362,8 +385,9 @@ def summarize(
         monitored_after_dose_s=(end - dose).total_seconds() if dose is not None else None,
         hr_baseline=hr_base,
         bp_baseline=bp_base, min_observation_at=min_obs_at, min_observation_met_at=met_at,
-        discharge_checks_done_at=discharge_done, fit_to_leave_at=fit, rules=hr_rules,
+        discharge_checks_done_at=discharge_done, fit_to_leave_at=fit, rules=hr_rules, hrv_pending=True,
     )
+    return report.with_hrv(streams) if hrv else report
 
 
 def _rr_corrected(rr: StreamData) -> CorrectedStream:
@@ -374,7 +398,7 @@ def _rr_corrected(rr: StreamData) -> CorrectedStream:
 def _phase_summary(phase: Phase, start: datetime, end: datetime,
                    hr_t: npt.NDArray[np.float64], hr_v: npt.NDArray[np.float64],
                    rules: Sequence[LimitRule], baseline: float | None,
-                   rr: CorrectedStream,
+                   rr_t: npt.NDArray[np.float64],
                    spo2_t: npt.NDArray[np.float64], spo2_v: npt.NDArray[np.float64],
                    alarms: Sequence[AlarmTransition]) -> PhaseSummary:
     lo, hi = _epoch(start), _epoch(end)
@@ -382,19 +406,25 @@ def _phase_summary(phase: Phase, start: datetime, end: datetime,
     t, v = hr_t[i:j], hr_v[i:j]
     durations = _hold_durations(t, hi)
     beyond = {r.alarm_id: _time_beyond(r, baseline, v, durations) for r in rules}
-    period = period_hrv(rr, lo, hi)
-    whole = period.whole
-    share = (whole.corrected + whole.excluded) / whole.rr_n if whole.rr_n else None
+    a, b = np.searchsorted(rr_t, [lo, hi], side="left")  # as hrv_periods counts a period's intervals
     c, d = np.searchsorted(spo2_t, [lo, hi], side="left")
     raised = sum(1 for x in alarms if x.action == "raised" and start <= ensure_utc(x.at) < end)
     return PhaseSummary(
         phase=phase, start=start, end=end, hr_n=int(v.size),
         hr_min=float(v.min()) if v.size else None, hr_mean=float(v.mean()) if v.size else None,
-        hr_max=float(v.max()) if v.size else None, time_beyond_s=beyond, hrv=whole.time,
-        rr_n=whole.rr_n, rr_flagged_share=share,
+        hr_max=float(v.max()) if v.size else None, time_beyond_s=beyond, hrv=None,
+        rr_n=int(b - a), rr_flagged_share=None,
         spo2_min=float(spo2_v[c:d].min()) if d > c else None, alarms_raised=raised,
-        hrv_period=period if whole.rr_n else None,
     )
+
+
+def _with_phase_hrv(summary: PhaseSummary, rr: CorrectedStream) -> PhaseSummary:
+    """``summary`` with its HRV measured on the session's corrected RR stream."""
+    period = period_hrv(rr, _epoch(summary.start), _epoch(summary.end))
+    whole = period.whole
+    share = (whole.corrected + whole.excluded) / whole.rr_n if whole.rr_n else None
+    return replace(summary, hrv=whole.time, rr_n=whole.rr_n, rr_flagged_share=share,
+                   hrv_period=period if whole.rr_n else None)
 
 
 def reading_near(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], moment: datetime,

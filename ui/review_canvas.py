@@ -1,16 +1,18 @@
-"""The review plot's canvas and its small helpers (split from :mod:`ui.review_plot`)."""
+"""The review plot's canvas, its rows and small helpers (split from :mod:`ui.review_plot`)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QGraphicsGridLayout, QGraphicsItem
 
-__all__ = ["GAP_S", "ReviewCanvas", "Zoomable", "with_gaps"]
+__all__ = ["GAP_S", "ReviewCanvas", "ReviewRow", "Zoomable", "with_gaps"]
 
 GAP_S = 5.0
 """Readings further apart than this are drawn with a break between them."""
@@ -38,6 +40,86 @@ def with_gaps(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     return np.insert(x, breaks, mid), np.insert(y, breaks, np.nan)
 
 
+class ReviewRow(pg.GraphicsWidget):
+    """One row of the review plot: a view box, its left axis (label, y grid) and its bottom axis (x grid).
+
+    Laid out as a ``pyqtgraph.PlotItem`` lays out these three, with the few of its methods the
+    review uses, but without what a PlotItem builds and the review never shows: its context menu
+    (a form of some forty controls), buttons, title and top and right axes. Six PlotItems were
+    about half the time to build the window (``benchmarks/review_open.py``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vb = pg.ViewBox(enableMenu=False)
+        self.axes = {"left": pg.AxisItem("left"), "bottom": pg.AxisItem("bottom")}
+        grid = QGraphicsGridLayout()
+        grid.setContentsMargins(1, 1, 1, 1)
+        grid.setSpacing(0)
+        grid.addItem(self.axes["left"], 0, 0)
+        grid.addItem(self.vb, 0, 1)
+        grid.addItem(self.axes["bottom"], 1, 1)
+        self.setLayout(grid)
+        for axis in self.axes.values():
+            axis.linkToView(self.vb)
+        self.vb.sigResized.connect(self._resized)
+
+    def _resized(self, *_: object) -> None:
+        """Downsample again for the new width: pyqtgraph does so only when the range changes, so
+        the first paint (the row laid out after its data was set) would draw every point."""
+        for item in self.vb.addedItems:
+            if isinstance(item, pg.PlotDataItem) and item.opts["autoDownsample"]:
+                item.viewRangeChanged()
+
+    def getViewBox(self) -> pg.ViewBox:
+        return self.vb
+
+    def getAxis(self, name: str) -> pg.AxisItem:
+        return self.axes[name]
+
+    def setLabel(self, axis: str, text: str, **style: Any) -> None:
+        self.axes[axis].setLabel(text, **style)
+
+    def showGrid(self, alpha: float) -> None:
+        """Grid lines in both directions (drawn by the axes), ``alpha`` 0..1."""
+        for axis in self.axes.values():
+            axis.setGrid(int(alpha * 255))
+
+    def addItem(self, item: QGraphicsItem, *, ignoreBounds: bool = False) -> None:
+        self.vb.addItem(item, ignoreBounds=ignoreBounds)
+
+    def removeItem(self, item: QGraphicsItem) -> None:
+        self.vb.removeItem(item)
+
+    def plot(self, *args: Any, **options: Any) -> pg.PlotDataItem:
+        """A data item made with all its options at once (its data is prepared once), added to the row."""
+        item = pg.PlotDataItem(*args, **options)
+        self.vb.addItem(item)
+        return item
+
+    def viewRange(self) -> list[list[float]]:
+        return self.vb.viewRange()
+
+    def setXRange(self, lo: float, hi: float, padding: float | None = None) -> None:
+        self.vb.setXRange(lo, hi, padding=padding)
+
+    def setYRange(self, lo: float, hi: float, padding: float | None = None) -> None:
+        self.vb.setYRange(lo, hi, padding=padding)
+
+    def setXLink(self, other: ReviewRow) -> None:
+        self.vb.setXLink(other.vb)
+
+    def setLimits(self, **limits: float) -> None:
+        self.vb.setLimits(**limits)
+
+    def setMouseEnabled(self, *, x: bool, y: bool) -> None:
+        self.vb.setMouseEnabled(x=x, y=y)
+
+    def sceneBoundingRect(self) -> QRectF:
+        """The view box's rectangle in the scene (where a point maps to a time)."""
+        return self.vb.sceneBoundingRect()
+
+
 class ReviewCanvas(pg.GraphicsLayoutWidget):
     """The plot canvas; handles the zoom and pan keys itself."""
 
@@ -45,6 +127,13 @@ class ReviewCanvas(pg.GraphicsLayoutWidget):
         super().__init__()
         self._owner = owner
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def add_rows(self, rows: Sequence[ReviewRow]) -> None:
+        """Put ``rows`` under each other, top to bottom, laid out once (the layout's own ``addItem``
+        lays everything out again after each item)."""
+        grid = self.ci.layout
+        for i, row in enumerate(rows):
+            grid.addItem(row, i, 0)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()

@@ -3,8 +3,10 @@
 :func:`load_review` reads the session's record, events, observation revisions, alarm
 log and streams (numpy arrays, PITFALLS #5) and computes the per-phase summary
 (:mod:`kapmonitor.summary`). It does blocking database work: run it on the DB
-worker (``ui/worker.py``) or, for one session, synchronously -- it takes tens of
-milliseconds for a 4-hour session (``benchmarks/review_open.py``).
+worker (``ui/worker.py``) or, for one session, synchronously. Most of its time is the
+per-phase HRV (a second or more for an 8-hour session); ``load_review(..., hrv=False)``
+leaves it out, for the review window to paint first and add it after
+(:meth:`ReviewData.with_hrv`; ``benchmarks/review_open.py``).
 
 The formatting helpers (:func:`fmt_elapsed`, :func:`fmt_clock`...) are shared by the
 review window, the session list and the report so that the screen and the paper
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from kapmonitor.alarm_settings import AlarmSettings, AlarmSettingsError, LimitRule
@@ -84,8 +86,16 @@ class ReviewData:
 
     def with_observations(self, observations: tuple[Observation, ...]) -> ReviewData:
         """A copy with a new observation history (after a late correction)."""
-        return ReviewData(self.record, self.events, observations, self.alarms, self.streams, self.report,
-                          self.rules, self.anchor, self.last_activity)
+        return replace(self, observations=observations)
+
+    def with_report(self, report: SessionReport) -> ReviewData:
+        """A copy with another summary of the same session (its HRV added)."""
+        return replace(self, report=report)
+
+    def with_hrv(self) -> ReviewData:
+        """This data with the summary's per-phase HRV computed (itself when it has it; seconds for a
+        long session, so off the GUI thread)."""
+        return self if not self.report.hrv_pending else self.with_report(self.report.with_hrv(self.streams))
 
 
 def session_rules(record: SessionRecord) -> tuple[LimitRule, ...]:
@@ -130,8 +140,10 @@ def _last_activity(record: SessionRecord, events: tuple[SessionEvent, ...],
     return max([found, *moments])
 
 
-def load_review(store: SessionArchive, session_id: int) -> ReviewData:
+def load_review(store: SessionArchive, session_id: int, *, hrv: bool = True) -> ReviewData:
     """Load one session for review (blocking; see the module docstring).
+
+    ``hrv=False`` leaves the summary's per-phase HRV to :meth:`ReviewData.with_hrv`.
 
     Raises:
         KeyError: there is no such session.
@@ -145,7 +157,7 @@ def load_review(store: SessionArchive, session_id: int) -> ReviewData:
     streams = {s: store.load_stream(session_id, s) for s in REVIEW_STREAMS}
     rules = session_rules(record)
     last = _last_activity(record, events, observations, alarms, streams)
-    report = summarize(record.spec.protocol, events, streams, rules=rules, alarms=alarms, until=last)
+    report = summarize(record.spec.protocol, events, streams, rules=rules, alarms=alarms, until=last, hrv=hrv)
     anchor = record.dose_at if record.dose_at is not None else record.started_at
     return ReviewData(record, events, observations, alarms, streams, report, rules, anchor, last)
 

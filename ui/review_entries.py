@@ -175,7 +175,15 @@ class EntryModel(QAbstractTableModel):
         self._data = data
         self.entries = build_entries(data)
         self._times = [e.at.timestamp() for e in self.entries]
+        # The cells' text once: a table sized to its contents asks for every cell many times.
+        self._text = [self._row_text(e) for e in self.entries]
         self.endResetModel()
+
+    def _row_text(self, e: Entry) -> tuple[str, str, str, str, str, str]:
+        """The five columns and the tool tip of ``e``."""
+        kind = "note (later)" if e.added_later else {"observation": "note"}.get(e.kind, e.kind)
+        return (fmt_elapsed(self._data.elapsed_s(e.at), with_seconds=True), fmt_clock(e.at, seconds=True),
+                kind, e.what, e.detail, f"{e.what}\n{e.detail}".strip())
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self.entries)
@@ -191,18 +199,12 @@ class EntryModel(QAbstractTableModel):
     def data(self, index: _Index, role: int = 0) -> Any:
         if not index.isValid():
             return None
-        e = self.entries[index.row()]
-        col = index.column()
+        row, col = index.row(), index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return fmt_elapsed(self._data.elapsed_s(e.at), with_seconds=True)
-            if col == 1:
-                return fmt_clock(e.at, seconds=True)
-            if col == 2:
-                return "note (later)" if e.added_later else {"observation": "note"}.get(e.kind, e.kind)
-            return e.what if col == 3 else e.detail
+            return self._text[row][col]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{e.what}\n{e.detail}".strip()
+            return self._text[row][5]
+        e = self.entries[row]
         if role == Qt.ItemDataRole.ForegroundRole:
             if e.deleted:
                 return qcolor(self._theme.stale)

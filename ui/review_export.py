@@ -34,7 +34,8 @@ class ReviewSession:
         archive: where the review data is read from (the report); the database formats are bound
             to their store by the composition root and use only :attr:`session_id`.
         session_id: the session.
-        loaded: its review data, if already loaded.
+        loaded: its review data, if already loaded (its summary's HRV may still be missing:
+            :meth:`review` adds it).
     """
 
     archive: SessionArchive
@@ -42,12 +43,15 @@ class ReviewSession:
     loaded: ReviewData | None = None
 
     def review(self) -> ReviewData:
-        """The review data: the loaded one, else read from the archive (database work)."""
-        return self.loaded if self.loaded is not None else load_review(self.archive, self.session_id)
+        """The review data, complete: the loaded one (with its HRV computed if it was left for later),
+        else read from the archive (database work)."""
+        if self.loaded is not None:
+            return self.loaded.with_hrv()
+        return load_review(self.archive, self.session_id)
 
     def ready_for(self, exporter: Exporter[ReviewSession]) -> ReviewSession:
-        """This session with what ``exporter`` needs from the database read (do it on the worker)."""
-        if exporter.paints and self.loaded is None:
+        """This session with what ``exporter`` needs read and computed (do it on the worker)."""
+        if exporter.paints and (self.loaded is None or self.loaded.report.hrv_pending):
             return replace(self, loaded=self.review())
         return self
 

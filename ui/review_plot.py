@@ -9,8 +9,13 @@ whole session whose shaded region is the visible range (drag it to pan).
 Every data row shows the phase bands. Readings more than :data:`GAP_S` apart break
 the line (a gap is where the signal was lost); readings flagged as artifacts or
 without skin contact are left out of the line and drawn as faint dots beside it --
-nothing recorded is hidden. Curves use ``setClipToView`` and peak downsampling
-(PITFALLS #6).
+nothing recorded is hidden. Curves clip to the view and use peak downsampling
+(PITFALLS #6), set with their data in one go.
+
+Built to open fast (``benchmarks/review_open.py``): the rows are light
+:class:`~ui.review_canvas.ReviewRow` items laid out once, and what repeats across the session is
+one item per row, not one per thing: the phase bands of a row are one bar item, the
+observation lines across the heart rate one item of line pairs.
 
 Mouse: wheel zooms, drag pans (x only). Keys (plot focused): ``+``/``-`` zoom,
 Left/Right pan, Home shows everything. Hovering shows the elapsed and local clock
@@ -33,7 +38,7 @@ from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.ports import StreamData
 from kapmonitor.review_series import usable_mask
 from kapmonitor.types import AlarmPriority, EventKind, Phase, Stream
-from ui.review_canvas import GAP_S, ReviewCanvas, with_gaps
+from ui.review_canvas import GAP_S, ReviewCanvas, ReviewRow, with_gaps
 from ui.review_data import ReviewData, current_observations, fmt_clock, fmt_elapsed
 from ui.theme import Theme, qcolor, set_role
 
@@ -49,6 +54,14 @@ _LANES = {"notes": 0.0, "events": 1.0, "alarms": 2.0}
 _EVENT_KINDS = {EventKind.DOSE_GIVEN: "d", EventKind.BOOSTER_GIVEN: "d", EventKind.CHECK_DONE: "s",
                 EventKind.CHECK_DISMISSED: "s", EventKind.SENSOR_LOST: "x", EventKind.SESSION_RESUMED: "t",
                 EventKind.SESSION_ENDED: "s"}
+
+
+def _beyond(plot: ReviewRow) -> tuple[float, float]:
+    """A y span reaching well past ``plot``'s y range, for bands and lines that cross the whole row
+    (the review's y ranges are set once and cannot be zoomed or dragged)."""
+    y_lo, y_hi = plot.viewRange()[1]
+    span = y_hi - y_lo
+    return y_lo - span, y_hi + span
 
 
 class ReviewPlot(QWidget):
@@ -71,8 +84,9 @@ class ReviewPlot(QWidget):
         self._x0 = (start - self._anchor) / 60.0
         self._x1 = max((data.last_activity.timestamp() - self._anchor) / 60.0, self._x0 + MIN_SPAN_MIN)
         self._syncing = False
-        self._plots: list[pg.PlotItem] = []
-        self._obs_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        self._plots: list[ReviewRow] = []
+        self._obs_items: list[tuple[ReviewRow, pg.GraphicsObject]] = []
+        self._obs_count = 0
         self.hover_label = QLabel(HINT, self)
         set_role(self.hover_label, "caption")
         self.view = ReviewCanvas(self)
@@ -88,17 +102,17 @@ class ReviewPlot(QWidget):
     def _x(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return (t - self._anchor) / 60.0
 
-    def _new_plot(self, row: int, label: str, *, height: int | None = None) -> pg.PlotItem:
-        plot: pg.PlotItem = self.view.addPlot(row=row, col=0, enableMenu=False)
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
+    def _new_plot(self, label: str, *, height: int | None = None) -> ReviewRow:
+        """A row, not yet on the canvas (:meth:`_build` lays them all out at once)."""
+        plot = ReviewRow()
+        pen, text_pen = qcolor(self._theme.border), qcolor(self._theme.text_dim)
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
-            axis.setPen(qcolor(self._theme.border))
-            axis.setTextPen(qcolor(self._theme.text_dim))
+            axis.setPen(pen)
+            axis.setTextPen(text_pen)
         plot.getAxis("left").setWidth(_AXIS_WIDTH_PX)
         plot.setLabel("left", label, color=self._theme.text_dim)
-        plot.showGrid(x=True, y=True, alpha=0.12)
+        plot.showGrid(alpha=0.12)
         if height is not None:
             plot.setMaximumHeight(height)
             plot.setMinimumHeight(height)
@@ -107,31 +121,28 @@ class ReviewPlot(QWidget):
     def _build(self) -> None:
         d, t = self._data, self._theme
         streams = d.streams
-        hr = self._new_plot(0, "Heart rate (bpm)")
+        hr = self._new_plot("Heart rate (bpm)")
         hr.setMinimumHeight(220)
         self.hr_plot = hr
         rows = [hr]
+        hr.setYRange(*self._y_range(streams.get(Stream.HEART_RATE), 30.0, 152.0), padding=0)
         self._line(hr, streams.get(Stream.HEART_RATE), t.heart_rate, 1.6)
         self._limits(hr, Stream.HEART_RATE, d.rules, d.report.hr_baseline)
-        hr.setYRange(*self._y_range(streams.get(Stream.HEART_RATE), 30.0, 152.0), padding=0)
-        row = 1
         for stream, colour, title, lo_hi in ((Stream.SPO2, t.spo2, "SpO\u2082 (%)", (80.0, 101.0)),
                                              (Stream.RR_INTERVAL, t.rr, "RR (ms)", (400.0, 1300.0))):
             data = streams.get(stream)
             if data is None or len(data) == 0:
                 continue
-            plot = self._new_plot(row, title, height=95)
+            plot = self._new_plot(title, height=95)
+            plot.setYRange(*self._y_range(data, *lo_hi), padding=0)
             self._line(plot, data, colour, 1.0)
             self._limits(plot, stream, d.rules, None)
-            plot.setYRange(*self._y_range(data, *lo_hi), padding=0)
             rows.append(plot)
-            row += 1
         if d.report.bp_points:
-            plot = self._new_plot(row, "BP (mmHg)", height=110)
+            plot = self._new_plot("BP (mmHg)", height=110)
             self._bp(plot)
             rows.append(plot)
-            row += 1
-        lanes = self._new_plot(row, "", height=80)
+        lanes = self._new_plot("", height=80)
         self.lanes_plot = lanes
         self._lanes(lanes)
         rows.append(lanes)
@@ -146,7 +157,8 @@ class ReviewPlot(QWidget):
         lanes.setLabel("bottom", "minutes since dose" if d.record.dose_at else "minutes since start",
                        color=t.text_dim)
         self._plots = rows
-        self._overview(row + 1)
+        self._overview()
+        self.view.add_rows([*rows, self.overview_plot])
         for event in d.events:
             if event.kind in (EventKind.DOSE_GIVEN, EventKind.BOOSTER_GIVEN):
                 x = (event.at.timestamp() - self._anchor) / 60.0
@@ -173,20 +185,19 @@ class ReviewPlot(QWidget):
             return lo, hi
         return min(lo, float(np.percentile(values, 0.5)) - 5), max(hi, float(np.percentile(values, 99.5)) + 5)
 
-    def _line(self, plot: pg.PlotItem, data: StreamData | None, colour: str, width: float) -> None:
+    def _line(self, plot: ReviewRow, data: StreamData | None, colour: str, width: float) -> None:
         if data is None or len(data) == 0:
             return
         ok = usable_mask(data)
         x, y = with_gaps(self._x(data.t[ok]), data.value[ok], GAP_S / 60.0)
         # Dense 1 Hz traces gain nothing visible from antialiasing, which costs most of the paint.
-        curve = plot.plot(x, y, pen=pg.mkPen(qcolor(colour), width=width), connect="finite", antialias=False)
-        curve.setClipToView(True)
-        curve.setDownsampling(auto=True, method="peak")
+        plot.plot(x, y, pen=pg.mkPen(qcolor(colour), width=width), connect="finite", antialias=False,
+                  clipToView=True, autoDownsample=True, downsampleMethod="peak")
         if (~ok).any():
             plot.plot(self._x(data.t[~ok]), data.value[~ok], pen=None, symbol="o", symbolSize=3,
                       symbolPen=None, symbolBrush=qcolor(self._theme.stale))
 
-    def _limits(self, plot: pg.PlotItem, stream: Stream, rules: Sequence[LimitRule],
+    def _limits(self, plot: ReviewRow, stream: Stream, rules: Sequence[LimitRule],
                 baseline: float | None) -> None:
         for rule in rules:
             if not rule.enabled or rule.stream is not stream:
@@ -205,7 +216,7 @@ class ReviewPlot(QWidget):
                                               "anchors": [(1, 0), (1, 0)]})
             plot.addItem(line, ignoreBounds=True)
 
-    def _bp(self, plot: pg.PlotItem) -> None:
+    def _bp(self, plot: ReviewRow) -> None:
         pts = self._data.report.bp_points
         x = np.array([(p.at.timestamp() - self._anchor) / 60.0 for p in pts])
         sys_ = np.array([p.systolic for p in pts])
@@ -214,10 +225,10 @@ class ReviewPlot(QWidget):
         plot.plot(np.repeat(x, 2), np.column_stack([sys_, dia]).ravel(), pen=pen, connect="pairs")
         plot.plot(x, sys_, pen=None, symbol="t1", symbolSize=9, symbolBrush=qcolor(self._theme.text_strong))
         plot.plot(x, dia, pen=None, symbol="t", symbolSize=9, symbolBrush=qcolor(self._theme.text_strong))
-        self._limits(plot, Stream.BP_SYSTOLIC, self._data.rules, None)
         plot.setYRange(min(50.0, float(dia.min()) - 10), max(205.0, float(sys_.max()) + 10), padding=0)
+        self._limits(plot, Stream.BP_SYSTOLIC, self._data.rules, None)
 
-    def _lanes(self, plot: pg.PlotItem) -> None:
+    def _lanes(self, plot: ReviewRow) -> None:
         d, t = self._data, self._theme
         plot.setYRange(-0.6, 2.6, padding=0)
         plot.getAxis("left").setTicks([[(v, k) for k, v in _LANES.items()]])
@@ -252,51 +263,60 @@ class ReviewPlot(QWidget):
             plot.removeItem(item)
         self._obs_items = []
         obs = [o for o in current_observations(self._data.observations) if not o.deleted]
+        self._obs_count = len(obs)
         if not obs:
             return
-        x = [(o.occurred_at.timestamp() - self._anchor) / 60.0 for o in obs]
+        x = np.array([(o.occurred_at.timestamp() - self._anchor) / 60.0 for o in obs])
         brushes = [qcolor(t.alarm[AlarmPriority.MEDIUM]) if o.added_later else qcolor(t.observation)
                    for o in obs]
         marks = pg.PlotDataItem(x, [_LANES["notes"]] * len(obs), pen=None, symbol="t1", symbolSize=11,
                                 symbolBrush=brushes)
         self.lanes_plot.addItem(marks)
         self._obs_items.append((self.lanes_plot, marks))
+        # One item of vertical line pairs reaching past the plot's (fixed) heart-rate range.
+        y_lo, y_hi = _beyond(self.hr_plot)
         pen = pg.mkPen(qcolor(t.observation, 150), width=1, style=Qt.PenStyle.DashLine)
-        for xi in x:
-            line = pg.InfiniteLine(pos=xi, angle=90, movable=False, pen=pen)
-            self.hr_plot.addItem(line, ignoreBounds=True)
-            self._obs_items.append((self.hr_plot, line))
+        lines = pg.PlotDataItem(np.repeat(x, 2), np.tile([y_lo, y_hi], x.size), pen=pen, connect="pairs",
+                                antialias=False)
+        lines.setZValue(-10)
+        self.hr_plot.addItem(lines, ignoreBounds=True)
+        self._obs_items.append((self.hr_plot, lines))
 
     @property
     def observation_marker_count(self) -> int:
         """Observations drawn (for tests and the status line)."""
-        return sum(1 for plot, _ in self._obs_items if plot is self.hr_plot)
+        return self._obs_count
 
-    def _phase_bands(self, plot: pg.PlotItem, *, labels: bool) -> None:
+    def _phase_bands(self, plot: ReviewRow, *, labels: bool) -> None:
+        """The phases as coloured bands behind the row's data (one item), named on the heart rate."""
         t = self._theme
-        for phase in self._data.report.phases:
-            x0 = (phase.start.timestamp() - self._anchor) / 60.0
-            x1 = (phase.end.timestamp() - self._anchor) / 60.0
-            band = pg.LinearRegionItem((x0, x1), movable=False, pen=pg.mkPen(None),
-                                       brush=qcolor(t.phase[Phase(phase.phase)], t.band_alpha))
-            band.setZValue(-20)
-            plot.addItem(band, ignoreBounds=True)
-            if labels:
+        phases = self._data.report.phases
+        if not phases:
+            return
+        x0 = np.array([(p.start.timestamp() - self._anchor) / 60.0 for p in phases])
+        x1 = np.array([(p.end.timestamp() - self._anchor) / 60.0 for p in phases])
+        y_lo, y_hi = _beyond(plot)
+        bands = pg.BarGraphItem(x0=x0, x1=x1, y0=y_lo, y1=y_hi, pen=pg.mkPen(None),
+                                brushes=[qcolor(t.phase[Phase(p.phase)], t.band_alpha) for p in phases])
+        bands.setZValue(-20)
+        plot.addItem(bands, ignoreBounds=True)
+        if labels:
+            y_lo, y_hi = plot.viewRange()[1]
+            for phase, x in zip(phases, x0, strict=True):
                 # alternate heights: short phases side by side never overprint each other's names
-                y_lo, y_hi = plot.getViewBox().viewRange()[1]
                 text = pg.TextItem(phase.phase.value, color=qcolor(t.text_dim), anchor=(0, 0))
-                text.setPos(x0, y_hi - (y_hi - y_lo) * 0.055 * (Phase(phase.phase).order % 2))
+                text.setPos(float(x), y_hi - (y_hi - y_lo) * 0.055 * (Phase(phase.phase).order % 2))
                 plot.addItem(text, ignoreBounds=True)
 
-    def _overview(self, row: int) -> None:
-        plot = self._new_plot(row, "whole", height=70)
+    def _overview(self) -> None:
+        plot = self._new_plot("whole", height=70)
         self.overview_plot = plot
         hr = self._data.streams.get(Stream.HEART_RATE)
-        self._line(plot, hr, self._theme.heart_rate, 1.0)
-        self._phase_bands(plot, labels=False)
         plot.setMouseEnabled(x=False, y=False)
         plot.setXRange(self._x0, self._x1, padding=0)
         plot.setYRange(*self._y_range(hr, 50.0, 110.0), padding=0)
+        self._line(plot, hr, self._theme.heart_rate, 1.0)
+        self._phase_bands(plot, labels=False)
         plot.getAxis("left").setStyle(showValues=False)
         self.region = pg.LinearRegionItem((self._x0, self._x1), brush=qcolor(self._theme.accent, 50),
                                           bounds=(self._x0, self._x1))

@@ -9,6 +9,10 @@ says what each figure is);
 from baseline; :func:`discharge_lines` when the session met its minimum observation and
 its discharge checklist. :class:`SummaryView` shows the three in the review window.
 The rules behind every figure are in :mod:`kapmonitor.summary`.
+
+A report whose HRV is not computed yet (:attr:`~kapmonitor.summary.SessionReport.hrv_pending`:
+the review window paints before it) says :data:`COMPUTING` in every HRV cell, never a figure
+or a dash that could be read as "none"; :meth:`SummaryView.set_report` fills them in.
 """
 
 from __future__ import annotations
@@ -29,12 +33,19 @@ from kapmonitor.summary import PhaseSummary, SessionReport
 from ui.review_data import fmt_clock, fmt_elapsed, fmt_minutes
 from ui.theme import set_role
 
-__all__ = ["SummaryView", "Table", "check_table", "discharge_lines", "hrv_note", "phase_table"]
+__all__ = ["COMPUTING", "HRV_ROWS", "SummaryView", "Table", "check_table", "discharge_lines", "hrv_note",
+           "phase_table"]
 
 Table = tuple[list[str], list[list[str]]]
 """(header, rows) of text cells."""
 
 _DASH = "\u2013"
+COMPUTING = "computing\u2026"
+"""What an HRV cell says while the HRV is being computed."""
+_NOT_COMPUTED = "not computed"
+HRV_ROWS = ("RMSSD / SDNN (ms)", "5-min RMSSD / SDNN (ms)", "5-min LF / HF (ms\u00b2) \u00b7 LF/HF",
+            "SD1 / SD2 (ms)", "RR corrected / excluded")
+"""The labels of the per-phase table's HRV rows, in their order."""
 
 
 def _num(value: float | None, fmt: str = ".0f") -> str:
@@ -112,12 +123,13 @@ def phase_table(report: SessionReport) -> Table:
         op = "\u2265" if rule.direction == "above" else "<"
         rows.append([f"Time HR {op} {limit:g} ({rule.label.lower()})",
                      *(_secs(p.time_beyond_s.get(rule.alarm_id, 0.0)) for p in ps)])
+    if report.hrv_pending:
+        rows += [[label, *(COMPUTING for _ in ps)] for label in HRV_ROWS]
+    else:
+        rows += [[label, *(cell(p) for p in ps)] for label, cell in zip(HRV_ROWS, (
+            lambda p: _pair(p.hrv.rmssd_ms, p.hrv.sdnn_ms) if p.hrv else _DASH,
+            _window_time, _window_spectrum, _poincare, _corrected), strict=True)]
     rows += [
-        ["RMSSD / SDNN (ms)", *(_pair(p.hrv.rmssd_ms, p.hrv.sdnn_ms) if p.hrv else _DASH for p in ps)],
-        ["5-min RMSSD / SDNN (ms)", *(_window_time(p) for p in ps)],
-        ["5-min LF / HF (ms²) · LF/HF", *(_window_spectrum(p) for p in ps)],
-        ["SD1 / SD2 (ms)", *(_poincare(p) for p in ps)],
-        ["RR corrected / excluded", *(_corrected(p) for p in ps)],
         ["SpO\u2082 lowest (%)", *(_num(p.spo2_min) for p in ps)],
         ["Alarms raised", *(str(p.alarms_raised) for p in ps)],
     ]
@@ -203,6 +215,7 @@ class SummaryView(QWidget):
 
     def __init__(self, report: SessionReport, anchor_s: float, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.report = report
         self.phases = _table(self)
         self.hrv_note = QLabel(hrv_note(report), self)
         self.hrv_note.setWordWrap(True)
@@ -221,3 +234,20 @@ class SummaryView(QWidget):
         _fill(self.checks, check_table(report, anchor_s))
         self.checks.setMaximumHeight(_content_height(self.checks))
         self.discharge.setText("  ".join(discharge_lines(report)))
+
+    @property
+    def complete(self) -> bool:
+        """Every figure is shown (False while the HRV rows say :data:`COMPUTING`)."""
+        return not self.report.hrv_pending
+
+    def set_report(self, report: SessionReport) -> None:
+        """Show the same session's report with its HRV computed (the per-phase table is refilled)."""
+        self.report = report
+        _fill(self.phases, phase_table(report))
+
+    def hrv_failed(self, reason: str) -> None:
+        """The HRV could not be computed: its cells say so instead of :data:`COMPUTING`, the note why."""
+        header, rows = phase_table(self.report)
+        _fill(self.phases, (header, [[r[0], *(_NOT_COMPUTED if c == COMPUTING else c for c in r[1:])]
+                                     for r in rows]))
+        self.hrv_note.setText(f"HRV could not be computed: {reason}")

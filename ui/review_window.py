@@ -12,9 +12,14 @@ and adds or corrects observations after the session (marked as added later, with
 Database work (exports, corrections) runs on the DB worker when one is given; the
 window never waits on it. :meth:`ReviewWindow.follow_live` reloads a session that is still being
 recorded every few seconds (the central station's live timeline, ``ui/station_window.py``).
-Opening is fast enough to load synchronously
-(:meth:`ReviewWindow.open`, ~0.1 s for a 4-hour session, ``benchmarks/review_open.py``);
-:func:`open_review_async` loads on the worker instead.
+
+Opening paints first and completes after: the session list and :func:`open_review_async` load the
+session without the per-phase HRV (``load_review(..., hrv=False)``: the HRV is most of a long
+session's load), and the window, once its plot has painted, computes it off the GUI thread
+(on ``hrv_worker``: its own thread, so a long session never holds up what the DB worker
+commits) while the HRV rows of the summary say "computing…"; :attr:`ReviewWindow.summary_completed`
+says when they are filled (``benchmarks/review_open.py`` times both). An export started before
+then computes the HRV itself. :meth:`ReviewWindow.open` loads everything synchronously.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -40,6 +45,7 @@ from kapmonitor.clock import Clock
 from kapmonitor.exporters import Exporter, ExportOptions, ExportRegistry
 from kapmonitor.ports import SessionStore
 from kapmonitor.recording.late import LateInput, add_late_observation, correct_observation
+from kapmonitor.summary import SessionReport
 from ui.late_correction import LateObservationDialog
 from ui.monitoring_form import MONITORING_FORM_EXPORTER
 from ui.ops import Op, show_error
@@ -76,26 +82,34 @@ class ReviewWindow(QMainWindow):
         worker: the DB worker; None runs database work synchronously (tests, the CLI).
         clock: stamps corrections (``recorded_at``) and reports.
         exports: the export formats the toolbar offers (:func:`ui.exports.window_exports`).
+        hrv_worker: where the summary's HRV is computed after the first paint when ``data`` was
+            loaded without it (None: on ``worker``; both None: at once, in the constructor).
 
     Signals:
         observations_changed(int): a late observation or correction was saved (session id).
         export_finished(str): a file was written (its path).
         failed(str): an export or correction failed (the message, also shown in a dialog).
         refreshed(int): a live session was reloaded (:meth:`follow_live`; session id).
+        summary_completed(int): the summary's HRV, computed after the window painted, is shown
+            (session id; never emitted for data loaded with its HRV).
     """
 
     observations_changed = Signal(int)
     export_finished = Signal(str)
     failed = Signal(str)
     refreshed = Signal(int)
+    summary_completed = Signal(int)
 
     def __init__(self, data: ReviewData, *, store: SessionStore, worker: DbWorker | None, clock: Clock,
-                 theme: Theme, exports: ExportRegistry[ReviewSession], parent: QWidget | None = None) -> None:
+                 theme: Theme, exports: ExportRegistry[ReviewSession], parent: QWidget | None = None,
+                 hrv_worker: DbWorker | None = None) -> None:
         super().__init__(parent)
         self.data = data
         self._store = store
         self._exports = exports
         self._worker = worker
+        self._hrv_worker = hrv_worker if hrv_worker is not None else worker
+        self._hrv_for: SessionReport | None = None  # the report whose HRV is being computed
         self._clock = clock
         self._theme = theme
         self.show_errors = True
@@ -124,6 +138,11 @@ class ReviewWindow(QMainWindow):
         self._live_timer: QTimer | None = None
         self._refreshing = False
         self.resize(1400, 880)
+        if data.report.hrv_pending:
+            if self._hrv_worker is None:
+                self.compute_hrv()
+            else:
+                self._first_paint = _FirstPaint(self.plot.view.viewport(), self.compute_hrv)
 
     @classmethod
     def open(cls, store: SessionStore, session_id: int, *, worker: DbWorker | None, clock: Clock,
@@ -132,6 +151,33 @@ class ReviewWindow(QMainWindow):
         """Load the session synchronously and make its window (not shown)."""
         return cls(load_review(store, session_id), store=store, worker=worker, clock=clock, theme=theme,
                    exports=exports, parent=parent)
+
+    # ------------------------------------------------------------------ HRV after paint
+    def compute_hrv(self) -> None:
+        """Compute the summary's per-phase HRV if it is missing, off the GUI thread (see the module
+        docstring); called after the first paint, or by anyone who needs it sooner."""
+        report = self.data.report
+        if not report.hrv_pending or self._hrv_for is report:
+            return
+        self._hrv_for = report
+        data = self.data
+        Op(data.with_hrv, parent=self, what="Computing the HRV of the summary").success(
+            self._hrv_computed).failure(self._hrv_failed).run(self._hrv_worker)
+
+    def _hrv_computed(self, done: ReviewData) -> None:
+        if self.data.report is not self._hrv_for:  # reloaded meanwhile: that data is newer
+            return
+        self._hrv_for = None
+        self.data = self.data.with_report(done.report)
+        self.summary.set_report(done.report)
+        self.summary_completed.emit(self.data.session_id)
+
+    def _hrv_failed(self, exc: BaseException) -> None:
+        if self.data.report is self._hrv_for:
+            self._hrv_for = None
+            self.summary.hrv_failed(str(exc))
+        log.error("session %d: the HRV of the summary could not be computed", self.data.session_id,
+                  exc_info=exc)
 
     def _toolbar(self) -> None:
         bar = QToolBar("Review", self)
@@ -215,6 +261,7 @@ class ReviewWindow(QMainWindow):
         self.summary = summary
         self.tabs.insertTab(1, summary, "Summary by phase")
         self.tabs.setCurrentIndex(tab)
+        self.compute_hrv()
         self.status.setText(_status_text(data))
         if data.record.ended_at is not None:
             self.stop_following()
@@ -331,6 +378,21 @@ class ReviewWindow(QMainWindow):
             self.correct_observation(entry.observation_id, dialog.entry)
 
 
+class _FirstPaint(QObject):
+    """Calls ``then`` once, from the event loop, after ``widget`` has painted for the first time."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._then)
+        return False
+
+
 def _status_text(data: ReviewData) -> str:
     spec = data.record.spec
     state = "" if data.record.ended_at else "  \u2014  NOT ENDED (interrupted)"
@@ -347,11 +409,15 @@ def _status_text(data: ReviewData) -> str:
 def open_review_async(store: SessionStore, session_id: int, *, worker: DbWorker, clock: Clock, theme: Theme,
                       exports: ExportRegistry[ReviewSession], on_open: Callable[[ReviewWindow], None],
                       on_error: Callable[[BaseException], None] | None = None) -> None:
-    """Load the session on the worker, then build its window on the GUI thread and pass it to ``on_open``."""
+    """Load the session on the worker, then build its window on the GUI thread and pass it to ``on_open``.
+
+    The window paints before the summary's HRV is computed (on ``worker``, after the first paint).
+    """
     def opened(data: ReviewData) -> None:
         on_open(ReviewWindow(data, store=store, worker=worker, clock=clock, theme=theme, exports=exports))
 
-    op = Op(lambda: load_review(store, session_id), parent=None, what=f"Opening session {session_id}")
+    op = Op(lambda: load_review(store, session_id, hrv=False), parent=None,
+            what=f"Opening session {session_id}")
     op.success(opened)
     if on_error is not None:
         op.failure(on_error)

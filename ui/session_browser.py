@@ -61,6 +61,11 @@ class SessionListWindow(QMainWindow):
         self._clock = clock
         self._theme = theme
         self.reviews: dict[int, ReviewWindow] = {}
+        # The review windows' HRV is computed on a thread of its own, never holding up the DB worker;
+        # a computation still running when this window goes is let finish (its result is dropped).
+        self._hrv_worker = hrv_worker = DbWorker(self) if worker is not None else None
+        if hrv_worker is not None:
+            self.destroyed.connect(lambda *_: hrv_worker.shutdown())
         self._opening: set[int] = set()
         self.setWindowTitle("kapmonitor \u2014 past sessions")
         self.list = SessionListWidget(store, worker=worker, clock=clock, theme=theme, parent=self,
@@ -77,7 +82,8 @@ class SessionListWindow(QMainWindow):
         """Open (or bring back) the review window of ``session_id``: one window per session.
 
         A second request while the first is still loading is ignored, so a double click (or the
-        Open button pressed twice) never opens two windows on the same session.
+        Open button pressed twice) never opens two windows on the same session. The window shows
+        as soon as the session is loaded, its summary's HRV following (:mod:`ui.review_window`).
         """
         window = self.reviews.get(session_id)
         if window is not None:
@@ -101,10 +107,11 @@ class SessionListWindow(QMainWindow):
             self._opening.discard(session_id)
             show_error(self, f"Opening session {session_id}", exc)
 
-        Op(lambda: load_review(self._store, session_id), parent=self,
+        Op(lambda: load_review(self._store, session_id, hrv=False), parent=self,
            what=f"Opening session {session_id}").success(
             lambda data: show(ReviewWindow(data, store=self._store, worker=self._worker, clock=self._clock,
-                                           theme=self._theme, exports=self._exports))).failure(
+                                           theme=self._theme, exports=self._exports,
+                                           hrv_worker=self._hrv_worker))).failure(
             failed).run(self._worker)
 
     def _error(self, exc: BaseException) -> None:
