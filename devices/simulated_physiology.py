@@ -27,6 +27,7 @@ These are plausible demo signals, not a validated physiological model.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass
@@ -97,6 +98,34 @@ class BloodPressure:
     systolic: int
     diastolic: int
     mean: int
+
+
+class _Noise:
+    """Standard normal deviates as a pure function of ``key``: BLAKE2b in counter mode, Box-Muller.
+
+    The values must depend on the seed, the stream and the time alone (a measurement at the same
+    moment of the same simulated client is the same whatever was asked before). Seeding a fresh
+    ``random.Random`` for each value did that too, but building and seeding a Mersenne Twister
+    costs ~30x one hash; the k-th deviate here is one 128-bit hash of the key and ``k``.
+    """
+
+    __slots__ = ("_drawn", "_key")
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._drawn = 0
+
+    def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float:
+        """The next normal deviate with mean ``mu`` and standard deviation ``sigma``."""
+        digest = hashlib.blake2b(self._key, digest_size=16, salt=self._drawn.to_bytes(16, "little")).digest()
+        self._drawn += 1
+        # Two uniforms from 53 bits each; u1 in (0, 1] so that log(u1) is finite.
+        u1 = ((int.from_bytes(digest[:8], "little") >> 11) + 1) * _2_POW_M53
+        u2 = (int.from_bytes(digest[8:], "little") >> 11) * _2_POW_M53
+        return mu + sigma * math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+_2_POW_M53 = 2.0**-53
 
 
 def _check_rate(name: str, value: float) -> float:
@@ -185,9 +214,9 @@ class SimulatedPhysiology:
         breathing = math.sin(2 * math.pi * self.breathing_hz * t_s + self._breath_phase)
         return min(200.0, max(30.0, self.mean_heart_rate_bpm(t_s) + rsa * breathing))
 
-    def _noise(self, stream: str, t_s: float) -> random.Random:
-        """A generator that depends only on the seed, the stream and the millisecond of ``t_s``."""
-        return random.Random(f"kapmonitor-sim:{self._seed}:{stream}:{round(t_s * 1000.0)}")
+    def _noise(self, stream: str, t_s: float) -> _Noise:
+        """Normal deviates that depend only on the seed, the stream and the millisecond of ``t_s``."""
+        return _Noise(f"kapmonitor-sim:{self._seed}:{stream}:{round(t_s * 1000.0)}".encode())
 
     def spo2_pct(self, t_s: float) -> int:
         """SpO2 in whole percent at ``t_s``: about 97-99 %, dipping up to ~1 % during the effect."""

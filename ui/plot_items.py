@@ -3,9 +3,13 @@
 :class:`~ui.plots.LivePlots` owns the data and the frame loop; this module builds
 the pyqtgraph items it shows and keeps the observation and alarm markers, so the
 container stays about data flow. Choices here are about cost as much as looks
-(PITFALLS #6, measured by ``benchmarks/ui_frame.py``): traces are aliased, axes
-never rebuild label HTML on a scroll, and markers outside the visible window are
-taken out of the plot.
+(PITFALLS #6, measured by ``benchmarks/ui_frame.py`` and ``benchmarks/peer_openhrv.py``):
+traces are aliased, axes never rebuild label HTML on a scroll, markers outside the
+visible window are taken out of the plot, and what does not move with the data --
+alarm-limit lines, their labels, phase bands -- are plain Qt items that Qt draws and
+transforms without calling back into Python (pyqtgraph's ``InfiniteLine`` and
+``LinearRegionItem`` recompute their geometry in Python on every scroll and paint in
+Python on every repaint).
 """
 
 from __future__ import annotations
@@ -13,15 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsRectItem, QGraphicsSimpleTextItem
 
 from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.types import AlarmPriority, AlarmTransition, Observation, Phase
 from ui.theme import Theme, qcolor
 
-__all__ = ["AXIS_WIDTH_PX", "PlotMarkers", "limit_line", "make_curve", "make_plot", "marker_label",
-           "phase_band"]
+__all__ = ["AXIS_WIDTH_PX", "LimitLine", "PlotMarkers", "band_colour", "make_curve", "make_plot",
+           "marker_label", "phase_band"]
 
 AXIS_WIDTH_PX = 64
 """Width of every left axis: equal widths keep the linked x axes aligned."""
@@ -36,12 +41,19 @@ def make_plot(theme: Theme, left_label: str, *, show_x: bool) -> pg.PlotWidget:
     plot.setMouseEnabled(x=False, y=False)
     plot.hideButtons()
     item = plot.getPlotItem()
+    for name in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(name)
+        # Otherwise every x scroll re-sets each axis label's HTML (~0.1 ms each), the hidden right
+        # and top axes' too (they follow the view all the same); no units, no prefix.
+        axis.enableAutoSIPrefix(False)
     for name in ("left", "bottom"):
         axis = item.getAxis(name)
         axis.setPen(qcolor(theme.border))
         axis.setTextPen(qcolor(theme.text_dim))
-        # Otherwise every x scroll re-sets each axis label's HTML (~0.1 ms each); no units, no prefix.
-        axis.enableAutoSIPrefix(False)
+        # Ticks point out, towards their numbers: ticks pointing into the plot put the axis inside
+        # the trace's repaint area, so every new sample repainted both axes' tick texts too (the
+        # larger part of a plot's repaint, measured).
+        axis.setStyle(tickLength=5)
     item.setLabel("left", left_label, color=theme.text_dim)
     item.getAxis("left").setWidth(AXIS_WIDTH_PX)
     # No grid: calmer, and a full-plot grid costs ~15 ms per repaint offscreen (measured).
@@ -73,25 +85,105 @@ def make_curve(plot: pg.PlotWidget, colour: str, width: float, *, cached: bool =
     return curve
 
 
-def limit_line(theme: Theme, rule: LimitRule, value: float) -> pg.InfiniteLine:
-    """A horizontal alarm-limit line (dashed for high priority, dotted otherwise), labelled with its value."""
-    tint = theme.threshold
-    style = Qt.PenStyle.DashLine if rule.priority is AlarmPriority.HIGH else Qt.PenStyle.DotLine
-    pen = pg.mkPen(qcolor(tint, 170), width=1, style=style)
-    text = f"{value:g}"
-    if rule.relative_to_baseline:
-        text += f" (baseline {'+' if rule.direction == 'above' else '−'}{rule.limit:g})"
-    line = pg.InfiniteLine(pos=value, angle=0, pen=pen, movable=False, label=text,
-                           labelOpts={"position": 0.005, "color": qcolor(tint), "anchors": [(0, 1), (0, 1)]})
-    line.setToolTip(rule.label)
-    return line
+class LimitLine:
+    """A horizontal alarm-limit line (dashed for high priority, dotted otherwise), labelled with its value.
+
+    Drawn by Qt alone: the line is a ``QGraphicsLineItem`` in data coordinates and the label a
+    ``QGraphicsSimpleTextItem`` in the plot's view box, just above the line at its left end. A
+    scroll of the x axis moves neither in Python: the line is long enough to cover the view and
+    is lengthened only when the view scrolls past one of its ends (:meth:`cover`, once per few
+    window widths); the label moves only when the y range or the plot's size changes.
+
+    Args:
+        theme: colours.
+        rule: the alarm rule drawn (priority, direction, tooltip).
+        value: where the line is drawn, in the plot's y units.
+        plot: the plot it is added to (:meth:`remove` takes it out again).
+    """
+
+    def __init__(self, theme: Theme, rule: LimitRule, value: float, plot: pg.PlotWidget) -> None:
+        self._value = float(value)
+        self._plot = plot
+        self._view = plot.getViewBox()
+        self._span: tuple[float, float] | None = None
+        tint = theme.threshold
+        style = Qt.PenStyle.DashLine if rule.priority is AlarmPriority.HIGH else Qt.PenStyle.DotLine
+        self.line = QGraphicsLineItem()
+        self.line.setPen(pg.mkPen(qcolor(tint, 170), width=1, style=style))  # cosmetic: 1 px at any scale
+        self.line.setToolTip(rule.label)
+        text = f"{value:g}"
+        if rule.relative_to_baseline:
+            text += f" (baseline {'+' if rule.direction == 'above' else '−'}{rule.limit:g})"
+        self.label = QGraphicsSimpleTextItem(text, self._view)
+        self.label.setBrush(QBrush(qcolor(tint)))
+        self.label.setPen(QPen(Qt.PenStyle.NoPen))
+        self.label.setToolTip(rule.label)
+        self.label.setZValue(1000)  # above the traces, inside the view box (clipped with it)
+        plot.addItem(self.line, ignoreBounds=True)
+        self._view.sigYRangeChanged.connect(self._place_label)
+        self._view.sigResized.connect(self._place_label)
+        (left, right), _ = self._view.viewRange()
+        self.cover(left, right)
+        self._place_label()
+
+    def value(self) -> float:
+        """Where the line is drawn (the limit, in the plot's y units)."""
+        return self._value
+
+    @property
+    def text(self) -> str:
+        """The label's words ("120", "100 (baseline +30)")."""
+        return str(self.label.text())
+
+    def cover(self, left: float, right: float) -> None:
+        """Make the line span at least ``left``..``right`` (the visible x range); cheap when it does."""
+        span = self._span
+        if span is not None and span[0] <= left and right <= span[1]:
+            return
+        width = max(right - left, 1.0)
+        # A few window widths either side: long enough to be lengthened rarely, short enough that a
+        # dashed pen never has millions of dashes to lay out.
+        self._span = (left - 2.0 * width, right + 4.0 * width)
+        self.line.setLine(self._span[0], self._value, self._span[1], self._value)
+
+    def _place_label(self, *_: object) -> None:
+        at = self._view.mapFromView(QPointF(0.0, self._value))
+        height = self.label.boundingRect().height()
+        self.label.setPos(max(2.0, self._view.width() * 0.005), at.y() - height)
+
+    def remove(self) -> None:
+        """Take the line and its label out of the plot."""
+        self._view.sigYRangeChanged.disconnect(self._place_label)
+        self._view.sigResized.disconnect(self._place_label)
+        self._plot.removeItem(self.line)
+        self.label.setParentItem(None)  # type: ignore[arg-type]  # None: no parent (the stub says otherwise)
+        scene = self.label.scene()
+        if scene is not None:
+            scene.removeItem(self.label)
 
 
-def phase_band(theme: Theme, phase: Phase, x0: float, x1: float) -> pg.LinearRegionItem:
-    """A fixed, borderless band behind the traces in the phase's colour."""
-    brush = qcolor(theme.phase[phase], theme.band_alpha)
-    band = pg.LinearRegionItem(values=(x0, x1), movable=False, brush=brush, pen=pg.mkPen(None),
-                               hoverBrush=brush, hoverPen=pg.mkPen(None))
+def band_colour(theme: Theme, phase: Phase) -> QColor:
+    """The phase's colour at the theme's band opacity, blended over the plot background beforehand.
+
+    The bands lie behind everything on the plots' own background, so an opaque colour looks the
+    same as the translucent one and fills without blending (a translucent band over the whole
+    plot cost ~0.7 ms per repaint offscreen).
+    """
+    top, under, alpha = QColor(theme.phase[phase]), QColor(theme.window), theme.band_alpha / 255.0
+    return QColor(round(top.red() * alpha + under.red() * (1 - alpha)),
+                  round(top.green() * alpha + under.green() * (1 - alpha)),
+                  round(top.blue() * alpha + under.blue() * (1 - alpha)))
+
+
+BAND_Y_EXTENT = 1.0e4
+"""A phase band reaches this far above and below zero in y: beyond any plot's range."""
+
+
+def phase_band(theme: Theme, phase: Phase, x0: float, x1: float) -> QGraphicsRectItem:
+    """A fixed, borderless band behind the traces in the phase's colour, from ``x0`` to ``x1``."""
+    band = QGraphicsRectItem(QRectF(x0, -BAND_Y_EXTENT, x1 - x0, 2 * BAND_Y_EXTENT))
+    band.setBrush(QBrush(band_colour(theme, phase)))
+    band.setPen(QPen(Qt.PenStyle.NoPen))
     band.setZValue(-100)
     band.setToolTip(phase.value.capitalize())
     return band

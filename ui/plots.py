@@ -17,11 +17,15 @@ curve gets new data only when its stream changed or the window scrolled. The
 whole-session overview is redrawn only when its right edge has moved at least
 one pixel (and at most every ``overview_every_s`` seconds of session time), and
 its trace is kept as a device pixmap, so repaints in between are a copy.
-Frames come from a ``QTimer`` (default 4 Hz), and new data is drawn at once
-when the last frame is older than one frame period (low latency, same cap);
-the x range follows the clock (real elapsed time, never counted ticks) and is
-only moved when the shift is at least one pixel, so an idle 1 Hz session
-repaints about once a second.
+Frames come from a ``QTimer`` (default 2 Hz, in real time whatever the clock's
+speed); readings only land in the buffers, and the next frame draws whatever
+arrived since the last one, so a heart-rate packet, its RR intervals and the
+oximeter's value half a second later cost one redraw per frame between them,
+not one each (the numbers in the tiles show each reading at once). The x range
+follows the clock (real elapsed time, never counted ticks) and is only moved
+when the shift is at least one pixel, so an idle 1 Hz session repaints about
+once a second. Alarm-limit lines and phase bands are plain Qt items
+(:mod:`ui.plot_items`): a scroll moves them without a call into Python.
 
 Gaps: readings more than ``gap_s`` apart get a NaN row between them; the line
 breaks where the signal was lost. A value that is not usable
@@ -35,7 +39,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -43,13 +46,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from kapmonitor import streams
 from kapmonitor.alarm_settings import LimitRule
 from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.types import AlarmTransition, Observation, Phase, ReadingFlag, Stream
-from ui.plot_items import PlotMarkers, limit_line, make_curve, make_plot, phase_band
+from ui.plot_items import LimitLine, PlotMarkers, make_curve, make_plot, phase_band
 from ui.ringbuffer import RingBuffer
 from ui.theme import Theme, qcolor
 
@@ -85,7 +88,7 @@ class LivePlots(QWidget):
     """
 
     def __init__(self, theme: Theme, now_epoch: Callable[[], float], *, window_min: float = 15.0,
-                 frame_hz: float = 4.0, gap_s: float = 5.0, overview_every_s: float = 2.0,
+                 frame_hz: float = 2.0, gap_s: float = 5.0, overview_every_s: float = 2.0,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         if not window_min > 0 or not frame_hz > 0 or not gap_s > 0:
@@ -104,20 +107,15 @@ class LivePlots(QWidget):
         self._last_x_now: float | None = None
         self._y_range: tuple[float, float] | None = None
         self._bounds: tuple[tuple[Phase, datetime, datetime | None], ...] = ()
-        self._band_items: list[pg.LinearRegionItem] = []
+        self._band_items: list[tuple[pg.PlotWidget, QGraphicsRectItem]] = []
         self._limits: dict[str, float] = {}
-        self._limit_items: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
+        self._limit_items: list[LimitLine] = []
         self._build()
         self._markers = PlotMarkers(theme, self.hr_plot, self.overview_plot, self._x)
-        self._frame_s = 1.0 / frame_hz
-        self._rendered_at = -math.inf
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.CoarseTimer)
         self._timer.setInterval(max(1, round(1000.0 / frame_hz)))
         self._timer.timeout.connect(self.render_frame)
-        self._soon = QTimer(self)
-        self._soon.setSingleShot(True)
-        self._soon.timeout.connect(self.render_frame)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -201,14 +199,6 @@ class LivePlots(QWidget):
             buf.append(x, value)
         else:
             buf.append_gap(x)  # stored, never drawn: heart rate 0 without contact is a gap, not asystole
-        self._schedule()
-
-    def _schedule(self) -> None:
-        """Draw new data promptly (low latency) but never more often than the frame rate."""
-        if not self._timer.isActive() or self._soon.isActive():
-            return
-        wait_s = self._rendered_at + self._frame_s - time.monotonic()
-        self._soon.start(round(max(0.0, wait_s) * 1000))
 
     def load_history(self, stream: Stream, t_epoch: np.ndarray, values: np.ndarray,
                      flags: np.ndarray | None = None) -> None:
@@ -254,8 +244,8 @@ class LivePlots(QWidget):
         A rule relative to the baseline is drawn at baseline +/- offset once the
         baseline is known (pass ``baselines``), and not at all before.
         """
-        for plot, line in self._limit_items:
-            plot.removeItem(line)
+        for line in self._limit_items:
+            line.remove()
         self._limit_items.clear()
         self._limits.clear()
         plots = {Stream.HEART_RATE: self.hr_plot, Stream.SPO2: self.spo2_plot}
@@ -269,9 +259,7 @@ class LivePlots(QWidget):
                 self._limits[key] = min(value, self._limits.get(key, math.inf))
             else:
                 self._limits[key] = max(value, self._limits.get(key, -math.inf))
-            line = limit_line(self._theme, rule, value)
-            plot.addItem(line)
-            self._limit_items.append((plot, line))
+            self._limit_items.append(LimitLine(self._theme, rule, value, plot))
         self._y_range = None
 
     def add_observation(self, observation: Observation, label: str | None = None) -> None:
@@ -298,7 +286,7 @@ class LivePlots(QWidget):
     @property
     def limit_values(self) -> list[float]:
         """Where the alarm-limit lines are drawn (both plots)."""
-        return [line.value() for _, line in self._limit_items]
+        return [line.value() for line in self._limit_items]
 
     def set_window_minutes(self, minutes: float) -> None:
         """Change the recent-history width (clamped to 1..240 minutes)."""
@@ -324,7 +312,6 @@ class LivePlots(QWidget):
 
     def stop(self) -> None:
         self._timer.stop()
-        self._soon.stop()
 
     @Slot()
     def render_frame(self, full: bool = False) -> None:
@@ -334,7 +321,6 @@ class LivePlots(QWidget):
         """
         if self._anchor is None:
             return
-        self._rendered_at = time.monotonic()
         x_now = (self._now_epoch() - self._anchor) / 60.0
         left = x_now - self._window_min
         moved = self._scroll_to(x_now, left)
@@ -368,7 +354,11 @@ class LivePlots(QWidget):
         if self._last_x_now is not None and abs(x_now - self._last_x_now) * px_per_min < 1.0:
             return False
         self._last_x_now = x_now
-        view.setXRange(left, x_now + self._window_min * 0.015, padding=0)
+        right = x_now + self._window_min * 0.015
+        view.setXRange(left, right, padding=0)
+        _settle(self.hr_plot, self.spo2_plot, self.rr_plot)  # the linked plots moved with it
+        for line in self._limit_items:
+            line.cover(left, right)
         self._markers.cull()
         return True
 
@@ -384,6 +374,7 @@ class LivePlots(QWidget):
             self._y_range = (lo, hi)
             self.hr_plot.setYRange(lo, hi, padding=0)
             self.overview_plot.setYRange(lo, hi, padding=0)
+            _settle(self.hr_plot, self.overview_plot)
 
     @staticmethod
     def _fit_y(plot: pg.PlotWidget, y: np.ndarray, *, floor: float, ceil: float, pad: float) -> None:
@@ -395,6 +386,7 @@ class LivePlots(QWidget):
         if hi > lo and plot.property("y_range") != (lo, hi):
             plot.setProperty("y_range", (lo, hi))
             plot.setYRange(lo, hi, padding=0)
+            _settle(plot)
 
     def _render_overview(self, x_now: float) -> None:
         """Redraw the whole-session plot when its right edge moved a pixel (and not too often).
@@ -415,6 +407,7 @@ class LivePlots(QWidget):
                 return
         self._overview_drawn_x = x_now
         self.overview_plot.setXRange(first, right, padding=0.01)
+        _settle(self.overview_plot)
         if buf.version != self._overview_version:
             self._overview_version = buf.version
             self.overview_curve.setData(buf.x, buf.y)
@@ -446,8 +439,7 @@ class LivePlots(QWidget):
         return (t_epoch - (self._anchor if self._anchor is not None else t_epoch)) / 60.0
 
     def _draw_bands(self) -> None:
-        for item in self._band_items:
-            plot = self.overview_plot if item.property("overview") else self.hr_plot
+        for plot, item in self._band_items:
             plot.removeItem(item)
         self._band_items.clear()
         if self._anchor is None:
@@ -457,8 +449,18 @@ class LivePlots(QWidget):
                 continue
             x0 = self._x(start.timestamp())
             x1 = self._x(end.timestamp()) if end is not None else x0 + 100_000.0
-            for plot, overview in ((self.hr_plot, False), (self.overview_plot, True)):
+            for plot in (self.hr_plot, self.overview_plot):
                 band = phase_band(self._theme, phase, x0, x1)
-                band.setProperty("overview", overview)
-                plot.addItem(band)
-                self._band_items.append(band)
+                plot.addItem(band, ignoreBounds=True)
+                self._band_items.append((plot, band))
+
+
+def _settle(*plots: pg.PlotWidget) -> None:
+    """Apply a new view range to the plots' items now, not in their next paint.
+
+    pyqtgraph moves a view box's items to a new range lazily, at the start of the next paint;
+    the items then ask for another repaint, so every scroll painted each plot twice (counted
+    here). Moving them at once, before anything is painted, makes it one paint per change.
+    """
+    for plot in plots:
+        plot.getViewBox().updateMatrix()
