@@ -44,12 +44,18 @@ def _gui(args: argparse.Namespace) -> int:
     from ui.cli.stores import check_location
 
     check_location(args, resolve_db_location(args.db, demo=args.demo), creates=True)  # a typo'd --db folder
+    from ui.source_cache import forget_imported_sources
+
+    forget_imported_sources()  # before the window's imports: 32 MiB of their source otherwise stays
     from ui.launch import run_gui
 
     return run_gui(args)
 
 
 def _self_test(args: argparse.Namespace) -> int:
+    from ui.source_cache import forget_imported_sources
+
+    forget_imported_sources()  # the window it drives is the bedside's, imported the same way
     from ui.selftest import run_self_test
 
     return run_self_test(args)
@@ -82,6 +88,9 @@ def _report(args: argparse.Namespace) -> int:
 def _station(args: argparse.Namespace) -> int:
     if not args.json:
         _need_display("the station window")
+        from ui.source_cache import forget_imported_sources
+
+        forget_imported_sources()
     from ui.cli.station import cmd_station
 
     return cmd_station(args)
