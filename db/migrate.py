@@ -64,7 +64,7 @@ _REVISION_LINE = re.compile(r'^(down_revision|revision)\b[^=]*=\s*(None|"([^"]*)
 def packaged_head() -> str:
     """The newest packaged schema revision, read from the migration files' ``revision`` and
     ``down_revision`` lines without importing Alembic (0.1 s of start-up); equal to
-    :func:`head_revision` (``tests/test_16_startup.py`` checks it)."""
+    :func:`head_revision` (``tests/test_16_imports.py`` checks it)."""
     parents: dict[str, str | None] = {}
     for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
         found = dict((m[1], m[3]) for m in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")))

@@ -18,34 +18,18 @@ Two ways of storing time, on purpose:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from db.rows import EPOCH, from_epoch_ms, to_epoch_ms
+
 __all__ = ["EPOCH", "UTCDateTime", "from_epoch_ms", "to_epoch_ms"]
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-_HALF_MS = timedelta(microseconds=500)
-
-
-def to_epoch_ms(moment: datetime) -> int:
-    """Milliseconds since the Unix epoch for an aware datetime, rounded half up.
-
-    Raises:
-        ValueError: if ``moment`` is naive.
-    """
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment.isoformat()} has no time zone; pass an aware UTC time")
-    return (moment - EPOCH + _HALF_MS) // _MS
-
-
-def from_epoch_ms(t_ms: int) -> datetime:
-    """The aware UTC datetime of an epoch-millisecond count."""
-    return EPOCH + timedelta(milliseconds=t_ms)
+# The epoch-millisecond conversions live in db.rows, which the SQLAlchemy-free reader imports too.
 
 
 class UTCDateTime(TypeDecorator[datetime]):
