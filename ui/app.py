@@ -45,7 +45,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 from db.export.atomic import remove_stale_parts
 from db.journal_writer import JournalWriter
 from db.journaled_store import JournaledStore
-from db.paths import journal_folder, resolve_db_location, workstation_file
+from db.paths import journal_folder, workstation_file
 from db.store import SqlStore
 from devices.factory import make_sensor
 from kapmonitor.clock import Clock
@@ -57,12 +57,11 @@ from kapmonitor.sensor import Sensor
 from kapmonitor.session_model import SessionSnapshot
 from kapmonitor.settings import SETTINGS_KEY, ClinicSettings
 from kapmonitor.types import Stream
-from kapmonitor.workstation import resolve_room
 from ui.audio import AlarmAudio
 from ui.bridge import AlarmsChange, JournalBridge, RecorderBridge
 from ui.clinic_settings import load_clinic_settings
 from ui.gc_guard import GuiGarbageCollector
-from ui.launch import make_clock, window_title
+from ui.launch import make_clock, open_journaled_store, window_title
 from ui.lsl_config import LslUnavailable
 from ui.lsl_outlets import LslOutlets, attach_lsl
 from ui.main_window import BedsideWindow
@@ -215,14 +214,7 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     """
     clock = clock or make_clock(args)
     if store is None:
-        # a demo records simulated sessions into its own database unless --db names one
-        try:
-            room = resolve_room(getattr(args, "room", None), workstation_file())
-        except ValueError as exc:
-            raise StoreError(str(exc)) from exc
-        store = JournaledStore.open(resolve_db_location(getattr(args, "db", None),
-                                                        demo=bool(getattr(args, "demo", False))),
-                                    clock=clock, room=room)
+        store = open_journaled_store(args, clock)
     elif isinstance(store, SqlStore):
         store = journaled(store)
     settings = settings if settings is not None else load_clinic_settings(store.database)

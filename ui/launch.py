@@ -87,6 +87,26 @@ class Opened:
         self.settings = settings
 
 
+def open_journaled_store(args: argparse.Namespace, clock: Clock) -> JournaledStore:
+    """The database ``--db`` names (a demo's own unless it names one) behind this workstation's journal.
+
+    Raises:
+        StoreError: the database or its journal cannot be opened, or the room name is not valid.
+    """
+    from db.journaled_store import JournaledStore
+    from db.paths import resolve_db_location, workstation_file
+    from kapmonitor.ports import StoreError
+    from kapmonitor.workstation import resolve_room
+
+    try:
+        room = resolve_room(getattr(args, "room", None), workstation_file())
+    except ValueError as exc:
+        raise StoreError(str(exc)) from exc
+    return JournaledStore.open(resolve_db_location(getattr(args, "db", None),
+                                                   demo=bool(getattr(args, "demo", False))),
+                               clock=clock, room=room)
+
+
 def open_for_window(args: argparse.Namespace, clock: Clock) -> Opened:
     """Open the database behind this workstation's journal and read the settings (on the DB worker).
 
@@ -94,19 +114,9 @@ def open_for_window(args: argparse.Namespace, clock: Clock) -> Opened:
         StoreError: the database or its journal cannot be opened.
         ValueError: the room name is not valid.
     """
-    from db.journaled_store import JournaledStore
-    from db.paths import resolve_db_location, workstation_file
-    from kapmonitor.ports import StoreError
-    from kapmonitor.workstation import resolve_room
     from ui.clinic_settings import load_clinic_settings
 
-    try:
-        room = resolve_room(getattr(args, "room", None), workstation_file())
-    except ValueError as exc:
-        raise StoreError(str(exc)) from exc
-    store = JournaledStore.open(resolve_db_location(getattr(args, "db", None),
-                                                    demo=bool(getattr(args, "demo", False))),
-                                clock=clock, room=room)
+    store = open_journaled_store(args, clock)
     try:
         return Opened(store, load_clinic_settings(store.database))
     except BaseException:
