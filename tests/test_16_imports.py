@@ -39,8 +39,13 @@ def _imports(*args: str, cwd: Path) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=120, stdin=subprocess.DEVNULL)
-    last = proc.stderr.strip().splitlines()[-1]
-    result: dict[str, object] = json.loads(last)
+    lines = proc.stderr.strip().splitlines()
+    try:
+        result: dict[str, object] = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        pytest.fail(f"kapmonitor {' '.join(args)} ended with {proc.returncode} before the probe reported; "
+                    f"stderr: {proc.stderr[-2000:]!r}; stdout: {proc.stdout[-500:]!r}")
+    result["stderr"] = proc.stderr[-1000:]
     return result
 
 
