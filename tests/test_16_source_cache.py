@@ -56,3 +56,30 @@ def test_a_traceback_still_shows_the_lines_of_a_forgotten_source() -> None:
     assert "kapmonitor/hrv.py" in shown
     # the failing line's text, read again from the file when the traceback asked for it
     assert "    " in shown.split("kapmonitor/hrv.py", 1)[1].splitlines()[1]
+
+
+_SAME_ANSWER = """
+import json, sys
+import PySide6.QtCore
+from shibokensupport import feature
+original = feature._mod_uses_pyside
+from ui.source_cache import forget_imported_sources
+forget_imported_sources()
+import ui.app, ui.review_window  # the window's imports: SQLAlchemy, numpy, pyqtgraph, ours
+wrapped = feature._mod_uses_pyside
+differ = [name for name, module in list(sys.modules.items())
+          if module is not None and wrapped(module) != original(module)]
+said_yes = sum(1 for module in list(sys.modules.values()) if module is not None and wrapped(module))
+print(json.dumps({"differ": differ, "said_yes": said_yes, "modules": len(sys.modules)}))
+"""
+
+
+def test_the_hook_answers_from_the_file_exactly_as_pyside_does_from_the_source() -> None:
+    """The hook is answered without ``inspect.getsource`` (60-70 ms of the window's start-up): for each
+    module the window imports, the answer is the one PySide6's own hook gives."""
+    out = subprocess.run([sys.executable, "-c", _SAME_ANSWER], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT, env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = json.loads(out.stdout.splitlines()[-1])
+    assert found["differ"] == []
+    assert found["said_yes"] > 20 and found["modules"] > 500, found  # ours and pyqtgraph use PySide6
