@@ -32,10 +32,16 @@ from export14_session import (
 )
 
 from db.export import EXPORTERS
-from db.export.edf import HOLD_S, NO_DATA, one_hertz
+from db.export.edf import HOLD_S, NO_DATA, RECORD_S, one_hertz
+from db.store import SqlStore
 from kapmonitor import cli
-from kapmonitor.ports import StreamData
-from kapmonitor.types import ReadingFlag, Stream
+from kapmonitor.alarm_settings import AlarmSettings
+from kapmonitor.clock import FakeClock
+from kapmonitor.discharge import Discharge
+from kapmonitor.ports import SessionSpec, StreamData
+from kapmonitor.protocols import PRESETS
+from kapmonitor.recording import Recorder
+from kapmonitor.types import ObservationKind, Reading, ReadingFlag, Stream
 from ui.main import main
 
 LABELS = ["HR", "SpO2", "BP systolic", "BP diastolic"]
@@ -112,7 +118,7 @@ def test_both_readers_see_four_signals_of_the_sessions_length_with_units_and_ran
         files: Files, table: pd.DataFrame) -> None:
     t0 = _t0(table)
     assert t0 == math.floor(START.timestamp()), "the recording starts at the whole second of the start"
-    expected_n = (math.floor(table["t"].max() - t0) // 60 + 1) * 60
+    expected_n = (math.floor(table["t"].max() - t0) // RECORD_S + 1) * RECORD_S
     mne_read, edf_read = _both(files.edf)
     for read in (mne_read, edf_read):
         assert read.labels == LABELS
@@ -323,3 +329,41 @@ def test_every_documented_example_runs_against_real_exports(
     assert len(names["doses"]) == 2  # type: ignore[arg-type]
     assert names["units"] == dict(zip(LABELS, UNITS, strict=True))
     assert len(names["beats"]) == len(rr)  # type: ignore[arg-type]
+
+
+def test_a_session_of_any_length_and_any_annotation_width_exports(tmp_path: Path) -> None:
+    """edfio checks every signal lasts the same, dividing the annotation signal's sample count by its
+    rate (samples per record / record length): with 60 s records (before) that division is inexact for about
+    one annotation width in six, and a session of 76 records or more (in CI a 14 h one) would not
+    export ("Inconsistent signal durations [..., 51239.99999999999]"). The width follows the longest
+    record of annotations: here sessions of 2 h 10 min, each with one note of its own length."""
+    clock = FakeClock(start=START)
+    path = tmp_path / "long.db"
+    lengths = range(1, 41)
+    with SqlStore.open(path) as store:
+        rec = Recorder(store, clock, AlarmSettings.defaults(), autotick=False)
+        sessions = []
+        for length in lengths:
+            sessions.append(rec.start_session(SessionSpec(
+                client_code=CLIENT, protocol=PRESETS["sublingual"], dose_amount=150.0, dose_unit="mg")))
+            rec.readings_received([Reading(Stream.HEART_RATE, 72.0, clock.now(), "strap")])
+            rec.add_observation(ObservationKind.NOTE, "note", text="n" * length)
+            clock.advance(130 * 60.0)
+            rec.readings_received([Reading(Stream.HEART_RATE, 72.0, clock.now(), "strap")])
+            rec.tick()
+            rec.end_session("done", Discharge(adverse_events=False, fit_to_leave_by=CLINICIAN))
+            clock.advance(60.0)
+        rec.close()
+        store.flush()
+    failed = []
+    for length, sid in zip(lengths, sessions, strict=True):
+        target = tmp_path / f"{length}.edf"
+        try:
+            assert export(Recorded(path, sid), "edf", target) == 4
+        except ValueError as e:
+            failed.append((length, str(e)))
+            continue
+        with pyedflib.EdfReader(str(target)) as edf:
+            assert edf.getFileDuration() >= 130 * 60
+            assert "note: " + "n" * length in [str(t) for t in edf.readAnnotations()[2]]
+    assert failed == []

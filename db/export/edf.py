@@ -31,8 +31,8 @@ What a sleep lab, EEGLAB, MNE or EDFbrowser opens beside its own recordings:
   moved by the file's random offset (onsets are relative, so they do not change), no free text,
   clinic-typed names and sensors as tokens.
 
-Data records last :data:`RECORD_S` seconds (the end is padded with no data), so the annotation
-space EDF+ reserves per record stays small whatever one minute holds. Written with ``edfio``.
+Data records last :data:`RECORD_S` (64) seconds (the end is padded with no data), so the annotation
+space EDF+ reserves per record stays small whatever about a minute holds. Written with ``edfio``.
 """
 
 from __future__ import annotations
@@ -71,8 +71,15 @@ __all__ = [
     "write_edf",
 ]
 
-RECORD_S: Final = 60
-"""Seconds per EDF data record (60 samples of each signal)."""
+RECORD_S: Final = 64
+"""Seconds per EDF data record (64 samples of each signal).
+
+A power of two, not a minute: ``edfio`` (0.4.18) checks that every signal lasts the same by dividing
+the annotation signal's sample count by its rate, ``samples per record / RECORD_S``, rounded to 12
+decimals. With 60 that rate is inexact in binary for about one annotation width in six, and a
+session of 76 records or more could not be written at all (``Inconsistent signal durations``; the
+upstream report is the-siesta-group/edfio#101). Divided by a power of two the rate is exact, and so
+is every duration. ``tests/test_14_edf.py`` exports sessions of 2 h 10 min with 40 annotation widths."""
 NO_DATA: Final = -1.0
 """What a second without data reads back as (the physical minimum), in the signal's unit."""
 RESOLUTION: Final = 0.01
