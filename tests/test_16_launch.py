@@ -42,6 +42,7 @@ def _start(monkeypatch: pytest.MonkeyPatch, db: Path) -> tuple[int, dict[str, ob
         seen["maximised"] = parts.window.isMaximized()
         seen["theme"] = parts.window.theme
         seen["new_enabled"] = parts.window.new_button.isEnabled()
+        seen["audio_loaded_with_the_dialog"] = parts.audio.loaded
         seen["session_line"] = parts.window.session_label.text()
         seen["windows"] = [w for w in QApplication.topLevelWidgets()
                            if isinstance(w, BedsideWindow) and w.isVisible()]
@@ -69,6 +70,8 @@ def test_the_window_is_shown_waiting_then_attached_and_maximised(qtbot, real_loo
     assert seen["new_enabled"] is True and seen["session_line"] == ""
     parts = seen["parts"]
     assert isinstance(parts, AppParts) and parts.window.attached
+    assert seen["audio_loaded_with_the_dialog"] is False and parts.audio.loaded, \
+        "the sound system loads on the event loop's turn after the start dialog opens"
     assert parts.window.observations is not None, \
         "the observation panel was added once the settings were read"
 

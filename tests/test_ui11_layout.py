@@ -285,6 +285,8 @@ def test_start_session_keeps_start_and_cancel_on_a_768_pixel_screen(qtbot) -> No
         assert dialog.rect().contains(_rect_in(button, dialog)), f"{button.text()} is on screen"
     problems = _unreachable(dialog)
     assert not problems, "\n".join(problems)
+    assert dialog.scroll.horizontalScrollBar().maximum() == 0, \
+        "the form is as wide as the view: its horizontal scroll bar is off, so nothing is cut off"
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
 

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import sys
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -330,6 +331,28 @@ def test_audio_without_device_falls_back_to_visual_with_notice(qtbot: QtBot) -> 
     audio.stop()
 
 
+def test_audio_loaded_later_decides_nothing_before_and_loads_once(qtbot: QtBot) -> None:
+    """The window's start loads the sound system after the start dialog opens (``ui.launch``): an
+    alarm given before that is not counted as chimed (it chimes at once when loaded)."""
+    audio = AlarmAudio(AudioSettings(), load=False)
+    reasons: list[str] = []
+    audio.audio_unavailable.connect(reasons.append)
+    assert not audio.loaded and audio.available
+    alarm = _alarm()
+    audio.set_alarms([alarm])
+    assert audio._policy.decide([alarm], time.monotonic(), audio.settings) is not None, \
+        "nothing was decided before the sound system loaded: the alarm still chimes at once"
+    audio.set_alarms([])
+    audio.load()
+    audio.load()
+    assert audio.loaded
+    if not audio.available:  # no sound server here: said once, as when loaded at construction
+        qtbot.waitUntil(lambda: bool(reasons), timeout=2000)
+        qtbot.wait(50)
+        assert reasons == [audio.unavailable_reason]
+    audio.stop()
+
+
 def test_sound_files_are_small_soft_and_reproducible(tmp_path: Path) -> None:
     generate_sounds(tmp_path)
     for name in SOUND_FILES.values():
@@ -616,6 +639,12 @@ def test_check_prompt_done_with_blood_pressure(qtbot: QtBot, session: tuple) -> 
 def test_start_session_dialog_validates_next_to_fields(qtbot: QtBot) -> None:
     dialog = StartSessionDialog(ClinicSettings.defaults(), ["K-017"])
     qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    focused = dialog.focusWidget()
+    assert focused is not None
+    qtbot.keyClicks(focused, "K-9")
+    assert dialog.client.currentText() == "K-9", "the client code is typed at once"
     dialog.client.setCurrentText("Jane Doe")
     dialog.dose.setText("lots")
     dialog.try_accept()

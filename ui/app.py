@@ -193,7 +193,7 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
               sensors_for_session: Callable[[], list[Sensor]] | None = None,
               autotick: bool = True, settings: ClinicSettings | None = None,
               window: BedsideWindow | None = None, worker: DbWorker | None = None,
-              gc_guard: GuiGarbageCollector | None = None) -> AppParts:
+              gc_guard: GuiGarbageCollector | None = None, load_audio: bool = True) -> AppParts:
     """Assemble the window and its collaborators (no event loop, no dialogs).
 
     Args:
@@ -208,6 +208,9 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
             not yet attached (:mod:`ui.launch`), the DB worker that opened it, the garbage
             collector started before it; made here when not given. A window painted in another
             theme than the clinic's is not used: a new one is made (the caller shows it).
+        load_audio: open the sound system now; ``False`` leaves it to the caller, who calls
+            ``parts.audio.load()`` before a session can start (:mod:`ui.launch`: on the event
+            loop's turn after the start dialog opens).
 
     Raises:
         StoreError: the database or its journal cannot be opened.
@@ -239,7 +242,7 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     commands = ObservationCommands(recorder, worker.run_in_worker, clock)
     drafts = NoteDrafts.for_database(store.location)
     window.set_observation_panel(ObservationPanel(settings, commands, theme, drafts=drafts))
-    audio = AlarmAudio(settings.audio)
+    audio = AlarmAudio(settings.audio, load=load_audio)
     bridge.alarms_arrived.connect(lambda change: _sound(audio, change))
     audio.audio_unavailable.connect(lambda reason: window.statusBar().showMessage(
         f"Alarm sound unavailable ({reason}): alarms are visual only"))

@@ -235,6 +235,10 @@ class AlarmAudio(QObject):
         audio: the clinic's audio settings (volume, visual-only).
         monotonic: seconds on a monotonic scale (injected for tests).
         sounds: directory holding the WAV files (default: the packaged ones).
+        load: open the sound system and read the chimes now (default). ``False`` leaves it to
+            :meth:`load`, for the window's start (``ui.launch``), which calls it on the event
+            loop's turn after the start dialog opens: before any session, and so any alarm, can
+            be started. Until then nothing chimes and no chime is counted as played.
 
     Signals:
         audio_unavailable(str reason): emitted once, from the event loop, when sound cannot
@@ -252,6 +256,7 @@ class AlarmAudio(QObject):
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sounds: Path | None = None,
+        load: bool = True,
     ) -> None:
         super().__init__(parent)
         self._audio = audio
@@ -268,7 +273,24 @@ class AlarmAudio(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(_POLL_MS)
         self._timer.timeout.connect(self._poll)
-        self._load(sounds or sounds_dir())
+        self._sounds = sounds or sounds_dir()
+        self._loaded = False
+        if load:
+            self.load()
+
+    def load(self) -> None:
+        """Open the sound system and read the chimes (once; later calls do nothing)."""
+        if self._loaded or self._closing:
+            return
+        self._loaded = True
+        self._load(self._sounds)
+        if self._alarms:
+            self._poll()
+
+    @property
+    def loaded(self) -> bool:
+        """True once :meth:`load` has run (whether or not sound then turned out to work)."""
+        return self._loaded
 
     @property
     def available(self) -> bool:
@@ -316,6 +338,8 @@ class AlarmAudio(QObject):
     # --- internals ---------------------------------------------------------------------------
 
     def _poll(self) -> None:
+        if not self._loaded:
+            return  # not yet loaded (:meth:`load`): nothing is decided, so nothing counts as played
         chime = self._policy.decide(self._alarms, self._monotonic(), self._audio)
         if chime is None or self._stream is None:
             return

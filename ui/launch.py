@@ -6,7 +6,8 @@ database…". Meanwhile the DB worker imports the database layer (SQLAlchemy is 
 start-up), opens the database behind this workstation's recording journal and reads the clinic
 settings. Back on the GUI thread :func:`ui.app.build_app` wires the recorder, the observation panel,
 the audio and the menus into the same window; then an unfinished session is offered for resumption
-or the start dialog opens, exactly as before.
+or the start dialog opens, exactly as before. The sound system loads on the event loop's first
+turn with that dialog up, before a session can be started.
 
 * The clinic's theme is kept on this computer (:func:`remember_theme`) so that the first paint
   can use it; when the clinic has changed it since, the window is built once more in the new
@@ -216,7 +217,7 @@ def run_gui(args: argparse.Namespace) -> int:
         from ui.app import build_app, connect_dialogs, start_or_resume
 
         parts = build_app(args, app, clock=clock, store=found.store, settings=found.settings,
-                          window=window, worker=worker, gc_guard=gc_guard)
+                          window=window, worker=worker, gc_guard=gc_guard, load_audio=False)
         built.append(parts)
         if parts.window is not window:  # the clinic's theme is not the one painted first
             parts.window.showMaximized()
@@ -225,6 +226,10 @@ def run_gui(args: argparse.Namespace) -> int:
         remember_theme(parts.theme)
         connect_dialogs(parts)
         startup_probe.ready()
+        # The sound system (QtMultimedia, the audio device, the chimes: ~35 ms) loads on the event
+        # loop's first turn with the start dialog (or the resume question) up: no alarm can sound
+        # before a session is started or resumed in it.
+        QTimer.singleShot(0, parts.audio, parts.audio.load)
         start_or_resume(parts)
 
     def failed(exc: BaseException) -> None:

@@ -82,6 +82,26 @@ class StartSessionDialog(QDialog):
         self._theme = theme
         self._spec: SessionSpec | None = None
         self._alarms: AlarmSettings | None = None
+        # Built from the outside in: each widget is put once into a frame already in place (with
+        # the application's style sheet, moving a built subtree into a new parent restyles all of
+        # it; built inside out, the dialog was restyled three times over).
+        # Everything but Start/Cancel scrolls, so the buttons stay on a 768-pixel laptop screen.
+        layout = QVBoxLayout(self)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout.addWidget(self.scroll, 1)
+        content = QWidget()
+        self.scroll.setWidget(content)
+        content_layout = QVBoxLayout(content)
+        # The dialog's own margins frame it; inside the scroll area only room beside the scroll bar
+        # (with the default 9 px all round, the custom timings row was 19 px wider than the view of
+        # a 780 px dialog whose horizontal scroll bar is off).
+        content_layout.setContentsMargins(0, 4, 6, 0)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        content_layout.addLayout(form)
 
         self.client = QComboBox()
         self.client.setEditable(True)
@@ -91,7 +111,7 @@ class StartSessionDialog(QDialog):
         assert client_line is not None  # an editable combo box always has one
         client_line.setPlaceholderText("e.g. K-017")
         self.client.setMinimumHeight(40)
-        self.client_error = error_label(theme)
+        self.client_error = error_label()
         hint = QLabel("A pseudonymous code only — never the client's name.")
         hint.setProperty("role", "caption")
 
@@ -108,6 +128,7 @@ class StartSessionDialog(QDialog):
         self.effect = self._minutes_box(1, 600)
         self.min_obs = self._minutes_box(1, 1440)
         custom_row = QHBoxLayout()
+        custom_row.setSpacing(4)
         for label, box in (
             ("Onset", self.onset),
             ("Effect window", self.effect),
@@ -115,7 +136,7 @@ class StartSessionDialog(QDialog):
         ):
             custom_row.addWidget(QLabel(label))
             custom_row.addWidget(box)
-        self.protocol_error = error_label(theme)
+        self.protocol_error = error_label()
 
         self.dose = QLineEdit()
         self.dose.setPlaceholderText("amount (optional)")
@@ -126,17 +147,15 @@ class StartSessionDialog(QDialog):
         dose_row = QHBoxLayout()
         dose_row.addWidget(self.dose, 1)
         dose_row.addWidget(self.unit)
-        self.dose_error = error_label(theme)
+        self.dose_error = error_label()
         self.lot = QLineEdit()
         self.lot.setPlaceholderText("optional")
-        self.lot_error = error_label(theme)
+        self.lot_error = error_label()
         self.clinician = QLineEdit()
         self.clinician.setPlaceholderText("e.g. AB")
         self.clinician.setMaxLength(8)
-        self.clinician_error = error_label(theme)
+        self.clinician_error = error_label()
 
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.addRow("Client code", self.client)
         form.addRow("", hint)
         form.addRow("", self.client_error)
@@ -152,9 +171,11 @@ class StartSessionDialog(QDialog):
         form.addRow("Clinician initials", self.clinician)
         form.addRow("", self.clinician_error)
 
-        self.limits = AlarmLimitsEditor(settings.alarms, theme)
+        # after the form's fields, so that Tab goes through the form first
         limits_box = QGroupBox("Alarm limits for this session (from the clinic settings)")
+        content_layout.addWidget(limits_box, 1)
         lb = QVBoxLayout(limits_box)
+        self.limits = AlarmLimitsEditor(settings.alarms, theme, limits_box)
         lb.addWidget(self.limits)
 
         self.buttons = QDialogButtonBox(
@@ -163,18 +184,6 @@ class StartSessionDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start session")
         self.buttons.accepted.connect(self.try_accept)
         self.buttons.rejected.connect(self.reject)
-        # Everything but Start/Cancel scrolls, so the buttons stay on a 768-pixel laptop screen.
-        content = QWidget()
-        content_layout = QVBoxLayout(content)
-        content_layout.addLayout(form)
-        content_layout.addWidget(limits_box, 1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(content)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.scroll, 1)
         layout.addWidget(self.buttons)
         self.protocol.currentIndexChanged.connect(self._protocol_changed)
         self.custom.toggled.connect(self._custom_toggled)
@@ -188,6 +197,7 @@ class StartSessionDialog(QDialog):
             edit.textChanged.connect(self._recheck)
         self.protocol.currentIndexChanged.connect(self._recheck)
         self.resize(fitted_dialog_size(self, 780, 820))
+        self.client.setFocus()  # the first thing asked: typing goes there (it went to the scroll area)
 
     @staticmethod
     def _minutes_box(lo: int, hi: int) -> QDoubleSpinBox:

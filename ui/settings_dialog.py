@@ -60,9 +60,8 @@ from kapmonitor.settings_items import (
     QuickTag,
     SettingsError,
 )
-from kapmonitor.types import AlarmPriority
 from kapmonitor.workstation import check_room_name, read_workstation_room, write_workstation_room
-from ui.alarm_limits import AlarmLimitsEditor
+from ui.alarm_limits import AlarmLimitsEditor, error_label
 from ui.lsl_config import lsl_unavailable
 from ui.no_wheel import guard_wheel
 from ui.theme import DARK, Theme
@@ -162,7 +161,7 @@ class SettingsDialog(QDialog):
         self._add_tab("discharge_checklist", "Discharge", self._build_checklist())
         self._add_tab("audio", "Sound && display", self._build_audio())
         self._add_tab("lab_streaming", "Research", self._build_research())
-        self.message = self._error_label()
+        self.message = error_label()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -201,15 +200,8 @@ class SettingsDialog(QDialog):
         if self._refused:
             self.validate(select_tab=False)
 
-    def _error_label(self) -> QLabel:
-        label = QLabel("")
-        label.setWordWrap(True)
-        label.setStyleSheet(f"color: {self._theme.alarm[AlarmPriority.MEDIUM]}; font-size: 14px;")
-        label.setVisible(False)
-        return label
-
     def _err(self, key: str) -> QLabel:
-        self.errors[key] = self._error_label()
+        self.errors[key] = error_label()
         return self.errors[key]
 
     def _add_tab(self, key: str, title: str, widget: QWidget) -> None:

@@ -243,6 +243,10 @@ QLabel[role="check"][state="due"] {{ color: {low}; font-weight: bold; }}
 QLabel[role="check"][state="overdue"] {{ color: {med}; font-weight: bold; background: {t.surface_raised};
     border-left: 8px solid {med}; padding: 2px 0 2px 8px; }}
 QLabel[role="next-event"] {{ color: {t.text_strong}; }}
+QLabel[role="error"] {{ color: {med}; font-size: 14px; }}
+QLabel[role="priority"][priority="high"] {{ color: {hi}; }}
+QLabel[role="priority"][priority="medium"] {{ color: {med}; }}
+QLabel[role="priority"][priority="low"] {{ color: {low}; }}
 QPushButton {{ background: {t.button}; color: {t.button_text}; border: 1px solid {t.border};
     border-radius: 5px; padding: 7px 14px; font-size: 15px; }}
 QPushButton:hover {{ border-color: {t.accent}; }}
