@@ -22,8 +22,8 @@ def error_label() -> QLabel:
     """A hidden, wrapped label in the theme's warning colour, for a message beside a field.
 
     The colour comes from the application style sheet (``role="error"``, :mod:`ui.theme`): a
-    style sheet of the label's own would cost a style of its own for each of the dozens of labels
-    a dialog has (the start dialog opened 30 ms sooner without them).
+    style sheet of the label's own costs a style of its own for each of the dozens of labels a
+    dialog has.
     """
     label = QLabel("")
     label.setWordWrap(True)
