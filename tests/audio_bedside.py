@@ -65,6 +65,9 @@ def main(argv: list[str]) -> int:
         result["end"] = now()
         result["active"] = sorted(f"{a.alarm_id}:{a.state.value}" for a in recorder.active_alarms())
         result["available_at_end"] = parts.audio.available
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+            result["media_backends_loaded"] = sorted({line.rsplit("/", 1)[-1].strip() for line in maps
+                                                      if "/plugins/multimedia/" in line})
         result["reason"] = parts.audio.unavailable_reason
         out_path.write_text(json.dumps(result))
         window.close_without_asking()

@@ -145,6 +145,8 @@ def test_paused_and_acknowledged_bedside_is_silent_for_the_whole_pause(
         rec.wait(10)
     result = json.loads(out.read_text())
     assert result["available_at_end"], f"the app played no sound: {result['reason']}"
+    assert result["media_backends_loaded"] == [], \
+        "the chimes were played by Qt Multimedia's audio-only integration (ui.audio.start_audio_only)"
     assert result["pause_enabled"] and result["ack_enabled"]
     pause, ack = result["pause"], result["ack"]
     quiet = [(pause, pause + PAUSE_S), (ack, ack + PAUSE_S)]

@@ -48,13 +48,13 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import QIODevice, QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QIODevice, QObject, QTimer, Signal
 
 from kapmonitor.settings_items import AudioSettings
 from kapmonitor.types import AlarmPriority
 from ui.sounds import SAMPLE_RATE, SOUND_FILES, sounds_dir
 
-__all__ = ["REPEAT_S", "AlarmAudio", "AlarmSoundPolicy", "Chime", "SoundingAlarm"]
+__all__ = ["REPEAT_S", "AlarmAudio", "AlarmSoundPolicy", "Chime", "SoundingAlarm", "start_audio_only"]
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,31 @@ def _encoder(fmt: Any) -> tuple[Callable[[npt.NDArray[np.float32]], bytes], int]
     return encode, np.dtype(dtype).itemsize * channels
 
 
+def start_audio_only() -> None:
+    """Start Qt Multimedia with its audio-only integration (call before anything else of it is used).
+
+    Qt Multimedia picks its media backend the first time any of it is used, from the plugins it
+    finds in the library paths: on Linux the FFmpeg backend, which loads FFmpeg, Qt Quick, QML and
+    OpenSSL for video playback, capture and recording (12 MiB more resident memory, measured
+    beside a QAudioSink playing on PulseAudio). kapmonitor uses none of that. With no backend plugin
+    in sight Qt uses its fallback integration, which has all of Qt Multimedia that kapmonitor uses
+    (``QMediaDevices``, ``QAudioDevice``, ``QAudioSink``); so the library paths are emptied for
+    that first use and put back at once. Once Qt Multimedia has started (in this process, with
+    either backend), this only lists the outputs again.
+
+    Raises:
+        ImportError: Qt Multimedia cannot load (e.g. ``libpulse.so.0`` missing).
+    """
+    from PySide6.QtMultimedia import QMediaDevices
+
+    paths = QCoreApplication.libraryPaths()
+    QCoreApplication.setLibraryPaths([])
+    try:
+        QMediaDevices.audioOutputs()  # creates Qt Multimedia's integration, once per process
+    finally:
+        QCoreApplication.setLibraryPaths(paths)
+
+
 class AlarmAudio(QObject):
     """Plays soft alarm chimes; degrades to visual-only (with a notice) when audio cannot work.
 
@@ -355,6 +380,8 @@ class AlarmAudio(QObject):
     def _load(self, directory: Path) -> None:
         try:
             from PySide6.QtMultimedia import QAudioFormat, QAudioSink, QMediaDevices
+
+            start_audio_only()
         except ImportError as exc:  # e.g. libpulse.so.0 missing
             self._fail(f"the sound system could not be loaded ({exc})")
             return

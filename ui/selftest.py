@@ -124,6 +124,10 @@ def check_audio() -> str:
     """Qt Multimedia must load in a frozen bundle (it ships its libraries); a checkout may lack them."""
     try:
         from PySide6.QtMultimedia import QMediaDevices
+
+        from ui.audio import start_audio_only
+
+        start_audio_only()  # as the window starts it
     except ImportError as exc:
         if getattr(sys, "frozen", False):
             raise CheckFailed(f"Qt Multimedia does not load in this bundle: {exc}") from exc
