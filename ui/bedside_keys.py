@@ -25,8 +25,9 @@ The rule, whatever widget has focus:
 After a note, hand-entered vitals or a check are saved, the panels give focus back to the
 window (:func:`give_focus_back`), so the next key is a bedside key again.
 
-The dispatcher is an application event filter scoped to one window (the bedside, or a
-panel shown on its own): every key press meant for a widget of that window passes it
+The dispatcher sees the application's events (in its one event filter, :mod:`ui.app_events`),
+scoped to one window (the bedside, or a panel shown on its own): every key press meant for a
+widget of that window passes it
 first, so no widget can swallow a bedside key, and Qt shortcuts on the same keys are
 overridden (they would fire twice, or not at all in a field).
 """
@@ -48,6 +49,8 @@ from PySide6.QtWidgets import (
     QTextEdit,
     QWidget,
 )
+
+from ui.app_events import app_events
 
 __all__ = [
     "BEDSIDE_KEYS",
@@ -205,6 +208,11 @@ def _holds_text(widget: QWidget) -> bool:
     return False
 
 
+_KINDS = (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride, QEvent.Type.FocusIn, QEvent.Type.FocusOut,
+          QEvent.Type.MouseButtonPress)
+"""The event types the bedside keys look at."""
+
+
 class BedsideKeys(QObject):
     """Dispatches :data:`BEDSIDE_KEYS` for the widgets of one window (see the module docstring).
 
@@ -232,7 +240,8 @@ class BedsideKeys(QObject):
         self._pending_timer.timeout.connect(self._scale_timed_out)
         app = QApplication.instance()
         assert app is not None, "a QApplication must exist"
-        app.installEventFilter(self)
+        # in the application's one event filter (ui.app_events); gone with this object
+        self.destroyed.connect(app_events(app).add(_KINDS, self._filter))
 
     # --- public ------------------------------------------------------------------------------
 
@@ -268,11 +277,7 @@ class BedsideKeys(QObject):
 
     # --- the filter --------------------------------------------------------------------------
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride, QEvent.Type.FocusIn,
-                        QEvent.Type.FocusOut, QEvent.Type.MouseButtonPress):
-            return False
+    def _filter(self, watched: QObject, event: QEvent, kind: QEvent.Type) -> bool:
         if not isinstance(watched, QWidget) or not self._serves(watched):
             return False
         if kind == QEvent.Type.MouseButtonPress:  # a click in a field that already had focus

@@ -2,7 +2,7 @@
 
 Scrolling the alarm limits table or the settings page with the wheel used to change every spin box
 the pointer passed over ("baseline + 30" became "+22" after eight notches). :func:`guard_wheel`
-installs one application-wide event filter that
+handles two event types in the application's one event filter (:mod:`ui.app_events`):
 
 * gives every spin box, combo box and slider ``Qt.StrongFocus`` when it is polished (Qt's default,
   ``WheelFocus``, lets the wheel itself focus the field and then change it), and
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox, QScrollBar, QWidget
+
+from ui.app_events import app_events
 
 __all__ = ["WheelGuard", "guard_wheel", "is_value_field"]
 
@@ -33,10 +35,15 @@ def _strong_focus(widget: QWidget) -> None:
 
 
 class WheelGuard(QObject):
-    """The application-wide filter (see the module docstring); install it with :func:`guard_wheel`."""
+    """The application-wide guard (see the module docstring); install it with :func:`guard_wheel`.
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        kind = event.type()
+    It handles its two event types in the application's one event filter (:mod:`ui.app_events`).
+    """
+
+    KINDS = (QEvent.Type.Polish, QEvent.Type.Wheel)
+
+    def handle(self, watched: QObject, event: QEvent, kind: QEvent.Type) -> bool:
+        """Give a value field strong focus when polished; pass a wheel over an unfocused one on."""
         if kind == QEvent.Type.Polish and is_value_field(watched):
             assert isinstance(watched, QWidget)
             _strong_focus(watched)
@@ -61,7 +68,7 @@ def guard_wheel(app: QCoreApplication | None = None) -> WheelGuard:
         if isinstance(child, WheelGuard):
             return child
     guard = WheelGuard(app)
-    app.installEventFilter(guard)
+    app_events(app).add(WheelGuard.KINDS, guard.handle)
     for widget in QApplication.allWidgets():
         if is_value_field(widget):
             _strong_focus(widget)
