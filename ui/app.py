@@ -42,14 +42,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
-from db.export.atomic import remove_stale_parts
 from db.journal_writer import JournalWriter
 from db.journaled_store import JournaledStore
 from db.paths import journal_folder, workstation_file
 from db.store import SqlStore
 from devices.factory import make_sensor
 from kapmonitor.clock import Clock
-from kapmonitor.discharge import DischargeFacts, facts_for_session
 from kapmonitor.journal import Journal
 from kapmonitor.ports import LeaseHeld, SessionSpec, StoreError, StreamData
 from kapmonitor.recording import Recorder
@@ -62,8 +60,6 @@ from ui.bridge import AlarmsChange, JournalBridge, RecorderBridge
 from ui.clinic_settings import load_clinic_settings
 from ui.gc_guard import GuiGarbageCollector
 from ui.launch import make_clock, open_journaled_store, window_title
-from ui.lsl_config import LslUnavailable
-from ui.lsl_outlets import LslOutlets, attach_lsl
 from ui.main_window import BedsideWindow
 from ui.no_wheel import guard_wheel
 from ui.note_draft import NoteDrafts
@@ -78,7 +74,9 @@ from ui.worker import DbWorker
 if TYPE_CHECKING:  # Bluetooth (bleak, D-Bus) loads when the sensors dialog first opens
     from devices.runtime import BleRuntime
     from devices.scanner import LiveScanner
+    from kapmonitor.discharge import DischargeFacts  # with the end of a session
     from ui.device_panel import ScannerLike
+    from ui.lsl_outlets import LslOutlets  # with the Lab Streaming Layer switched on
     from ui.sensor_dialog import SensorDialog
 
 __all__ = ["HISTORY_STREAMS", "AppParts", "build_app", "connect_dialogs", "journaled", "make_clock",
@@ -258,8 +256,16 @@ def build_app(args: argparse.Namespace, app: QApplication, *, clock: Clock | Non
     set_lab_streaming(parts, settings.lab_streaming.enabled)
     worker.run_in_worker(prune_note_drafts(store, drafts))
     # an export killed mid-write leaves a part file in the folder the save dialog starts in
-    worker.run_in_worker(lambda: [remove_stale_parts(f) for f in {Path.cwd(), Path.home()}])
+    worker.run_in_worker(_remove_stale_export_parts)
     return parts
+
+
+def _remove_stale_export_parts() -> None:
+    """Remove the part files of killed exports from where the save dialog starts (on the DB worker)."""
+    from db.export.atomic import remove_stale_parts
+
+    for folder in {Path.cwd(), Path.home()}:
+        remove_stale_parts(folder)
 
 
 def prune_note_drafts(store: JournaledStore | SqlStore, drafts: NoteDrafts) -> Callable[[], list[int]]:
@@ -295,6 +301,9 @@ def set_lab_streaming(parts: AppParts, on: bool, *, wait_s: float = 0.0) -> None
     ``wait_s``: at shutdown, not when the setting is switched off).
     """
     if on and parts.lsl is None:
+        from ui.lsl_config import LslUnavailable
+        from ui.lsl_outlets import attach_lsl
+
         try:
             parts.lsl = attach_lsl(parts.recorder, parts.store.room, parts.settings.lab_streaming.scope,
                                    workstation_file().parent)
@@ -383,6 +392,8 @@ def ask_end_session(parts: AppParts) -> None:
     opened: list[bool] = []
 
     def load() -> tuple[DischargeFacts, str]:
+        from kapmonitor.discharge import facts_for_session
+
         facts = facts_for_session(store, session_id, checklist, asked_at)
         return facts, store.session(session_id).spec.clinician_initials
 
