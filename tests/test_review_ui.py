@@ -150,6 +150,29 @@ def test_keyboard_zoom_pan_and_hover(store: SqlStore, recorded: RecordedSession,
     assert "no signal" in w.plot.describe(70.9)  # inside the 90-s link drop
 
 
+def test_each_row_has_horizontal_grid_lines_at_its_axis_ticks_across_the_view(
+        store: SqlStore, recorded: RecordedSession, qtbot: QtBot) -> None:
+    """The y grid is drawn as items of each row's view (the left axis drew it slowly), at the
+    ticks the axis shows, spanning the view however it is zoomed; the lanes row has none."""
+    w = window_for(store, recorded.session_id, qtbot)
+    qtbot.wait(50)
+    for row in w.plot._plots:
+        view, axis = row.getViewBox(), row.getAxis("left")
+        if row is w.plot.lanes_plot:
+            assert row.y_grid == []
+            continue
+        (x_lo, x_hi), (y_lo, y_hi) = view.viewRange()
+        major = [v for v in axis.tickValues(y_lo, y_hi, view.height())[0][1] if y_lo <= v <= y_hi]
+        assert major and list(row.y_grid[0].values()) == major
+        xs, ys = row.y_grid[0].getData()
+        assert xs.min() <= x_lo and xs.max() >= x_hi and sorted(set(ys)) == major
+    w.plot.zoom(4.0)
+    w.plot.pan(0.5)
+    (x_lo, x_hi), _ = w.plot.hr_plot.getViewBox().viewRange()
+    xs, _ = w.plot.hr_plot.y_grid[0].getData()
+    assert xs.min() <= x_lo and xs.max() >= x_hi, "the lines still cross the zoomed view"
+
+
 def test_late_observation_and_correction_with_history(store_copy: SqlStore, recorded: RecordedSession,
                                                       qtbot: QtBot, worker: DbWorker) -> None:
     w = window_for(store_copy, recorded.session_id, qtbot, worker)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGraphicsGridLayout, QGraphicsItem
 
-__all__ = ["GAP_S", "ReviewCanvas", "ReviewRow", "Zoomable", "with_gaps"]
+__all__ = ["GAP_S", "ReviewCanvas", "ReviewRow", "YGrid", "Zoomable", "with_gaps"]
 
 GAP_S = 5.0
 """Readings further apart than this are drawn with a break between them."""
@@ -40,6 +40,51 @@ def with_gaps(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     return np.insert(x, breaks, mid), np.insert(y, breaks, np.nan)
 
 
+class YGrid(pg.PlotCurveItem):
+    """One level of a row's horizontal grid lines (0: at the left axis's major ticks, 1: its minor
+    ones) across the row's view, in one path and as bright as the axis would draw them."""
+
+    def __init__(self, axis: pg.AxisItem, level: int, alpha: float) -> None:
+        super().__init__(connect="pairs", antialias=False)
+        self.setZValue(-10)  # behind the data, in front of the phase bands
+        self._axis = axis
+        self._level = level
+        self.alpha = alpha
+        self._drawn: tuple[float, ...] = ()
+        self._across = (0.0, 0.0)
+        self._for = (0.0, 0.0, 0.0)  # the y range and height the lines were placed for
+
+    def values(self) -> tuple[float, ...]:
+        """The y values of this level's lines now."""
+        return self._drawn
+
+    def update_lines(self, *_: object) -> None:
+        """Lines at this level's ticks for the view's y range and height, across its x range."""
+        view = self.getViewBox()
+        if view is None:
+            return
+        (x_lo, x_hi), (y_lo, y_hi) = view.viewRange()
+        height = max(1.0, float(view.height()))
+        across = self._across[0] <= x_lo and self._across[1] >= x_hi
+        if across and (y_lo, y_hi, height) == self._for:
+            return  # panned or zoomed within the lines: nothing to do
+        self._for = (y_lo, y_hi, height)
+        levels = self._axis.tickValues(y_lo, y_hi, height)
+        ys = tuple(float(v) for v in levels[self._level][1] if y_lo <= v <= y_hi) \
+            if len(levels) > self._level else ()
+        if ys == self._drawn and across:
+            return
+        # pyqtgraph's AxisItem.generateDrawSpecs: 1/(level+1) of the alpha, less when lines crowd
+        alpha = self.alpha / (self._level + 1) * min(1.0, max(0.0, 0.05 * height / (len(ys) + 1)))
+        colour = self._axis.pen().color()
+        colour.setAlphaF(alpha)
+        self.setPen(pg.mkPen(colour, width=1))
+        span = x_hi - x_lo
+        self._across = (x_lo - span, x_hi + span)  # past the view: panning shows no ends
+        self._drawn = ys
+        self.setData(np.tile(self._across, len(ys)), np.repeat(np.asarray(ys, dtype=np.float64), 2))
+
+
 class ReviewRow(pg.GraphicsWidget):
     """One row of the review plot: a view box, its left axis (label, y grid) and its bottom axis (x grid).
 
@@ -63,6 +108,10 @@ class ReviewRow(pg.GraphicsWidget):
         for axis in self.axes.values():
             axis.linkToView(self.vb)
         self.vb.sigResized.connect(self._resized)
+        self.y_grid: list[YGrid] = []
+        self.vb.sigResized.connect(self._update_y_grid)
+        self.vb.sigYRangeChanged.connect(self._update_y_grid)
+        self.vb.sigXRangeChanged.connect(self._update_y_grid)
 
     def _resized(self, *_: object) -> None:
         """Downsample again for the new width: pyqtgraph does so only when the range changes, so
@@ -70,6 +119,10 @@ class ReviewRow(pg.GraphicsWidget):
         for item in self.vb.addedItems:
             if isinstance(item, pg.PlotDataItem) and item.opts["autoDownsample"]:
                 item.viewRangeChanged()
+
+    def _update_y_grid(self, *_: object) -> None:
+        for line in self.y_grid:
+            line.update_lines()
 
     def getViewBox(self) -> pg.ViewBox:
         return self.vb
@@ -80,10 +133,21 @@ class ReviewRow(pg.GraphicsWidget):
     def setLabel(self, axis: str, text: str, **style: Any) -> None:
         self.axes[axis].setLabel(text, **style)
 
-    def showGrid(self, alpha: float) -> None:
-        """Grid lines in both directions (drawn by the axes), ``alpha`` 0..1."""
-        for axis in self.axes.values():
-            axis.setGrid(int(alpha * 255))
+    def showGrid(self, alpha: float, *, y: bool = True) -> None:
+        """Grid lines, ``alpha`` 0..1: vertical ones drawn by the bottom axis, horizontal ones (``y``)
+        by two :class:`YGrid` items at the left axis's ticks.
+
+        Drawn by the left axis too (pyqtgraph's way), the horizontal lines were 30-40 ms of the
+        first paint of an 8-hour review's six rows (``benchmarks/review_open.py``: the axis replays
+        them from a QPicture), about 1 ms as items of the row's view.
+        """
+        self.axes["bottom"].setGrid(int(alpha * 255))
+        for line in self.y_grid:
+            self.vb.removeItem(line)
+        self.y_grid = [YGrid(self.axes["left"], level, alpha) for level in (0, 1)] if y else []
+        for line in self.y_grid:
+            self.vb.addItem(line, ignoreBounds=True)
+            line.update_lines()
 
     def addItem(self, item: QGraphicsItem, *, ignoreBounds: bool = False) -> None:
         self.vb.addItem(item, ignoreBounds=ignoreBounds)

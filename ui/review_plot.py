@@ -232,7 +232,7 @@ class ReviewPlot(QWidget):
         d, t = self._data, self._theme
         plot.setYRange(-0.6, 2.6, padding=0)
         plot.getAxis("left").setTicks([[(v, k) for k, v in _LANES.items()]])
-        plot.getAxis("left").setGrid(False)
+        plot.showGrid(alpha=0.12, y=False)
         spans = d.report.alarm_spans
         if spans:
             x0 = np.array([(s.start.timestamp() - self._anchor) / 60.0 for s in spans])
