@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGraphicsGridLayout, QGraphicsItem
 
@@ -109,6 +109,7 @@ class ReviewRow(pg.GraphicsWidget):
             axis.linkToView(self.vb)
         self.vb.sigResized.connect(self._resized)
         self.y_grid: list[YGrid] = []
+        self._grid_pending = False
         self.vb.sigResized.connect(self._update_y_grid)
         self.vb.sigYRangeChanged.connect(self._update_y_grid)
         self.vb.sigXRangeChanged.connect(self._update_y_grid)
@@ -121,6 +122,14 @@ class ReviewRow(pg.GraphicsWidget):
                 item.viewRangeChanged()
 
     def _update_y_grid(self, *_: object) -> None:
+        """Place the grid lines for the view's range and size on the next turn of the event loop:
+        building the window changes both some fifty times before it is first painted."""
+        if not self._grid_pending and self.y_grid:
+            self._grid_pending = True
+            QTimer.singleShot(0, self, self._place_y_grid)
+
+    def _place_y_grid(self) -> None:
+        self._grid_pending = False
         for line in self.y_grid:
             line.update_lines()
 
@@ -147,7 +156,7 @@ class ReviewRow(pg.GraphicsWidget):
         self.y_grid = [YGrid(self.axes["left"], level, alpha) for level in (0, 1)] if y else []
         for line in self.y_grid:
             self.vb.addItem(line, ignoreBounds=True)
-            line.update_lines()
+        self._update_y_grid()
 
     def addItem(self, item: QGraphicsItem, *, ignoreBounds: bool = False) -> None:
         self.vb.addItem(item, ignoreBounds=ignoreBounds)
