@@ -86,7 +86,8 @@ class YGrid(pg.PlotCurveItem):
 
 
 class ReviewRow(pg.GraphicsWidget):
-    """One row of the review plot: a view box, its left axis (label, y grid) and its bottom axis (x grid).
+    """One row of the review plot: a view box (with the y grid, :class:`YGrid`), its left axis (label)
+    and its bottom axis (x grid).
 
     Laid out as a ``pyqtgraph.PlotItem`` lays out these three, with the few of its methods the
     review uses, but without what a PlotItem builds and the review never shows: its context menu
