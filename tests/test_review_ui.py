@@ -469,3 +469,21 @@ def test_the_list_offers_one_export_button_per_format(tmp_path: Path, qtbot: QtB
         assert blocker.args == [ids["K-0004"], "edf"]
     finally:
         store.close()
+
+
+def test_zoomed_to_its_narrowest_around_the_dose_the_axis_still_counts_minutes(
+        store: SqlStore, recorded: RecordedSession, qtbot: QtBot) -> None:
+    """Half a minute around the dose spans values under 1: pyqtgraph's automatic SI prefix read them
+    as milli-minutes and labelled the ticks -200 ... 300 (and rewrote every axis label on each
+    change of range)."""
+    w = window_for(store, recorded.session_id, qtbot)
+    w.plot.set_visible_range(-0.2, 0.3)
+    lo, hi = w.plot.visible_range()
+    assert lo < 0 < hi <= 0.5
+    axis = w.plot.lanes_plot.getAxis("bottom")
+    view = w.plot.lanes_plot.getViewBox()
+    for spacing, ticks in axis.tickValues(lo, hi, view.width()):
+        labels = [float(s) for s in axis.tickStrings(ticks, axis.autoSIPrefixScale, spacing)]
+        assert labels == pytest.approx(ticks, abs=spacing / 10) and all(-1 < v < 1 for v in labels)
+    assert axis.labelString().startswith("<span") and "since dose" in axis.labelString()
+    assert "(" not in axis.labelString().split(">", 1)[1].split("<")[0]  # no "(x0.001)" or "m" prefix

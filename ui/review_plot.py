@@ -108,6 +108,9 @@ class ReviewPlot(QWidget):
         pen, text_pen = qcolor(self._theme.border), qcolor(self._theme.text_dim)
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
+            # Minutes and the vitals' own units, never SI-scaled (half a minute zoomed read as
+            # milli-minutes); and no label rewritten on every change of range
+            axis.enableAutoSIPrefix(False)
             axis.setPen(pen)
             axis.setTextPen(text_pen)
         plot.getAxis("left").setWidth(_AXIS_WIDTH_PX)
