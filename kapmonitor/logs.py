@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import io
 import logging
-import logging.handlers
 import os
 import stat
 import sys
@@ -102,9 +101,8 @@ def setup_logging(level: str = "info", log_dir: Path | None = None, *,
     try:
         _make_private_folder(log_dir)
         _tighten_old_logs(log_dir)
-        file_handler = _PrivateRotatingFileHandler(
-            path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
-        )
+        file_handler = _PrivateRotatingFileHandler(path, max_bytes=max_bytes, backup_count=backup_count,
+                                                   encoding="utf-8")
     except OSError as exc:
         logging.getLogger(__name__).warning("cannot write the log file %s: %s", path, exc)
         return None
@@ -114,12 +112,51 @@ def setup_logging(level: str = "info", log_dir: Path | None = None, *,
     return path
 
 
-class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating log whose every file is created (or re-opened) owner-only, whatever the umask.
+class _PrivateRotatingFileHandler(logging.FileHandler):
+    """A log file rotated at ``max_bytes``, keeping ``backup_count`` older ones (``kapmonitor.log.1``
+    the newest of them), each created (or re-opened) owner-only, whatever the umask.
 
-    Rotation renames the current file (keeping its ``0600``) and opens a new one through
-    :meth:`_open`, so the rotated siblings stay owner-only too.
+    It rotates as the standard library's ``RotatingFileHandler`` does (which it was) -- before a
+    record that would take the file to ``max_bytes``, renaming ``.N-1`` to ``.N`` ... and the file to
+    ``.1`` (keeping their ``0600``) -- but without importing ``logging.handlers``, whose socket,
+    pickle and queue imports were some 7 ms of every command's start (``benchmarks/startup.py``).
     """
+
+    def __init__(self, filename: Path, *, max_bytes: int, backup_count: int, encoding: str) -> None:
+        self.max_bytes = max_bytes
+        self.backup_count = backup_count
+        super().__init__(filename, mode="a", encoding=encoding)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self._should_rotate(record):
+                self._rotate()
+        except Exception:
+            self.handleError(record)
+            return
+        super().emit(record)
+
+    def _should_rotate(self, record: logging.LogRecord) -> bool:
+        name = self.baseFilename
+        if self.max_bytes <= 0 or (os.path.exists(name) and not os.path.isfile(name)):
+            return False  # only a regular file rotates (not a device such as /dev/null)
+        if self.stream is None:
+            self.stream = self._open()
+        self.stream.seek(0, 2)  # the end, where appending starts (another process may have written)
+        return bool(self.stream.tell() + len(self.format(record) + self.terminator) >= self.max_bytes)
+
+    def _rotate(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+        if self.backup_count > 0:
+            for i in range(self.backup_count - 1, 0, -1):
+                older = f"{self.baseFilename}.{i}"
+                if os.path.exists(older):
+                    os.replace(older, f"{self.baseFilename}.{i + 1}")
+            if os.path.exists(self.baseFilename):
+                os.replace(self.baseFilename, f"{self.baseFilename}.1")
+        self.stream = self._open()
 
     def _open(self) -> io.TextIOWrapper:
         if os.name != "posix":

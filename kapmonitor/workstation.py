@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import tempfile
 from pathlib import Path
 
@@ -112,5 +111,7 @@ def resolve_room(cli_value: str | None, workstation_file: Path | None) -> str:
         stored = read_workstation_room(workstation_file)
         if stored is not None:
             return stored
+    import socket  # only here: the commands that never ask need not import it (~3 ms)
+
     host = "".join(c for c in socket.gethostname() if c.isprintable()).strip()[:ROOM_NAME_MAX].strip()
     return host or "this computer"

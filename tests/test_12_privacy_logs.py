@@ -165,3 +165,23 @@ def test_rotated_log_files_are_owner_only(tmp_path: Path) -> None:
     files = sorted(path.parent.iterdir())
     assert len(files) > 2  # it did rotate
     assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+
+
+def test_the_log_rotates_keeping_the_newest_files_and_every_recent_line(tmp_path: Path) -> None:
+    """Rotation as the standard library's RotatingFileHandler does it: no file grows past the limit,
+    ``.1`` is the newest of the older files, at most ``backup_count`` of them are kept, and the lines
+    they hold are the last ones written, in order, none lost or doubled."""
+    path = setup_logging(level="info", log_dir=tmp_path / "logs", max_bytes=1_000, backup_count=3)
+    try:
+        for i in range(400):
+            logging.getLogger("kapmonitor.test").warning("line %03d of a long log", i)
+    finally:
+        remove_kapmonitor_handlers()
+    assert path is not None
+    names = sorted(f.name for f in path.parent.iterdir())
+    assert names == ["kapmonitor.log", "kapmonitor.log.1", "kapmonitor.log.2", "kapmonitor.log.3"]
+    oldest_first = [path.parent / n for n in ("kapmonitor.log.3", "kapmonitor.log.2", "kapmonitor.log.1",
+                                             "kapmonitor.log")]
+    assert all(0 < f.stat().st_size < 1_000 for f in oldest_first)
+    numbers = [int(line.split("line ")[1][:3]) for f in oldest_first for line in f.read_text().splitlines()]
+    assert numbers == list(range(numbers[0], 400)) and numbers[0] > 300
