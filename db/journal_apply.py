@@ -34,7 +34,7 @@ from db.models import (
     SessionRow,
 )
 from db.sqltypes import to_epoch_ms
-from db.writer import COUNTER_SQL, INSERT_COLUMNS, ReadingRowTuple, session_totals
+from db.writer import COUNTER_SQL, INSERT_COLUMNS, ReadingRowTuple, placeholders, session_totals
 from kapmonitor.journal import AnyEntry, ReadingBatch, ReadingRows, kind_of
 from kapmonitor.types import AlarmTransition, EventKind, Observation, SensorInfo, SessionEvent
 
@@ -74,10 +74,9 @@ def apply_batch(conn: Connection, journal_id: str, entries: Sequence[AnyEntry]) 
     """
     if not entries:
         return applied_seq(conn, journal_id)
-    marker = _marker(conn)
     wanted = tuple(set(map(_SESSION_OF, entries)))
     known = {int(row[0]) for row in conn.exec_driver_sql(
-        _KNOWN_SQL.format(marks=", ".join([marker] * len(wanted))), wanted)}
+        _KNOWN_SQL.format(marks=placeholders(conn, len(wanted))), wanted)}
     readings: list[ReadingRowTuple] = []
     events: list[dict[str, Any]] = []
     observations: list[Observation] = []
@@ -136,23 +135,17 @@ def apply_batch(conn: Connection, journal_id: str, entries: Sequence[AnyEntry]) 
     for (sid, _), info in sensors.items():
         _upsert_sensor(conn, sid, info)
     mark = entries[-1][0]
-    done = conn.exec_driver_sql(_MARK_SQL.format(ph=marker), (mark, journal_id))
+    done = conn.exec_driver_sql(_MARK_SQL.format(ph=placeholders(conn, 1)), (mark, journal_id))
     if done.rowcount == 0:
         conn.execute(insert(JournalMarkRow).values(journal_id=journal_id, applied_seq=mark))
     return mark
 
 
-def _marker(conn: Connection) -> str:
-    """The driver's parameter marker (``?`` for SQLite, ``%s`` for PostgreSQL's driver)."""
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def _insert_readings(conn: Connection, rows: list[ReadingRowTuple]) -> None:
-    marker = _marker(conn)
-    sql = f"INSERT INTO readings ({INSERT_COLUMNS}) VALUES ({', '.join([marker] * 6)})"
+    sql = f"INSERT INTO readings ({INSERT_COLUMNS}) VALUES ({placeholders(conn, 6)})"
     conn.exec_driver_sql(sql, rows)
     counters = [(n, latest, latest, sid) for sid, (n, latest) in session_totals(rows).items()]
-    conn.exec_driver_sql(COUNTER_SQL.format(ph=marker), counters)
+    conn.exec_driver_sql(COUNTER_SQL.format(ph=placeholders(conn, 1)), counters)
 
 
 def _insert_observations(conn: Connection, observations: list[Observation],

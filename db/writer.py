@@ -31,7 +31,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from db.errors import store_error
 from kapmonitor.ports import StoreError
@@ -74,9 +74,10 @@ def session_totals(rows: Sequence[ReadingRowTuple]) -> dict[int, tuple[int, int]
     return totals
 
 
-def placeholders(engine: Engine, count: int) -> str:
-    """``count`` positional parameter markers in the driver's paramstyle."""
-    marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+def placeholders(bind: Engine | Connection, count: int) -> str:
+    """``count`` positional parameter markers in the driver's paramstyle (``?`` for SQLite, ``%s``
+    for PostgreSQL's driver), comma-separated."""
+    marker = "?" if bind.dialect.paramstyle == "qmark" else "%s"
     return ", ".join([marker] * count)
 
 
