@@ -215,8 +215,9 @@ class ReviewCanvas(pg.GraphicsLayoutWidget):
 
         Left to themselves both happen later: the layout on a posted request, which arrives after the
         window's first paint, and the views' transforms as that paint begins, which moves every item
-        in them. Either way the whole canvas was painted twice when the review opened (and on every
-        resize), the first time for nothing: about 40 ms of an 8-hour review's opening.
+        in them. Either way the whole canvas was painted again right after the first paint when the
+        review opened (and after every resize), showing the same: some 25-40 ms of an 8-hour review's
+        opening spent for nothing.
         """
         super().resizeEvent(event)
         if event is None:  # pyqtgraph calls it so while it builds the view
